@@ -97,7 +97,7 @@ def to_canonical(value: float, unit: str | None) -> tuple[float, str] | None:
 
 
 def format_length(value_nm: float, reciprocal: bool = False) -> str:
-    """Human-readable length for scale bars and read-outs: ``"500 nm"``, ``"2 µm"``, ``"5 1/nm"``."""
+    """Human-readable length for scale bars and read-outs: ``"500 nm"``, ``"2 µm"``."""
     if reciprocal:
         return f"{value_nm:g} 1/nm"
     magnitude = abs(value_nm)
