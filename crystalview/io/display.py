@@ -47,15 +47,6 @@ def _sample(array: np.ndarray) -> np.ndarray:
     return array.ravel()[:: step * step]
 
 
-def _log_transform(values: np.ndarray) -> np.ndarray:
-    """``log1p`` of the values shifted so the smallest finite value is 0 (counts may be < 0)."""
-    values = values.astype(np.float64, copy=False)
-    finite = values[np.isfinite(values)]
-    offset = float(finite.min()) if finite.size else 0.0
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.log1p(np.maximum(values - offset, 0.0))
-
-
 def auto_levels(
     image: np.ndarray,
     modality: Modality | str | bool | None = None,

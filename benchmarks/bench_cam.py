@@ -1,0 +1,180 @@
+"""Heat-map cost against the forward pass it explains, measured in the same run.
+
+- ``cam_exact_ratio``: exact CAM (forward + classifier weights on the last feature map) over a
+  plain forward of the same ResNet-18 batch.
+- ``gradcam_ratio``: Grad-CAM at ``layer3`` (no-grad prefix, autograd through layer4 and the
+  head only) over the same forward.
+- ``cam_tiled_ratio``: the full-image exact-CAM map of a 4096 x 4096 uint16 image (224-px tiles,
+  25 % overlap: tiling, forward, upsampling, blending, normalisation) over CrystalView's tiled
+  inference of the same image with the same settings.
+
+Both sides use the inference runner's fast path (channels-last, bf16 autocast where the CPU does
+it natively, fp16 on CUDA); ``*_fp32`` lines repeat the batch ratios in plain float32.
+
+Prints human-readable detail, then ``name: value`` lines. Targets: ``cam_exact_ratio`` < 1.1,
+``gradcam_ratio`` < 2, ``cam_tiled_ratio`` < 1.5.
+
+Usage: ``python benchmarks/bench_cam.py [--quick] [--device auto] [--batch 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _timed(function, repeats: int) -> float:
+    """Median wall time of ``function()`` over ``repeats`` runs, after one warm-up run."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _loaded_resnet():
+    import torch
+
+    from crystalview.models.bundle import LoadedModel
+    from crystalview.models.manifest import ModelManifest
+    from crystalview.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", num_classes=3, in_channels=1).eval()
+    manifest = ModelManifest(architecture="resnet18", classes=["a", "b", "c"], input_size=224)
+    return LoadedModel(model=model, manifest=manifest, path=Path("bench.cvmodel"))
+
+
+def batch_ratios(loaded, settings, batch: int, repeats: int) -> dict[str, float]:
+    """Forward, exact CAM and Grad-CAM(layer3) times on one batch of 224 x 224 inputs."""
+    import torch
+
+    from crystalview.cam.compute import autocast_context
+    from crystalview.cam.methods import class_activation_maps, grad_cam
+    from crystalview.inference.predict import make_runner
+
+    runner = make_runner(loaded, settings)
+    model, device = loaded.model, runner.device
+    x = torch.randn(batch, 1, 224, 224, generator=torch.Generator().manual_seed(0)).to(device)
+    if settings.fast and device.type in ("cpu", "cuda"):
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def synced(function):
+        def run():
+            function()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        return run
+
+    def forward():
+        with torch.inference_mode(), autocast_context(device, runner.precision):
+            model(x)
+
+    def exact():
+        with torch.inference_mode(), autocast_context(device, runner.precision):
+            class_activation_maps(model, x)
+
+    def gradcam():
+        with autocast_context(device, runner.precision):
+            grad_cam(model, x, "layer3")
+
+    times = {}
+    # Interleave the three so drifting machine load affects them alike.
+    for name, function in (("forward", forward), ("cam", exact), ("gradcam", gradcam)):
+        times[name] = _timed(synced(function), repeats)
+    for name, function in (("forward", forward), ("cam", exact), ("gradcam", gradcam)):
+        times[name] = min(times[name], _timed(synced(function), repeats))
+    return {**times, "precision": runner.precision, "device": str(device)}
+
+
+def tiled_ratio(loaded, settings, size: int, repeats: int) -> dict[str, float]:
+    """Tiled inference against the full-image exact-CAM map of one ``size`` x ``size`` image."""
+    from crystalview.cam import compute_cam
+    from crystalview.core.micrograph import Micrograph
+    from crystalview.core.progress import run_to_completion
+    from crystalview.inference.predict import predict_micrograph
+
+    rng = np.random.default_rng(0)
+    image = (rng.normal(20000, 3000, size=(size, size))).clip(0, 65535).astype(np.uint16)
+    micrograph = Micrograph(image)
+
+    def infer():
+        return run_to_completion(predict_micrograph(loaded, micrograph, settings))
+
+    def heat_map():
+        return run_to_completion(compute_cam(loaded, micrograph, "cam", settings=settings))
+
+    n_tiles = infer().n_tiles  # also the warm-up
+    heat_map()
+    infer_s, cam_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        infer()
+        infer_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        result = heat_map()
+        cam_s.append(time.perf_counter() - start)
+    assert result.heatmap.shape == image.shape
+    return {"infer": min(infer_s), "cam": min(cam_s), "n_tiles": n_tiles}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller image, fewer repeats")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from crystalview.inference.device import configure_threads, describe_device, select_device
+    from crystalview.inference.predict import InferenceSettings
+
+    threads = configure_threads()
+    loaded = _loaded_resnet()
+    repeats = 2 if args.quick else 5
+    size = 2048 if args.quick else 4096
+    batch = min(args.batch, 16) if args.quick else args.batch
+    fast = InferenceSettings(device=args.device, batch_size=args.batch)
+    fp32 = InferenceSettings(device=args.device, batch_size=args.batch, fast=False)
+    print(
+        f"torch {torch.__version__}, {describe_device(select_device(args.device))}, "
+        f"{threads} threads",
+        file=sys.stderr,
+    )
+
+    plain = batch_ratios(loaded, fp32, batch, repeats)
+    quick = batch_ratios(loaded, fast, batch, repeats)
+    for label, times in (("fp32", plain), (quick["precision"], quick)):
+        print(
+            f"ResNet-18, batch {batch} x 224 px, {label}: forward {times['forward'] * 1e3:.0f} ms, "
+            f"exact CAM {times['cam'] * 1e3:.0f} ms, Grad-CAM(layer3) "
+            f"{times['gradcam'] * 1e3:.0f} ms",
+            file=sys.stderr,
+        )
+    tiled = tiled_ratio(loaded, fast, size, 1 if args.quick else 2)
+    print(
+        f"{size} x {size} image, {tiled['n_tiles']} tiles ({quick['precision']}): tiled inference "
+        f"{tiled['infer']:.2f} s, full-image exact-CAM map {tiled['cam']:.2f} s",
+        file=sys.stderr,
+    )
+    print(f"cam_exact_ratio: {quick['cam'] / quick['forward']:.3f}")
+    print(f"gradcam_ratio: {quick['gradcam'] / quick['forward']:.3f}")
+    print(f"cam_tiled_ratio: {tiled['cam'] / tiled['infer']:.3f}")
+    print(f"cam_exact_ratio_fp32: {plain['cam'] / plain['forward']:.3f}")
+    print(f"gradcam_ratio_fp32: {plain['gradcam'] / plain['forward']:.3f}")
+    print(f"cam_tiled_s: {tiled['cam']:.3f}")
+    print(f"tiled_inference_s: {tiled['infer']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Turn an image into the model inputs inference would use: normalised, resampled, tiled.
+
+Heat maps must explain the prediction the user saw, so this calls the same preprocessing
+(`crystalview.inference.preprocess`) and the same tile grid (`crystalview.core.tiling`) as
+inference, with the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crystalview.core.micrograph import Micrograph
+from crystalview.core.tiling import TileGrid, extract_tiles, tile_grid
+from crystalview.inference.preprocess import physical_scale, prepare_image, prepare_whole
+from crystalview.models.bundle import LoadedModel
+
+
+@dataclass
+class ModelInput:
+    """Model inputs for one image and how they map back onto it.
+
+    Attributes
+    ----------
+    image
+        The 2-D frame explained, as given.
+    grid
+        The tile grid over the prepared image, or ``None`` for a whole-image model.
+    prepared_shape
+        ``(h, w)`` of the normalised image at the model's pixel size (what the grid tiles).
+    tile_size
+        Side of one model input in prepared-image pixels (the network's input size).
+    """
+
+    image: np.ndarray
+    grid: TileGrid | None
+    prepared: np.ndarray
+    tile_size: int
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return int(self.image.shape[0]), int(self.image.shape[1])
+
+    @property
+    def prepared_shape(self) -> tuple[int, int]:
+        return int(self.prepared.shape[0]), int(self.prepared.shape[1])
+
+    @property
+    def n_inputs(self) -> int:
+        return 1 if self.grid is None else self.grid.n_tiles
+
+    def batch(self, part: slice) -> np.ndarray:
+        """Inputs ``(n, S, S)`` float32 of the tiles in ``part`` (row-major grid order)."""
+        if self.grid is None:
+            return self.prepared[None][part]
+        return np.ascontiguousarray(extract_tiles(self.prepared, self.grid, part), np.float32)
+
+
+def frame_and_calibration(
+    micrograph: Micrograph | np.ndarray, frame: int = 0
+) -> tuple[np.ndarray, float | None, str | None]:
+    """``(image2d, pixel_size, pixel_unit)``; a bare array is treated as uncalibrated."""
+    if isinstance(micrograph, Micrograph):
+        return micrograph.frame(frame), micrograph.pixel_size, micrograph.pixel_unit
+    image = np.asarray(micrograph)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    return image, None, None
+
+
+def prepare_model_input(
+    loaded: LoadedModel,
+    micrograph: Micrograph | np.ndarray,
+    tile_size: int | None = None,
+    overlap: float = 0.25,
+    frame: int = 0,
+) -> ModelInput:
+    """Prepare ``micrograph`` for ``loaded`` exactly as `crystalview.inference.predict` does.
+
+    Whole-image models, and images no larger than one tile at the model's scale, are resized
+    whole to the input size. Otherwise the image is normalised and resampled so that ``tile_size``
+    model pixels become ``input_size`` input pixels, and tiled with inputs of ``input_size``.
+    """
+    manifest = loaded.manifest
+    image, pixel_size, pixel_unit = frame_and_calibration(micrograph, frame)
+    input_size = int(manifest.input_size)
+    tile = int(tile_size or input_size)
+    scale = physical_scale(manifest, pixel_size, pixel_unit)
+    fits_one_tile = image.shape[0] * scale <= tile and image.shape[1] * scale <= tile
+    if manifest.input_mode == "whole" or fits_one_tile:
+        whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
+        return ModelInput(image=image, grid=None, prepared=whole, tile_size=input_size)
+    prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile)
+    prepared = np.asarray(prepared, dtype=np.float32)
+    grid = tile_grid(prepared.shape, input_size, overlap)
+    return ModelInput(image=image, grid=grid, prepared=prepared, tile_size=input_size)

@@ -1,0 +1,68 @@
+"""Start the Qt application and the main window.
+
+Kept small so that start-up is quick: nothing here imports torch; model features import it
+lazily when first used.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from crystalview import __version__
+from crystalview.paths import APP_NAME, resources_dir
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "CrystalView"
+
+
+def demo_paths() -> list[Path]:
+    """The sample images shipped in ``resources/samples`` (opened by ``--demo``)."""
+    samples = resources_dir() / "samples"
+    return [samples] if samples.is_dir() else []
+
+
+def app_icon() -> QIcon:
+    """The application icon in every size shipped in ``resources/icons``."""
+    icon = QIcon()
+    folder = resources_dir() / "icons"
+    for png in sorted(folder.glob("crystalview-*.png")):
+        icon.addFile(str(png))
+    svg = folder / "crystalview.svg"
+    if icon.isNull() and svg.is_file():
+        icon.addFile(str(svg))
+    return icon
+
+
+def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The running QApplication, created (with names and icon) if there is none yet."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("crystalview")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run(paths: Sequence[str | Path] = (), demo: bool = False) -> int:
+    """Open the window (with ``paths`` and/or the demo images) and run until it closes."""
+    app = ensure_application()
+    from crystalview.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    to_open = [Path(p) for p in paths] + (demo_paths() if demo else [])
+    if to_open:
+        # after the window is on screen, so it appears at once and fills as images arrive
+        QTimer.singleShot(0, lambda: window.open_paths(to_open, remember=not demo))
+    return int(app.exec())

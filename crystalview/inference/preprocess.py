@@ -1,0 +1,136 @@
+"""Turning a raw micrograph into the numbers a model expects, identically for training and use.
+
+Microscope data arrive as 8-bit, 16-bit, 32-bit integers or floats with arbitrary offsets, hot
+pixels and NaNs, so a fixed division by 255 is wrong almost everywhere. We stretch between
+robust percentiles (estimated on a subsample: the same answer for a fraction of the cost), clip,
+optionally take the log first (diffraction: the central beam would otherwise drown every spot),
+then apply the model's mean and standard deviation. When both the model and the image know their
+pixel size, the image is resampled so that a model input covers the physical area it was trained
+on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crystalview.core.errors import CrystalViewError
+from crystalview.models.manifest import ModelManifest
+
+_SAMPLE_PIXELS = 1 << 20
+_SAME_SCALE_TOLERANCE = 0.01
+MAX_RESAMPLED_PIXELS = 400_000_000
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    flat = values.reshape(-1)
+    step = max(1, flat.size // _SAMPLE_PIXELS)
+    sample = flat[::step].astype(np.float64)
+    return sample[np.isfinite(sample)]
+
+
+def normalize_intensity(image: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
+    """Percentile stretch (optionally of the log), clip to 0..1, then ``(x - mean) / std``.
+
+    NaN pixels become the value of the lowest level; infinities clip to 0 or 1. Returns a new
+    float32 array; ``image`` is never modified.
+    """
+    data = np.asarray(image)
+    if data.dtype.kind not in "uifb":
+        raise CrystalViewError(f"cannot classify image data of type {data.dtype}")
+    out = data.astype(np.float32, copy=True)
+    sample = _sample(data)
+    mean, std = float(normalization["mean"]), float(normalization["std"])
+    if sample.size == 0:  # no finite pixel at all
+        return np.full(data.shape, -mean / std, dtype=np.float32)
+    if normalization.get("log"):
+        floor = np.float32(sample.min())
+        np.subtract(out, floor, out=out)
+        np.maximum(out, 0, out=out)
+        np.log1p(out, out=out)
+        sample = np.log1p(np.maximum(sample - float(floor), 0.0))
+    lo, hi = np.percentile(sample, [normalization["low"], normalization["high"]])
+    span = hi - lo
+    if not span > 0:  # flat image: all mid-grey rather than a division by zero
+        out.fill(0.5)
+    else:
+        np.subtract(out, np.float32(lo), out=out)
+        np.multiply(out, np.float32(1.0 / span), out=out)
+        np.clip(out, 0.0, 1.0, out=out)
+    if data.dtype.kind == "f":
+        np.nan_to_num(out, copy=False, nan=0.0)
+    np.subtract(out, np.float32(mean), out=out)
+    np.multiply(out, np.float32(1.0 / std), out=out)
+    return out
+
+
+def resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float32 image to ``shape``, antialiased when shrinking."""
+    if tuple(image.shape) == tuple(shape):
+        return image
+    if shape[0] * shape[1] > MAX_RESAMPLED_PIXELS:
+        raise CrystalViewError(
+            f"resampling to {shape[1]} x {shape[0]} pixels would need too much memory; "
+            "check the image's and the model's pixel sizes"
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    shrinking = shape[0] < image.shape[0] or shape[1] < image.shape[1]
+    with torch.inference_mode():
+        out = F.interpolate(
+            tensor, size=tuple(shape), mode="bilinear", align_corners=False, antialias=shrinking
+        )
+    return out[0, 0].numpy()
+
+
+def physical_scale(
+    manifest: ModelManifest, source_pixel_size: float | None, source_unit: str | None
+) -> float:
+    """Model pixels per image pixel: 1 unless both sides are calibrated in the same unit."""
+    if manifest.pixel_size is None or source_pixel_size is None:
+        return 1.0
+    if source_unit != manifest.pixel_unit or not source_pixel_size > 0:
+        return 1.0
+    scale = source_pixel_size / manifest.pixel_size
+    return 1.0 if abs(scale - 1.0) < _SAME_SCALE_TOLERANCE else scale
+
+
+def scaled_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def prepare_image(
+    image2d: np.ndarray,
+    manifest: ModelManifest,
+    source_pixel_size: float | None = None,
+    source_unit: str | None = None,
+    zoom: float = 1.0,
+) -> np.ndarray:
+    """Normalised float32 image at the model's pixel size (times an extra ``zoom``).
+
+    Parameters
+    ----------
+    source_pixel_size, source_unit
+        The image's calibration; resampling happens only when the model has one too.
+    zoom
+        Extra scale factor, e.g. ``input_size / tile_size`` so that tiles of ``tile_size`` model
+        pixels come out at exactly the network's input size.
+    """
+    if image2d.ndim != 2:
+        raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
+    scale = physical_scale(manifest, source_pixel_size, source_unit) * zoom
+    normalized = normalize_intensity(image2d, manifest.normalization)
+    if math.isclose(scale, 1.0):
+        return normalized
+    return resample(normalized, scaled_shape(normalized.shape, scale))
+
+
+def prepare_whole(image2d: np.ndarray, manifest: ModelManifest) -> np.ndarray:
+    """The whole image, normalised and resized to ``(input_size, input_size)``."""
+    if image2d.ndim != 2:
+        raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
+    size = manifest.input_size
+    return resample(normalize_intensity(image2d, manifest.normalization), (size, size))

@@ -1,0 +1,143 @@
+"""Running batches through a model as fast as the device allows, and surviving GPU memory limits.
+
+CPU: channels-last memory layout (oneDNN's preferred layout for convolutions) and, where the CPU
+has native bfloat16 units, bf16 autocast (about twice as fast again, same top-1 answers).
+CUDA: float16 autocast and pinned host memory for asynchronous copies. When the GPU runs out of
+memory the runner frees its cache, halves the batch and retries, and as a last resort moves the
+model to the CPU; each of these steps is recorded in ``notes`` so the user is told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+
+import numpy as np
+import torch
+
+from crystalview.core.errors import CrystalViewError
+from crystalview.inference.device import cpu_has_fast_bf16
+from crystalview.models.base import CrystalNet
+
+log = logging.getLogger(__name__)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for CUDA (and MPS) out-of-memory errors, which are worth a smaller retry."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+class BatchRunner:
+    """Turns float32 batches ``(B, H, W)`` into class probabilities ``(B, k)``.
+
+    Parameters
+    ----------
+    model
+        Put in eval mode and moved to ``device`` (and to channels-last when ``fast``); the
+        runner owns it while it runs.
+    fast
+        Use the reduced-precision / layout optimisations described in the module docstring.
+    max_batch
+        Largest batch sent to the device at once; halves on out-of-memory.
+    """
+
+    def __init__(
+        self, model: CrystalNet, device: torch.device, fast: bool = True, max_batch: int = 32
+    ) -> None:
+        self.model = model
+        self.fast = fast
+        self.max_batch = max(1, int(max_batch))
+        self.notes: list[str] = []
+        self.device = torch.device("cpu")
+        self._use_device(torch.device(device))
+
+    @property
+    def precision(self) -> str:
+        """``"bf16"``, ``"fp16"`` or ``"fp32"``: what the convolutions compute in."""
+        if self._autocast_dtype is torch.bfloat16:
+            return "bf16"
+        if self._autocast_dtype is torch.float16:
+            return "fp16"
+        return "fp32"
+
+    def _use_device(self, device: torch.device) -> None:
+        self.device = device
+        self.model.eval()
+        self.model.to(device)
+        self._channels_last = self.fast and device.type in ("cpu", "cuda")
+        if self._channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self._autocast_dtype: torch.dtype | None = None
+        if self.fast and device.type == "cuda":
+            self._autocast_dtype = torch.float16
+        elif self.fast and device.type == "cpu" and cpu_has_fast_bf16():
+            self._autocast_dtype = torch.bfloat16
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self._autocast_dtype)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """One forward pass of a batch that must fit the device (no splitting here)."""
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        elif self.device.type != "cpu":
+            x = x.to(self.device)
+        if self.model.in_channels > 1:
+            x = x.expand(-1, self.model.in_channels, -1, -1)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), self._autocast():
+            logits = self.model(x)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def _free_device_memory(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        elif self.device.type == "mps":
+            torch.mps.empty_cache()
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Softmax probabilities ``(B, k)`` for ``batch`` ``(B, H, W)``, splitting it as needed."""
+        results = []
+        start = 0
+        while start < len(batch):
+            chunk = batch[start : start + self.max_batch]
+            try:
+                results.append(self._forward(chunk))
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    raise
+                self._recover_from_oom(error)
+                continue
+            start += len(chunk)
+        if not results:
+            return np.zeros((0, self.model.num_classes), dtype=np.float32)
+        return np.concatenate(results, axis=0)
+
+    def _recover_from_oom(self, error: BaseException) -> None:
+        self._free_device_memory()
+        if self.max_batch > 1:
+            self.max_batch //= 2
+            self._note(
+                f"{self.device.type} out of memory: retrying with batches of {self.max_batch}"
+            )
+        elif self.device.type != "cpu":
+            failed = self.device.type
+            self._use_device(torch.device("cpu"))
+            self._note(f"{failed} out of memory even for one tile: continuing on the CPU")
+        else:
+            raise CrystalViewError(
+                "not enough memory to run the model even on one tile; close other programs "
+                "or use a smaller model"
+            ) from error
+
+    def _note(self, message: str) -> None:
+        log.warning(message)
+        self.notes.append(message)

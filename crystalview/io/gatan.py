@@ -1,0 +1,21 @@
+"""Gatan DigitalMicrograph DM3/DM4 files, read by rosettasciio.digitalmicrograph.
+
+DigitalMicrograph is TEM camera software, so images without a scanning or diffraction mode in
+their tags are TEM; line plots and spectra in the same file are skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crystalview.core.micrograph import Micrograph, Modality
+from crystalview.io.signals import micrographs_from_signals
+
+
+def read_dm(path: Path, budget: int | None) -> list[Micrograph]:
+    """All image datasets of a DM3/DM4 file."""
+    from rsciio.digitalmicrograph import file_reader
+
+    signals = file_reader(str(path), lazy=True)
+    fmt = path.suffix.lower().lstrip(".") or "dm"
+    return micrographs_from_signals(path, signals, fmt, Modality.TEM, budget)

@@ -1,0 +1,136 @@
+"""Which reader handles a file: by its magic bytes first, by its extension second.
+
+Files are often misnamed (a PNG saved as ``.tif``, a TIFF renamed ``.dat``). Sniffing the first
+bytes picks the right reader whatever the name; the extension is used only for formats without a
+reliable signature (TIA ``.emi``, old MRC) and to say clearly what a file claimed to be when its
+content matches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from crystalview.core.errors import CorruptFileError, UnsupportedFormatError
+from crystalview.core.micrograph import Micrograph
+
+Reader = Callable[[Path, int | None], list[Micrograph]]
+
+
+def _tiff(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.tiff import read_tiff
+
+    return read_tiff(path, budget)
+
+
+def _dm(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.gatan import read_dm
+
+    return read_dm(path, budget)
+
+
+def _emd(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.velox import read_emd
+
+    return read_emd(path, budget)
+
+
+def _tia(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.tia import read_tia
+
+    return read_tia(path, budget)
+
+
+def _mrc(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.mrc import read_mrc
+
+    return read_mrc(path, budget)
+
+
+def _raster(path: Path, budget: int | None) -> list[Micrograph]:
+    from crystalview.io.raster import read_raster
+
+    return read_raster(path, budget)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its name, extensions, magic-byte test and reader."""
+
+    name: str
+    extensions: frozenset[str]
+    reader: Reader
+    sniff: Callable[[bytes], bool] | None = None
+
+
+def _is_tiff(head: bytes) -> bool:
+    return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _is_hdf5(head: bytes) -> bool:
+    # HDF5 may sit after a user block of 512, 1024, 2048 … bytes; we read 2 KiB.
+    signature = b"\x89HDF\r\n\x1a\n"
+    return any(head[offset : offset + 8] == signature for offset in (0, 512, 1024))
+
+
+def _is_dm(head: bytes) -> bool:
+    return head[:4] in (b"\x00\x00\x00\x03", b"\x00\x00\x00\x04")
+
+
+def _is_ser(head: bytes) -> bool:
+    return head[:4] == b"II\x97\x01"
+
+
+def _is_mrc(head: bytes) -> bool:
+    return head[208:212] == b"MAP "
+
+
+def _is_raster(head: bytes) -> bool:
+    return head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"GIF87a", b"GIF89a"))
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("tiff", frozenset({".tif", ".tiff", ".btf", ".tf8"}), _tiff, _is_tiff),
+    Format("emd", frozenset({".emd", ".h5", ".hdf5"}), _emd, _is_hdf5),
+    Format("dm", frozenset({".dm3", ".dm4"}), _dm, _is_dm),
+    Format("ser", frozenset({".ser"}), _tia, _is_ser),
+    Format("emi", frozenset({".emi"}), _tia),
+    Format("mrc", frozenset({".mrc", ".mrcs", ".map", ".st", ".ali", ".rec"}), _mrc, _is_mrc),
+    Format("raster", frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"}), _raster, _is_raster),
+)
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset().union(*(f.extensions for f in FORMATS))
+_HEAD_BYTES = 2048
+
+
+def is_supported_path(path: str | Path) -> bool:
+    """True when the file name has an extension CrystalView reads (the content is not checked)."""
+    return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def detect_format(path: Path) -> Format:
+    """The format of ``path`` from its content, falling back to its extension."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    by_extension = next((f for f in FORMATS if path.suffix.lower() in f.extensions), None)
+    # DM's 4-byte signature is weak; trust it only for .dm3/.dm4 names.
+    sniffed = next(
+        (f for f in FORMATS if f.sniff is not None and f.sniff(head) and f.name != "dm"), None
+    )
+    if sniffed is not None:
+        return sniffed
+    if by_extension is not None and (by_extension.sniff is None or by_extension.name == "mrc"):
+        return by_extension
+    if by_extension is not None and by_extension.sniff(head):
+        return by_extension
+    if by_extension is not None:
+        raise CorruptFileError(
+            f"{path}: the name says {by_extension.name.upper()} but the content is not a "
+            f"{by_extension.name.upper()} file (first bytes {head[:8]!r}); it may be damaged or "
+            "misnamed."
+        )
+    raise UnsupportedFormatError(
+        f"{path}: not an image format CrystalView can read (supported: "
+        f"{', '.join(sorted(SUPPORTED_EXTENSIONS))})."
+    )

@@ -1,0 +1,106 @@
+"""Guards every read: file sanity, a memory budget checked before decoding, and a hard timeout.
+
+Why a thread and not a subprocess for the timeout
+-------------------------------------------------
+The readers are C-accelerated libraries (tifffile/imagecodecs, h5py, rosettasciio) that could, on
+a malicious or damaged file, loop for a long time. A subprocess could be killed, but it would cost
+every read a new interpreter (about a second to import numpy, tifffile and rosettasciio) and a
+pickled copy of the pixels back across a pipe, which is too slow for a gallery of hundreds of
+files and doubles peak memory for big images. Instead each read runs in a daemon worker thread and
+the caller waits at most ``timeout_s``; if the worker has not finished, the caller gets a
+`ReadTimeoutError` at once and the program stays responsive. The abandoned thread cannot be
+killed (Python has no safe way to stop a thread inside C code); it finishes or dies with the
+process, and since we checked the decoded size against the memory budget *before* it started,
+the most it can hold is one budget's worth of memory. This is the trade-off we accept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from crystalview.core.errors import (
+    CorruptFileError,
+    CrystalViewError,
+    FileTooLargeError,
+    ReadTimeoutError,
+    UnsupportedFormatError,
+)
+from crystalview.core.memory import format_bytes, memory_budget_bytes
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def check_file(path: Path) -> None:
+    """Refuse paths that cannot be an image file: missing, a folder, or empty."""
+    if not path.exists():
+        raise CrystalViewError(f"{path}: file not found.")
+    if path.is_dir():
+        raise UnsupportedFormatError(f"{path}: is a folder, not an image file.")
+    if not path.is_file():
+        raise UnsupportedFormatError(f"{path}: is not a regular file.")
+    if path.stat().st_size == 0:
+        raise CorruptFileError(f"{path}: the file is empty (0 bytes); it was probably not saved.")
+
+
+def decoded_size(shape: tuple[int, ...], dtype: np.dtype | str) -> int:
+    """Bytes needed to hold an array of ``shape`` and ``dtype`` (Python ints: no overflow)."""
+    count = 1
+    for extent in shape:
+        count *= max(0, int(extent))
+    return count * np.dtype(dtype).itemsize
+
+
+def check_budget(
+    path: Path, shape: tuple[int, ...], dtype: np.dtype | str, budget: int | None = None
+) -> None:
+    """Raise `FileTooLargeError` when decoding ``shape``/``dtype`` would exceed the budget.
+
+    Called with the size the *header claims*, before anything is allocated, so a lying header
+    cannot make us allocate.
+    """
+    limit = memory_budget_bytes() if budget is None else int(budget)
+    needed = decoded_size(shape, dtype)
+    if needed > limit:
+        dims = " x ".join(str(int(n)) for n in shape)
+        raise FileTooLargeError(
+            f"{path}: the image is too large to open: {dims} {np.dtype(dtype)} pixels need "
+            f"{format_bytes(needed)} of memory, more than the memory budget of "
+            f"{format_bytes(limit)}. Raise the budget (CRYSTALVIEW_MEMORY_BUDGET_MB) or crop "
+            "the image in the acquisition software."
+        )
+
+
+def run_with_timeout(function: Callable[[], T], path: Path, timeout_s: float | None) -> T:
+    """Run ``function`` in a daemon thread; raise `ReadTimeoutError` after ``timeout_s`` seconds.
+
+    Exceptions raised by ``function`` are re-raised in the caller. ``timeout_s`` of ``None`` or
+    ``<= 0`` runs inline (used by the worker threads of the GUI that already have their own).
+    """
+    if timeout_s is None or timeout_s <= 0:
+        return function()
+    outcome: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # handed to the caller, re-raised there
+            outcome["error"] = error
+
+    thread = threading.Thread(target=worker, name=f"read {path.name}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise ReadTimeoutError(
+            f"{path}: reading took longer than {timeout_s:g} s and was stopped; the file may be "
+            "damaged or on a slow network drive."
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]

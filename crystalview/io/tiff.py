@@ -1,0 +1,193 @@
+"""TIFF and BigTIFF: pixels with tifffile, calibration and vendor facts with rosettasciio.tiff.
+
+tifffile decodes every variant we meet (8/16/32-bit, float, RGB/RGBA/palette, stacks, BigTIFF,
+LZW/deflate/JPEG/zstd… through imagecodecs, big-endian). It also tells us, before decoding, the
+shape and dtype of each series (for the memory budget) and where uncompressed data lie in the
+file, so large uncompressed images are memory-mapped instead of copied. rosettasciio's TIFF
+reader, run lazily, provides the physical axes for FEI/Thermo, Zeiss, JEOL SightX, Olympus SIS,
+TVIPS, ImageJ and DigitalMicrograph TIFFs; Hitachi keeps its scale in a ``.txt`` sidecar.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crystalview.core.errors import CorruptFileError, MissingCodecError
+from crystalview.core.micrograph import Micrograph, Modality
+from crystalview.io.color import is_grey_palette, luminance
+from crystalview.io.metadata import json_safe
+from crystalview.io.safety import check_budget
+from crystalview.io.sidecars import hitachi_instrument, hitachi_pixel_size_nm, read_hitachi_sidecar
+from crystalview.io.signals import (
+    Calibration,
+    ImageFacts,
+    build_micrograph,
+    facts_from_signal,
+)
+from crystalview.io.vendor_tiff_metadata import (
+    fallback_calibration,
+    imagej_info_pairs,
+    tiff_detector,
+    tiff_family,
+    tiff_tags,
+)
+
+log = logging.getLogger(__name__)
+
+# Uncompressed series bigger than this are memory-mapped rather than read into RAM.
+MEMMAP_THRESHOLD = 256 * 1024**2
+
+
+def _frame_shape(series: Any) -> tuple[int, int]:
+    axes = series.axes
+    shape = dict(zip(axes, series.shape, strict=True))
+    return int(shape.get("Y", series.shape[-2])), int(shape.get("X", series.shape[-1]))
+
+
+def _check_not_truncated(path: Path, series: Any) -> None:
+    """Every strip/tile the series points at must lie inside the file."""
+    file_size = path.stat().st_size
+    for page in series.pages:
+        if page is None:
+            continue
+        offsets = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        ends = [offset + count for offset, count in zip(offsets, counts, strict=False) if count]
+        if ends and max(ends) > file_size:
+            raise CorruptFileError(
+                f"{path}: the file is truncated: the image data end at byte {max(ends)} but the "
+                f"file has only {file_size} bytes (an interrupted copy or save?)."
+            )
+
+
+def _decode(path: Path, tif: Any, series: Any) -> np.ndarray:
+    """Pixels of one series: memory-mapped when uncompressed, big and native-endian."""
+    dtype = np.dtype(tif.byteorder + series.dtype.char)
+    nbytes = int(np.prod(series.shape)) * dtype.itemsize
+    if series.dataoffset is not None and dtype.isnative and nbytes > MEMMAP_THRESHOLD:
+        return np.memmap(path, dtype=dtype, mode="r", offset=series.dataoffset, shape=series.shape)
+    try:
+        data = series.asarray()
+    except ValueError as error:
+        if "imagecodecs" in str(error) or "codec" in str(error).lower():
+            raise MissingCodecError(
+                f"{path}: the image is compressed with a method this installation cannot "
+                f"decode ({error}). Install or update the 'imagecodecs' package."
+            ) from error
+        raise
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
+    return data
+
+
+def _split_color(series: Any, page: Any, data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey data and the original colour (RGB/RGBA/palette), or ``(data, None)`` for grey."""
+    if page.photometric == 3 and page.colormap is not None:  # PALETTE
+        colormap = np.asarray(page.colormap)
+        if page.bitspersample <= 8 and colormap.max() > 255:
+            colormap = (colormap >> 8).astype(np.uint8)
+        if is_grey_palette(colormap):
+            return colormap[0][data], None
+        color = np.moveaxis(colormap[:, data], 0, -1)
+        return luminance(color), color
+    axes = series.axes
+    if "S" in axes and data.shape[axes.index("S")] in (3, 4):
+        color = np.moveaxis(data, axes.index("S"), -1)
+        return luminance(color), color
+    return data, None
+
+
+def _as_frames(grey: np.ndarray) -> np.ndarray:
+    """``(H, W)`` or ``(frames, H, W)``: extra leading dimensions become frames."""
+    if grey.ndim <= 2:
+        return grey
+    stacked = grey.reshape(-1, *grey.shape[-2:])
+    return stacked[0] if stacked.shape[0] == 1 else stacked
+
+
+def _rsciio_signals(path: Path) -> list[dict[str, Any]]:
+    """rosettasciio's lazy reading of the TIFF (axes and mapping only), or [] if it fails."""
+    try:
+        from rsciio.tiff import file_reader
+
+        return list(file_reader(str(path), lazy=True))
+    except Exception as error:  # calibration is optional; pixels come from tifffile
+        log.debug("rosettasciio could not parse %s: %s", path, error)
+        return []
+
+
+def _match_signal(signals: list[dict[str, Any]], frame_shape: tuple[int, int]) -> Any:
+    for index, signal in enumerate(signals):
+        if tuple(np.shape(signal["data"])[-2:]) == frame_shape:
+            return signals.pop(index)
+    return None
+
+
+def _facts_for_series(
+    path: Path, tif: Any, series: Any, signal: Any, index: int, n_series: int
+) -> ImageFacts:
+    family = tiff_family(tif)
+    if signal is not None:
+        facts = facts_from_signal(signal, family)
+        facts.family = family or facts.family
+    else:
+        facts = ImageFacts(family=family)
+    if facts.calibration.size is None and index == 0:
+        facts.calibration = fallback_calibration(tif)
+    facts.mode_pairs.extend(imagej_info_pairs(tif))
+    if facts.instrument.detector is None:
+        facts.instrument.detector = tiff_detector(tif)
+    sidecar = read_hitachi_sidecar(path)
+    if sidecar is not None:
+        size = hitachi_pixel_size_nm(sidecar)
+        if facts.calibration.size is None and size is not None:
+            facts.calibration = Calibration(size, "nm")
+        facts.instrument = hitachi_instrument(sidecar)
+        facts.family = Modality.SEM
+    if not facts.title:
+        facts.title = path.stem if n_series == 1 else f"{path.stem} #{index}"
+    vendor = {
+        name: json_safe(getattr(tif, f"{name}_metadata"))
+        for name in ("fei", "sem", "sis", "tvips", "imagej", "shaped")
+        if getattr(tif, f"{name}_metadata", None)
+    }
+    facts.metadata = json_safe(
+        {
+            "tiff": {"series": index, "axes": series.axes, "tags": tiff_tags(series.pages[0])},
+            "vendor": vendor,
+            **({"hitachi_sidecar": sidecar} if sidecar else {}),
+            **facts.metadata,
+        }
+    )
+    return facts
+
+
+def read_tiff(path: Path, budget: int | None) -> list[Micrograph]:
+    """Every series of a TIFF as a `Micrograph`, calibrated images first."""
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except (tifffile.TiffFileError, ValueError, IndexError, EOFError) as error:
+        raise CorruptFileError(f"{path}: not a readable TIFF file ({error}).") from error
+    with tif:
+        series_list = [series for series in tif.series if series.shape and series.size]
+        if not series_list:
+            raise CorruptFileError(f"{path}: the TIFF file contains no image.")
+        for series in series_list:
+            check_budget(path, tuple(series.shape), series.dtype, budget)
+            _check_not_truncated(path, series)
+        signals = _rsciio_signals(path)
+        images = []
+        for index, series in enumerate(series_list):
+            page = series.pages[0]
+            signal = _match_signal(signals, _frame_shape(series))
+            facts = _facts_for_series(path, tif, series, signal, index, len(series_list))
+            grey, color = _split_color(series, page, _decode(path, tif, series))
+            images.append(build_micrograph(path, _as_frames(grey), facts, "tiff", color))
+    images.sort(key=lambda image: (image.pixel_size is None, image.color is not None))
+    return images

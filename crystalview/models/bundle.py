@@ -1,0 +1,193 @@
+"""The ``.cvmodel`` bundle: a zip of ``model.json``, ``weights.safetensors`` and a model card.
+
+Saving is atomic (temporary file, then ``os.replace``) so a crash never leaves half a model.
+Loading treats the file as hostile: the zip directory and the safetensors header are checked by
+our own code first (see `safe_zip` and `safetensors_check`), the architecture comes only from the
+registry, every tensor must match it in name, dtype and shape, and weights must be finite.
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from crystalview.core.errors import ModelBundleError
+from crystalview.models.base import CrystalNet
+from crystalview.models.manifest import ModelManifest
+from crystalview.models.registry import build_model
+from crystalview.models.safe_zip import MemberRule, open_checked_zip, read_member
+from crystalview.models.safetensors_check import check_against, parse_header
+
+BUNDLE_SUFFIX = ".cvmodel"
+MANIFEST_NAME = "model.json"
+WEIGHTS_NAME = "weights.safetensors"
+CARD_NAME = "README.md"
+MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+MEMBER_RULES = (
+    MemberRule(MANIFEST_NAME, required=True, max_bytes=1024 * 1024),
+    MemberRule(WEIGHTS_NAME, required=True, max_bytes=MAX_BUNDLE_BYTES),
+    MemberRule(CARD_NAME, required=False, max_bytes=1024 * 1024),
+)
+
+_SAFETENSORS_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference: in eval mode, with the manifest that describes its input."""
+
+    model: CrystalNet
+    manifest: ModelManifest
+    path: Path
+    model_card: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name or self.path.stem
+
+
+def save_bundle(
+    path: str | os.PathLike,
+    model: CrystalNet,
+    manifest: ModelManifest,
+    model_card: str | None = None,
+) -> Path:
+    """Write ``model`` and ``manifest`` to ``path`` atomically; return the path.
+
+    Raises
+    ------
+    ModelBundleError
+        The manifest does not describe the model (architecture, classes or channels differ).
+    """
+    path = Path(path)
+    manifest.validate()
+    if manifest.architecture != model.arch:
+        raise ModelBundleError(
+            f"manifest says {manifest.architecture} but the model is {model.arch}"
+        )
+    if manifest.num_classes != model.num_classes or manifest.in_channels != model.in_channels:
+        raise ModelBundleError(
+            f"manifest has {manifest.num_classes} classes and {manifest.in_channels} channels, "
+            f"the model {model.num_classes} and {model.in_channels}"
+        )
+    state = {
+        name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
+    }
+    weights = save_safetensors(state, metadata={"format": "pt", "architecture": model.arch})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+            archive.writestr(MANIFEST_NAME, manifest.to_json(), zipfile.ZIP_DEFLATED)
+            # Float weights barely compress; storing them keeps loading fast.
+            archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
+            if model_card:
+                archive.writestr(CARD_NAME, model_card, zipfile.ZIP_DEFLATED)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return path
+
+
+def read_manifest(path: str | os.PathLike) -> ModelManifest:
+    """Only the manifest of a bundle (cheap: the weights are not read); checks the zip first."""
+    path = Path(path)
+    archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
+    with archive:
+        return _parse_manifest(archive, members, path)
+
+
+def read_model_card(path: str | os.PathLike) -> str | None:
+    """The bundle's ``README.md`` model card, or None when it has none."""
+    path = Path(path)
+    archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
+    with archive:
+        return _read_card(archive, members, path)
+
+
+def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load and fully validate a bundle; the model comes back in eval mode on ``device``.
+
+    Raises
+    ------
+    ModelBundleError
+        With a message that says exactly what is wrong with the file.
+    """
+    path = Path(path)
+    where = str(path)
+    archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
+    with archive:
+        manifest = _parse_manifest(archive, members, path)
+        card = _read_card(archive, members, path)
+        data = read_member(archive, members[WEIGHTS_NAME], where)
+    header = parse_header(data, where)
+    model = build_model(manifest.architecture, manifest.num_classes, manifest.in_channels)
+    expected = {
+        name: (_dtype_code(tensor, name, where), tuple(tensor.shape))
+        for name, tensor in model.state_dict().items()
+    }
+    check_against(header, expected, where)
+    try:
+        state = load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise ModelBundleError(f"{where}: weights.safetensors is damaged ({error})") from error
+    del data
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelBundleError(
+                f"{where}: tensor {name!r} holds NaN or infinite values; the model is broken"
+            )
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model.to(device)
+    return LoadedModel(model=model, manifest=manifest, path=path, model_card=card)
+
+
+def _parse_manifest(archive: zipfile.ZipFile, members: dict, path: Path) -> ModelManifest:
+    raw = read_member(archive, members[MANIFEST_NAME], str(path))
+    try:
+        return ModelManifest.from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ModelBundleError(f"{path}: model.json is not UTF-8 text") from error
+    except ModelBundleError as error:
+        raise type(error)(f"{path}: {error}") from error
+    except TypeError as error:
+        raise ModelBundleError(f"{path}: model.json is malformed ({error})") from error
+
+
+def _read_card(archive: zipfile.ZipFile, members: dict, path: Path) -> str | None:
+    if CARD_NAME not in members:
+        return None
+    raw = read_member(archive, members[CARD_NAME], str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelBundleError(f"{path}: README.md is not UTF-8 text") from error
+
+
+def _dtype_code(tensor: torch.Tensor, name: str, where: str) -> str:
+    try:
+        return _SAFETENSORS_DTYPES[tensor.dtype]
+    except KeyError:
+        raise ModelBundleError(f"{where}: tensor {name!r} has an unsupported dtype") from None

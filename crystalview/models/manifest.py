@@ -1,0 +1,202 @@
+"""``model.json``: what a model expects and where it came from, validated strictly.
+
+A bundle may come from a stranger, so every field is checked for type and range before anything
+uses it; a bad value raises `ManifestError` naming the field. This module imports no torch, so the
+model list can be shown without loading the deep-learning stack.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from crystalview.core.errors import ModelBundleError
+
+FORMAT_VERSION = 1
+KNOWN_ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "diffraction_cnn")
+MODALITIES = ("TEM", "STEM", "SEM", "SAED", "unknown")
+PIXEL_UNITS = ("nm", "1/nm")
+INPUT_MODES = ("tiles", "whole")
+NORMALIZATION_METHODS = ("percentile",)
+
+MIN_INPUT_SIZE = 16
+MAX_INPUT_SIZE = 2048
+MAX_CHANNELS = 4
+MAX_CLASSES = 1000
+MAX_CLASS_NAME = 100
+MAX_TEXT = 20_000
+
+
+class ManifestError(ModelBundleError):
+    """``model.json`` is missing a field, has a field of the wrong type, or a value out of range."""
+
+
+def default_normalization(log: bool = False) -> dict[str, Any]:
+    """Percentile contrast stretch then a fixed mean/std; ``log`` for diffraction patterns."""
+    return {"method": "percentile", "low": 0.5, "high": 99.5, "log": log, "mean": 0.5, "std": 0.25}
+
+
+@dataclass
+class ModelManifest:
+    """The content of ``model.json``.
+
+    Attributes
+    ----------
+    architecture
+        A registry name; the weights must fit it exactly.
+    classes
+        Class names in output order.
+    input_size
+        Side of the square input in pixels (the tile size by default).
+    normalization
+        ``{"method": "percentile", "low", "high", "log", "mean", "std"}``.
+    modality
+        The kind of image the model was trained on (``"TEM"`` … ``"unknown"``).
+    pixel_size, pixel_unit
+        Physical size of one input pixel the model was trained at, or both ``None``.
+    input_mode
+        ``"tiles"``: large images are cut into tiles; ``"whole"``: each image is resized whole.
+    provenance
+        Base model, strategy, data summary, metrics, date: free-form JSON.
+    """
+
+    architecture: str
+    classes: list[str]
+    input_size: int = 224
+    in_channels: int = 1
+    normalization: dict[str, Any] = field(default_factory=default_normalization)
+    modality: str = "unknown"
+    pixel_size: float | None = None
+    pixel_unit: str | None = None
+    input_mode: str = "tiles"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def validate(self) -> None:
+        """Raise `ManifestError` naming the first field that is wrong."""
+        _check_int("format_version", self.format_version, 1, 10**6)
+        if self.format_version > FORMAT_VERSION:
+            raise ManifestError(
+                f"model.json has format version {self.format_version}; this CrystalView reads "
+                f"up to {FORMAT_VERSION}. Update CrystalView to use this model."
+            )
+        if self.architecture not in KNOWN_ARCHITECTURES:
+            raise ManifestError(
+                f"model.json names an unknown architecture {self.architecture!r} "
+                f"(known: {', '.join(KNOWN_ARCHITECTURES)})"
+            )
+        _check_classes(self.classes)
+        _check_int("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)
+        _check_int("in_channels", self.in_channels, 1, MAX_CHANNELS)
+        _check_normalization(self.normalization)
+        _check_choice("modality", self.modality, MODALITIES)
+        _check_choice("input_mode", self.input_mode, INPUT_MODES)
+        if (self.pixel_size is None) != (self.pixel_unit is None):
+            raise ManifestError("model.json: pixel_size and pixel_unit must both be set or null")
+        if self.pixel_size is not None:
+            _check_positive_float("pixel_size", self.pixel_size)
+            _check_choice("pixel_unit", self.pixel_unit, PIXEL_UNITS)
+        if not isinstance(self.provenance, dict):
+            raise ManifestError("model.json: provenance must be an object")
+        for key in ("name", "description"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise ManifestError(f"model.json: {key} must be text of at most {MAX_TEXT} chars")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """Stable, human-readable JSON (NaN and infinities refused)."""
+        self.validate()
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelManifest:
+        if not isinstance(data, dict):
+            raise ManifestError("model.json must hold a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ManifestError(f"model.json has unknown fields: {', '.join(unknown[:5])}")
+        for required in ("format_version", "architecture", "classes"):
+            if required not in data:
+                raise ManifestError(f"model.json lacks the required field {required!r}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelManifest:
+        """Parse and validate ``model.json``; any problem raises `ManifestError`."""
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ManifestError(f"model.json is not valid JSON ({error})") from error
+        return cls.from_dict(data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ManifestError(f"model.json: {key} must be an integer in {low}..{high}, got {value!r}")
+
+
+def _check_positive_float(key: str, value: Any) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ManifestError(f"model.json: {key} must be a positive number, got {value!r}")
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ManifestError(f"model.json: {key} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_classes(classes: Any) -> None:
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+        raise ManifestError(f"model.json: classes must be a list of 2..{MAX_CLASSES} names")
+    for name in classes:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLASS_NAME:
+            raise ManifestError(
+                f"model.json: every class must be a non-empty name of at most "
+                f"{MAX_CLASS_NAME} characters, got {name!r}"
+            )
+        if any(ord(ch) < 32 for ch in name):
+            raise ManifestError(f"model.json: class name {name!r} contains control characters")
+    if len(set(classes)) != len(classes):
+        raise ManifestError("model.json: class names must be unique")
+
+
+def _check_normalization(norm: Any) -> None:
+    if not isinstance(norm, dict):
+        raise ManifestError("model.json: normalization must be an object")
+    expected = set(default_normalization())
+    if set(norm) != expected:
+        raise ManifestError(
+            f"model.json: normalization must have exactly the keys {', '.join(sorted(expected))}"
+        )
+    _check_choice("normalization.method", norm["method"], NORMALIZATION_METHODS)
+    for key in ("low", "high", "mean"):
+        value = norm[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ManifestError(f"model.json: normalization.{key} must be a number")
+        if not math.isfinite(value):
+            raise ManifestError(f"model.json: normalization.{key} must be finite")
+    if not 0 <= norm["low"] < norm["high"] <= 100:
+        raise ManifestError("model.json: normalization needs 0 <= low < high <= 100 (percentiles)")
+    _check_positive_float("normalization.std", norm["std"])
+    if not isinstance(norm["log"], bool):
+        raise ManifestError("model.json: normalization.log must be true or false")

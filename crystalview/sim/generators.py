@@ -1,0 +1,372 @@
+"""Random crystals, cameras and whole labelled patterns for the built-in SAED classes.
+
+Two families of classes:
+
+- ring patterns (polycrystalline films) labelled by crystal system: `RING_CLASSES`;
+- zone-axis spot patterns labelled by the 2-D Bravais lattice of the zone: `SPOT_CLASSES`.
+
+Every sample draws from its own generator seeded by ``(seed, index)``, so sample *i* of a data
+set is reproducible on its own and data sets with different seeds never share a sample.
+``regime="heldout"`` draws lattice parameters from ranges partly outside the training ranges and
+harder camera conditions (lower dose, larger centre offsets, beam stop more often), for honest
+held-out evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from crystalview.core.progress import CancelToken, Progress
+from crystalview.sim.camera import CameraSettings, expose
+from crystalview.sim.crystal import Atom, Crystal, Lattice
+from crystalview.sim.patterns import (
+    RingSettings,
+    ZoneSettings,
+    ring_signal,
+    spot_signal,
+)
+from crystalview.sim.scattering import ELEMENTS
+
+RING_CLASSES: tuple[str, ...] = ("cubic", "hexagonal", "orthorhombic")
+SPOT_CLASSES: tuple[str, ...] = (
+    "square",
+    "hexagonal",
+    "rectangular",
+    "centered_rectangular",
+    "oblique",
+)
+REGIMES = ("train", "heldout")
+
+_QUARTERS = np.array([0.0, 0.25, 0.5, 0.75])
+
+
+@dataclass
+class Sample:
+    """One simulated pattern, its class and the parameters that generated it."""
+
+    image: np.ndarray
+    label: str
+    params: dict
+
+
+def _elements(rng: np.random.Generator, n: int) -> list[str]:
+    return [str(e) for e in rng.choice(ELEMENTS, size=n)]
+
+
+def _special_basis(rng: np.random.Generator, n_atoms: int) -> list[tuple[float, float, float]]:
+    """Distinct positions on the quarter grid (as in NaCl, CsCl, diamond, fluorite, Cu3Au)."""
+    positions = {(0.0, 0.0, 0.0)}
+    while len(positions) < n_atoms:
+        positions.add(tuple(float(v) for v in rng.choice(_QUARTERS, 3)))
+    return sorted(positions)
+
+
+def _ratio_away_from_one(rng: np.random.Generator, low: float, high: float, gap: float) -> float:
+    """A ratio in [low, high] that differs from 1 by at least ``gap`` (no pseudo-symmetry)."""
+    while True:
+        r = rng.uniform(low, high)
+        if abs(r - 1.0) >= gap:
+            return r
+
+
+def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "train") -> Crystal:
+    """A crystal of the given crystal system with widely varying cell, centring and basis."""
+    held = regime == "heldout"
+    n_atoms = int(rng.integers(1, 4))
+    b_factor = float(rng.uniform(0.2, 1.5))
+    if system == "cubic":
+        a = rng.uniform(2.5, 8.0) if held else rng.uniform(2.8, 7.0)
+        lattice = Lattice(a, a, a)
+        centring = str(rng.choice(["P", "I", "F"]))
+        positions = _special_basis(rng, n_atoms)
+    elif system == "hexagonal":
+        a = rng.uniform(2.2, 5.5) if held else rng.uniform(2.4, 5.0)
+        c_over_a = rng.uniform(0.9, 2.8) if held else rng.uniform(1.0, 2.5)
+        lattice = Lattice(a, a, a * c_over_a, 90.0, 90.0, 120.0)
+        centring = "P"
+        hex_sites = [(0.0, 0.0), (1 / 3, 2 / 3), (2 / 3, 1 / 3)]
+        positions = [(0.0, 0.0, 0.0)]
+        for _ in range(n_atoms - 1):
+            x, y = hex_sites[int(rng.integers(0, 3))]
+            positions.append((x, y, float(rng.choice([0.25, 0.5, 0.75, rng.uniform(0, 1)]))))
+    elif system == "tetragonal":
+        a = rng.uniform(2.5, 7.0)
+        c = a * _ratio_away_from_one(rng, 0.5, 2.2, 0.1)
+        lattice = Lattice(a, a, c)
+        centring = str(rng.choice(["P", "I"]))
+        positions = _special_basis(rng, n_atoms)
+    elif system == "orthorhombic":
+        low, high = (2.5, 9.0) if held else (2.8, 8.0)
+        while True:
+            a, b, c = np.sort(rng.uniform(low, high, 3))
+            if b / a > 1.08 and c / b > 1.08:
+                break
+        edges = rng.permutation([a, b, c])
+        lattice = Lattice(*(float(v) for v in edges))
+        centring = str(rng.choice(["P", "I", "F", "C"]))
+        positions = [(0.0, 0.0, 0.0)] + [
+            tuple(float(v) for v in rng.uniform(0, 1, 3)) for _ in range(n_atoms - 1)
+        ]
+    else:
+        raise ValueError(f"unknown crystal system {system!r}")
+    elements = _elements(rng, len(positions))
+    basis = tuple(Atom(e, p) for e, p in zip(elements, positions, strict=True))
+    return Crystal(lattice, centring, basis, b_factor, name=system)
+
+
+# 2-D point-group operations (acting on x, y fractional coordinates) that give each zone lattice
+# realistic intensity symmetry: 4mm, 6mm, 2mm, 2mm and 2.
+def _orbit(lattice2d: str, x: float, y: float) -> list[tuple[float, float]]:
+    if lattice2d == "square":
+        return [(x, y), (-y, x), (-x, -y), (y, -x), (-x, y), (x, -y), (y, x), (-y, -x)]
+    if lattice2d == "hexagonal":
+        ops = [(x, y), (-y, x - y), (y - x, -x)]
+        ops += [(-u, -v) for u, v in ops]
+        return ops + [(v, u) for u, v in ops]
+    if lattice2d in ("rectangular", "centered_rectangular"):
+        return [(x, y), (-x, y), (x, -y), (-x, -y)]
+    return [(x, y), (-x, -y)]
+
+
+def _oblique_is_generic(a: float, b: float, gamma_deg: float, tol: float = 0.06) -> bool:
+    """False when an 'oblique' cell is (nearly) rectangular, centred, square or hexagonal."""
+    va = np.array([a, 0.0])
+    vb = b * np.array([np.cos(np.radians(gamma_deg)), np.sin(np.radians(gamma_deg))])
+    # Gauss (Lagrange) reduction to the shortest basis.
+    for _ in range(50):
+        if va @ va > vb @ vb:
+            va, vb = vb, va
+        m = round(float(va @ vb) / float(va @ va))
+        if m == 0:
+            break
+        vb = vb - m * va
+    la, lb = np.linalg.norm(va), np.linalg.norm(vb)
+    cos_g = abs(float(va @ vb)) / (la * lb)
+    if cos_g < tol:  # rectangular or square
+        return False
+    if abs(lb - la) / la < tol:  # rhombic: centred rectangular or hexagonal
+        return False
+    # b projects onto a at half its length: centred rectangular
+    return abs(2.0 * abs(float(va @ vb)) / (la * la) - 1.0) >= tol
+
+
+def random_zone_crystal(lattice2d: str, rng: np.random.Generator, regime: str = "train") -> Crystal:
+    """A crystal whose [001] zone shows the requested 2-D lattice (c is along the beam)."""
+    held = regime == "heldout"
+    a_low, a_high = (2.3, 9.0) if held else (2.5, 8.0)
+    a = rng.uniform(a_low, a_high)
+    c = rng.uniform(3.0, 12.0)
+    gamma = 90.0
+    centring = "P"
+    if lattice2d == "square":
+        b = a
+    elif lattice2d == "hexagonal":
+        b, gamma = a, 120.0
+    elif lattice2d == "rectangular":
+        b = a * _ratio_away_from_one(rng, 0.45, 2.2, 0.12)
+    elif lattice2d == "centered_rectangular":
+        while True:
+            ratio = rng.uniform(0.35, 3.0)
+            # b/a = 1 is a centred square and √3 or 1/√3 a hexagonal net: keep clear of them.
+            if min(abs(ratio - 1.0), abs(ratio - 3**0.5), abs(ratio - 3**-0.5)) > 0.12:
+                break
+        b = a * ratio
+        centring = "C"
+    elif lattice2d == "oblique":
+        while True:
+            b = a * rng.uniform(0.5, 2.0)
+            gamma = rng.uniform(60.0, 120.0)
+            if _oblique_is_generic(a, b, gamma):
+                break
+    else:
+        raise ValueError(f"unknown zone lattice {lattice2d!r}")
+    lattice = Lattice(a, b, c, 90.0, 90.0, gamma)
+    atoms: list[Atom] = []
+    n_sites = int(rng.integers(1, 3))
+    for index in range(n_sites):
+        element = _elements(rng, 1)[0]
+        x, y, z = (0.0, 0.0, 0.0) if index == 0 else rng.uniform(0, 1, 3)
+        orbit = {(round(u % 1.0, 6), round(v % 1.0, 6)) for u, v in _orbit(lattice2d, x, y)}
+        atoms += [Atom(element, (u, v, float(z))) for u, v in sorted(orbit)]
+    return Crystal(lattice, centring, tuple(atoms), float(rng.uniform(0.2, 1.5)), name=lattice2d)
+
+
+def random_camera(
+    rng: np.random.Generator, size: int, pixel_size: float, regime: str = "train"
+) -> CameraSettings:
+    """Camera and optics drawn over the range met in practice (wider for held-out data)."""
+    held = regime == "heldout"
+    max_offset = (0.12 if held else 0.08) * size
+    offset = rng.uniform(-max_offset, max_offset, 2)
+    log_dose = (
+        rng.uniform(np.log(15.0), np.log(2000.0))
+        if held
+        else rng.uniform(np.log(30.0), np.log(3000.0))
+    )
+    return CameraSettings(
+        size=size,
+        pixel_size=pixel_size,
+        center_offset=(float(offset[0]), float(offset[1])),
+        rotation_deg=float(rng.uniform(0.0, 360.0)),
+        ellipticity=float(rng.uniform(0.0, 0.03)),
+        ellipse_angle_deg=float(rng.uniform(0.0, 180.0)),
+        dose=float(np.exp(log_dose)),
+        gain=float(rng.uniform(0.5, 4.0)),
+        read_noise=float(rng.uniform(0.5, 6.0)),
+        background=float(rng.uniform(0.05, 1.2 if held else 0.8)),
+        direct_beam=float(rng.uniform(2.0, 30.0)),
+        beam_stop=bool(rng.random() < (0.5 if held else 0.3)),
+        beam_stop_angle_deg=float(rng.uniform(0.0, 360.0)),
+    )
+
+
+def _first_ring_d(crystal: Crystal) -> float:
+    from crystalview.sim.crystal import powder_rings
+
+    rings = powder_rings(crystal, d_min=0.6)
+    strong = rings.d[rings.intensity > 0.02 * rings.intensity.max()]
+    return float(strong.max())
+
+
+def simulate_ring_sample(
+    system: str,
+    size: int,
+    rng: np.random.Generator,
+    regime: str = "train",
+    camera_overrides: dict | None = None,
+) -> Sample:
+    """One polycrystalline ring pattern of the given crystal system.
+
+    ``camera_overrides`` fixes chosen `CameraSettings` fields (e.g. ``dose``) after the random
+    draw, for robustness curves.
+    """
+    crystal = random_ring_crystal(system, rng, regime)
+    # Calibration varies freely: the first strong ring lands at 7-20 % of the image width.
+    first_radius = rng.uniform(0.07, 0.2) * size
+    pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
+    camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
+    rings = RingSettings(
+        width_px=float(rng.uniform(0.5, 1.6) * max(size / 256.0, 0.5)),
+        spottiness=float(rng.choice([0.0, rng.uniform(0.2, 1.0)])),
+        grains=int(rng.integers(100, 1000)),
+        texture=float(rng.uniform(0.0, 0.4)),
+        texture_angle_deg=float(rng.uniform(0.0, 180.0)),
+    )
+    image = expose(ring_signal(crystal, camera, rings, rng), camera, rng)
+    params = (
+        _crystal_params(crystal)
+        | camera.as_dict()
+        | {
+            "ring_width_px": rings.width_px,
+            "spottiness": rings.spottiness,
+            "grains": rings.grains,
+            "texture": rings.texture,
+            "regime": regime,
+        }
+    )
+    return Sample(image, system, params)
+
+
+def simulate_spot_sample(
+    lattice2d: str,
+    size: int,
+    rng: np.random.Generator,
+    regime: str = "train",
+    camera_overrides: dict | None = None,
+) -> Sample:
+    """One zone-axis spot pattern whose zone shows the given 2-D lattice (see ring sample)."""
+    crystal = random_zone_crystal(lattice2d, rng, regime)
+    # Shortest spacing of the spot net lands at 4.5-14 % of the image width.
+    a_star = np.linalg.norm(crystal.lattice.reciprocal_basis()[:2], axis=1)
+    if crystal.centring == "C":
+        a_star = np.array([min(2 * a_star.min(), np.hypot(*a_star))])
+    spacing_px = rng.uniform(0.045, 0.14) * size
+    pixel_size = 10.0 * float(a_star.min()) / spacing_px
+    camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
+    held = regime == "heldout"
+    zone = ZoneSettings(
+        tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 1.5 if held else 1.0, 2)),
+        thickness_angstrom=float(rng.uniform(80.0, 800.0)),
+        mosaic_mrad=float(rng.uniform(5.0, 30.0)),
+        spot_sigma_px=float(rng.uniform(0.5, 1.4) * max(size / 256.0, 0.6)),
+    )
+    image = expose(spot_signal(crystal, camera, zone), camera, rng)
+    params = (
+        _crystal_params(crystal)
+        | camera.as_dict()
+        | {
+            "tilt_mrad_x": zone.tilt_mrad[0],
+            "tilt_mrad_y": zone.tilt_mrad[1],
+            "thickness_angstrom": zone.thickness_angstrom,
+            "mosaic_mrad": zone.mosaic_mrad,
+            "spot_sigma_px": zone.spot_sigma_px,
+            "regime": regime,
+        }
+    )
+    return Sample(image, lattice2d, params)
+
+
+def _crystal_params(crystal: Crystal) -> dict:
+    lat = crystal.lattice
+    return {
+        "a": lat.a,
+        "b": lat.b,
+        "c": lat.c,
+        "alpha": lat.alpha,
+        "beta": lat.beta,
+        "gamma": lat.gamma,
+        "centring": crystal.centring,
+        "elements": " ".join(atom.element for atom in crystal.basis),
+        "n_atoms": len(crystal.basis),
+        "debye_waller_b": crystal.debye_waller_b,
+    }
+
+
+def class_names(kind: str) -> tuple[str, ...]:
+    """Class names of a pattern kind, ``"rings"`` or ``"spots"``."""
+    if kind == "rings":
+        return RING_CLASSES
+    if kind == "spots":
+        return SPOT_CLASSES
+    raise ValueError(f"unknown pattern kind {kind!r}; use 'rings' or 'spots'")
+
+
+def simulate_one(
+    kind: str,
+    index: int,
+    size: int,
+    seed: int,
+    regime: str = "train",
+    classes: tuple[str, ...] | None = None,
+    camera_overrides: dict | None = None,
+) -> Sample:
+    """Sample ``index`` of data set ``(kind, seed)``; classes cycle so every class is balanced."""
+    names = classes or class_names(kind)
+    rng = np.random.default_rng([seed, index, REGIMES.index(regime)])
+    label = names[index % len(names)]
+    if kind == "rings":
+        return simulate_ring_sample(label, size, rng, regime, camera_overrides)
+    return simulate_spot_sample(label, size, rng, regime, camera_overrides)
+
+
+def simulate_dataset(
+    kind: str,
+    n: int,
+    size: int,
+    seed: int,
+    regime: str = "train",
+    classes: tuple[str, ...] | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, list[Sample]]:
+    """Simulate ``n`` labelled patterns, yielding progress every few samples."""
+    samples: list[Sample] = []
+    for index in range(n):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        samples.append(simulate_one(kind, index, size, seed, regime, classes))
+        if index % 16 == 15 or index == n - 1:
+            yield Progress(index + 1, n, f"simulated {index + 1}/{n} {kind} patterns")
+    return samples

@@ -1,0 +1,81 @@
+"""The model a run starts from: a fresh architecture or a copy of an existing bundle.
+
+One owner per model: the app's inference may be using a loaded bundle right now, so training
+always works on a deep copy and never touches the module inference holds.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crystalview.models.base import CrystalNet
+from crystalview.models.manifest import ModelManifest, default_normalization
+from crystalview.training.config import TrainingConfig
+from crystalview.training.data import Sample, sniff_modality
+
+# Per-architecture defaults for a network started from a name: (input_size, modality or None).
+ARCH_DEFAULTS: dict[str, tuple[int, str | None]] = {
+    "diffraction_cnn": (64, "SAED"),
+    "resnet18": (224, None),
+    "resnet34": (224, None),
+    "resnet50": (224, None),
+}
+
+
+@dataclass
+class StartingPoint:
+    """The model to train (already with a head for the new classes) and its preprocessing."""
+
+    model: CrystalNet
+    manifest: ModelManifest
+    provenance: dict[str, Any]
+
+
+def resolve_base(
+    config: TrainingConfig, class_names: Sequence[str], samples: Sequence[Sample]
+) -> StartingPoint:
+    """Build or load ``config.base`` and fit a fresh head for ``class_names``.
+
+    Raises the registry's `PretrainedWeightsUnavailable` (with its how-to message) when ImageNet
+    weights are wanted but not available, and the catalog's errors for unknown model names.
+    """
+    from crystalview.models.registry import ARCHITECTURES, build_model, has_pretrained
+
+    names = list(class_names)
+    if config.base in ARCHITECTURES:
+        arch = config.base
+        size, arch_modality = ARCH_DEFAULTS.get(arch, (224, None))
+        modality = config.modality or arch_modality or sniff_modality(samples)
+        pretrained = bool(config.pretrained and has_pretrained(arch))
+        model = build_model(arch, len(names), in_channels=1, pretrained=pretrained)
+        manifest = ModelManifest(
+            architecture=arch,
+            classes=names,
+            input_size=config.input_size or size,
+            in_channels=1,
+            normalization=default_normalization(log=modality == "SAED"),
+            modality=modality,
+            input_mode=config.input_mode or "whole",
+        )
+        provenance = {"base": arch, "base_kind": "architecture", "pretrained": pretrained}
+        return StartingPoint(model, manifest, provenance)
+
+    from crystalview.models.catalog import load_model
+
+    loaded = load_model(config.base)
+    model = copy.deepcopy(loaded.model)
+    model.replace_head(len(names))
+    manifest = dataclasses.replace(
+        loaded.manifest, classes=names, provenance={}, name="", description=""
+    )
+    provenance = {
+        "base": loaded.manifest.name or loaded.path.stem,
+        "base_kind": "bundle",
+        "base_file": loaded.path.name,
+        "base_classes": list(loaded.manifest.classes),
+    }
+    return StartingPoint(model, manifest, provenance)

@@ -1,0 +1,112 @@
+"""The worker machinery: results, progress, errors and cancel reach the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QThread
+
+from crystalview.core.errors import CorruptFileError
+from crystalview.core.progress import Progress
+from crystalview.gui.workers import WorkerPool
+
+
+@pytest.fixture
+def pool(qtbot):
+    pool = WorkerPool(max_threads=2)
+    yield pool
+    assert pool.shutdown(5000)
+
+
+def counting_job(n, seen_threads):
+    def job(cancel):
+        seen_threads.append(threading.current_thread().name)
+        for i in range(n):
+            cancel.raise_if_cancelled()
+            yield Progress(i + 1, n, f"step {i}", partial=i if i % 2 == 0 else None)
+        return "total", n
+
+    return job
+
+
+def test_generator_result_and_progress_arrive_on_gui_thread(qtbot, pool):
+    threads: list[str] = []
+    worker = pool.submit(counting_job(6, threads), "count")
+    got, partials, where = [], [], []
+    worker.progress.connect(
+        lambda e: (partials.append(e.partial), where.append(QThread.currentThread()))
+    )
+    worker.result.connect(got.append)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        pass
+    assert got == [("total", 6)]
+    assert [p for p in partials if p is not None] == [0, 2, 4]  # partials are never dropped
+    assert all(t is QThread.currentThread() for t in where)
+    assert threads and threads[0] != threading.current_thread().name
+    assert pool.active() == []
+
+
+def test_plain_function_result(qtbot, pool):
+    worker = pool.submit(lambda cancel: 41 + 1, "plain")
+    with qtbot.waitSignal(worker.result, timeout=5000) as blocker:
+        pass
+    assert blocker.args == [42]
+
+
+def test_error_is_reported_with_traceback(qtbot, pool):
+    def broken(cancel):
+        yield Progress(0, 1)
+        raise CorruptFileError("x.dm3 is truncated")
+
+    failures = []
+    pool.job_failed.connect(lambda title, exc, tb: failures.append((title, exc, tb)))
+    worker = pool.submit(broken, "Reading x.dm3")
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        pass
+    assert len(failures) == 1
+    title, exc, details = failures[0]
+    assert title == "Reading x.dm3"
+    assert isinstance(exc, CorruptFileError)
+    assert "CorruptFileError" in details
+
+
+def test_cancel_stops_a_running_job(qtbot, pool):
+    started = threading.Event()
+
+    def endless(cancel):
+        i = 0
+        while True:
+            started.set()
+            cancel.raise_if_cancelled()
+            time.sleep(0.005)
+            i += 1
+            yield Progress(i, 0)
+
+    outcome = []
+    worker = pool.submit(endless, "endless")
+    worker.cancelled.connect(lambda: outcome.append("cancelled"))
+    worker.result.connect(lambda r: outcome.append("result"))
+    assert started.wait(5)
+    worker.cancel()
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        pass
+    assert outcome == ["cancelled"]
+
+
+def test_shutdown_waits_for_running_jobs(qtbot):
+    pool = WorkerPool(max_threads=1)
+    running = threading.Event()
+
+    def slow(cancel):
+        running.set()
+        while not cancel.cancelled:
+            time.sleep(0.005)
+            yield Progress(0, 0)
+
+    pool.submit(slow, "slow")
+    pool.submit(slow, "queued behind it")
+    assert running.wait(5)
+    assert pool.shutdown(5000)
+    assert pool.active() == []

@@ -1,0 +1,64 @@
+"""The registry builds every architecture with the CrystalNet contract others rely on."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crystalview.models.base import CrystalNet
+from crystalview.models.registry import ARCHITECTURES, build_model
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_contract_holds_for_every_architecture(arch):
+    model = build_model(arch, num_classes=4).eval()
+    assert isinstance(model, CrystalNet)
+    assert (model.arch, model.num_classes, model.in_channels) == (arch, 4, 1)
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        fmap = model.forward_features(x)
+        logits = model(x)
+        assert torch.allclose(model.forward_head(fmap), logits)
+    assert fmap.ndim == 4 and logits.shape == (2, 4)
+    names = [name for name, _ in model.stages()]
+    assert len(names) == len(set(names)) >= 3
+    assert all(isinstance(m, torch.nn.Module) for m in model.head_modules())
+    assert set(model.conv_layers()) & set(names)
+
+
+def test_diffraction_cnn_size_and_layers():
+    model = build_model("diffraction_cnn", 3)
+    assert 100_000 <= sum(p.numel() for p in model.parameters()) <= 102_000
+    assert list(model.conv_layers()) == ["block1", "block2", "block3"]
+    assert model.gap_linear is False
+    with pytest.raises(TypeError):
+        model.classifier_weight()
+
+
+def test_resnet_gap_linear_head_reproduces_logits():
+    model = build_model("resnet18", 3).eval()
+    assert model.gap_linear
+    assert list(model.conv_layers()) == ["conv1", "layer1", "layer2", "layer3", "layer4"]
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        fmap = model.forward_features(x)
+        manual = fmap.mean(dim=(2, 3)) @ model.classifier_weight().T + model.classifier_bias()
+        assert torch.allclose(manual, model(x), atol=1e-5)
+    assert model.classifier_weight().shape == (3, 512)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "diffraction_cnn"])
+def test_replace_head_changes_only_the_output(arch):
+    model = build_model(arch, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.replace_head(5)
+    assert model.num_classes == 5
+    assert model(torch.randn(1, 1, 64, 64)).shape == (1, 5)
+    after = model.state_dict()
+    changed = {k for k in before if before[k].shape != after[k].shape}
+    assert changed and all(k.startswith("fc.") for k in changed)
+
+
+def test_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("vgg16", 3)
