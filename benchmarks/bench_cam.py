@@ -20,7 +20,6 @@ Usage: ``python benchmarks/bench_cam.py [--quick] [--device auto] [--batch 32]``
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,15 +27,21 @@ from pathlib import Path
 import numpy as np
 
 
-def _timed(function, repeats: int) -> float:
-    """Median wall time of ``function()`` over ``repeats`` runs, after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _interleaved_best(functions: dict, repeats: int) -> dict[str, float]:
+    """Best wall time of each function over ``repeats`` rounds, after one warm-up round.
+
+    Each round runs every function once, in turn, so load from other processes on a shared
+    machine hits all of them alike; the minimum is the least disturbed measurement.
+    """
+    best = dict.fromkeys(functions, float("inf"))
+    for round_index in range(repeats + 1):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            elapsed = time.perf_counter() - start
+            if round_index:
+                best[name] = min(best[name], elapsed)
+    return best
 
 
 def _loaded_resnet():
@@ -86,12 +91,8 @@ def batch_ratios(loaded, settings, batch: int, repeats: int) -> dict[str, float]
         with autocast_context(device, runner.precision):
             grad_cam(model, x, "layer3")
 
-    times = {}
-    # Interleave the three so drifting machine load affects them alike.
-    for name, function in (("forward", forward), ("cam", exact), ("gradcam", gradcam)):
-        times[name] = _timed(synced(function), repeats)
-    for name, function in (("forward", forward), ("cam", exact), ("gradcam", gradcam)):
-        times[name] = min(times[name], _timed(synced(function), repeats))
+    functions = {"forward": forward, "cam": exact, "gradcam": gradcam}
+    times = _interleaved_best({name: synced(f) for name, f in functions.items()}, repeats)
     return {**times, "precision": runner.precision, "device": str(device)}
 
 
@@ -106,24 +107,18 @@ def tiled_ratio(loaded, settings, size: int, repeats: int) -> dict[str, float]:
     image = (rng.normal(20000, 3000, size=(size, size))).clip(0, 65535).astype(np.uint16)
     micrograph = Micrograph(image)
 
+    last = {}
+
     def infer():
-        return run_to_completion(predict_micrograph(loaded, micrograph, settings))
+        last["prediction"] = run_to_completion(predict_micrograph(loaded, micrograph, settings))
 
     def heat_map():
-        return run_to_completion(compute_cam(loaded, micrograph, "cam", settings=settings))
+        last["cam"] = run_to_completion(compute_cam(loaded, micrograph, "cam", settings=settings))
 
-    n_tiles = infer().n_tiles  # also the warm-up
-    heat_map()
-    infer_s, cam_s = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        infer()
-        infer_s.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        result = heat_map()
-        cam_s.append(time.perf_counter() - start)
-    assert result.heatmap.shape == image.shape
-    return {"infer": min(infer_s), "cam": min(cam_s), "n_tiles": n_tiles}
+    times = _interleaved_best({"infer": infer, "cam": heat_map}, repeats)
+    assert last["cam"].heatmap.shape == image.shape
+    assert last["cam"].n_tiles == last["prediction"].n_tiles
+    return {**times, "n_tiles": last["prediction"].n_tiles}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = configure_threads()
     loaded = _loaded_resnet()
-    repeats = 2 if args.quick else 5
+    repeats = 3 if args.quick else 6
     size = 2048 if args.quick else 4096
     batch = min(args.batch, 16) if args.quick else args.batch
     fast = InferenceSettings(device=args.device, batch_size=args.batch)
@@ -160,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{times['gradcam'] * 1e3:.0f} ms",
             file=sys.stderr,
         )
-    tiled = tiled_ratio(loaded, fast, size, 1 if args.quick else 2)
+    tiled = tiled_ratio(loaded, fast, size, 1 if args.quick else 3)
     print(
         f"{size} x {size} image, {tiled['n_tiles']} tiles ({quick['precision']}): tiled inference "
         f"{tiled['infer']:.2f} s, full-image exact-CAM map {tiled['cam']:.2f} s",

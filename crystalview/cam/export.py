@@ -18,9 +18,10 @@ from crystalview.core.micrograph import Micrograph
 from crystalview.core.units import format_length
 from crystalview.io.display import auto_levels, to_display
 
-# Overlays of huge images are downscaled so the PNG stays a picture, not a second data file; the
-# full-resolution map is in the TIFF.
+# Overlays of huge images are downscaled so the PNG stays a picture, not a second data file (the
+# full-resolution map is in the TIFF); tiny images are enlarged so legend and labels fit.
 MAX_PNG_SIDE = 2048
+MIN_PNG_SIDE = 256
 
 
 def save_cam_tiff(path: str | Path, heatmap: np.ndarray) -> Path:
@@ -39,11 +40,29 @@ def save_cam_tiff(path: str | Path, heatmap: np.ndarray) -> Path:
     return path
 
 
+# Fonts with the µ and Å glyphs that scale-bar labels need, tried in order (Linux, Windows and
+# macOS names); Pillow's built-in font lacks µ, so labels are spelled in ASCII with it.
+_FONT_CANDIDATES = ("DejaVuSans.ttf", "arial.ttf", "Arial.ttf", "Helvetica.ttc")
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    for name in _FONT_CANDIDATES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: fixed-size bitmap font
         return ImageFont.load_default()
+
+
+def _printable(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> str:
+    """``text`` with µ spelled ``u`` when the font is Pillow's built-in one (no µ glyph)."""
+    path = getattr(font, "path", "")
+    if isinstance(path, str) and any(path.endswith(name) for name in _FONT_CANDIDATES):
+        return text
+    return text.replace("µ", "u").replace("Å", "A")
 
 
 def _nice_length(target: float) -> float:
@@ -72,6 +91,7 @@ def _draw_scale_bar(
     margin = max(4, width // 50)
     thickness = max(3, height // 120)
     font = _font(max(10, height // 35))
+    label = _printable(label, font)
     text_box = draw.textbbox((0, 0), label, font=font)
     text_h = text_box[3] - text_box[1]
     x0, y1 = margin, height - margin
@@ -88,8 +108,11 @@ def _colour_bar(height: int, colormap: str, label: str) -> Image.Image:
     bar_w = max(12, height // 30)
     pad = max(6, height // 60)
     text_w = int(font.getlength("0.5")) + pad
-    panel = Image.new("RGB", (pad + bar_w + pad + text_w + pad, height), (255, 255, 255))
-    top, bottom = pad * 2, height - pad * 2
+    label_h = font.getbbox(label or "0")[3] if label else 0
+    label_w = int(font.getlength(label)) + 2 * pad if label else 0
+    panel_w = max(pad + bar_w + pad + text_w + pad, label_w)
+    panel = Image.new("RGB", (panel_w, height), (255, 255, 255))
+    top, bottom = pad * 2 + label_h, height - pad * 2
     ramp = np.linspace(1.0, 0.0, max(2, bottom - top))[:, None].repeat(bar_w, axis=1)
     panel.paste(Image.fromarray(apply_colormap(ramp, colormap), mode="RGB"), (pad, top))
     draw = ImageDraw.Draw(panel)
@@ -99,7 +122,7 @@ def _colour_bar(height: int, colormap: str, label: str) -> Image.Image:
         draw.line((pad + bar_w, y, pad + bar_w + pad // 2, y), fill=(0, 0, 0))
         draw.text((pad + bar_w + pad, y), f"{value:g}", fill=(0, 0, 0), font=font, anchor="lm")
     if label:
-        draw.text((pad, pad // 2), label, fill=(0, 0, 0), font=font)
+        draw.text((pad, pad // 2), _printable(label, font), fill=(0, 0, 0), font=font)
     return panel
 
 
@@ -129,14 +152,15 @@ def render_overlay(
     title
         Drawn above the picture (e.g. the file name and class).
     max_side
-        Larger images are downscaled to this many pixels on their long side.
+        Larger images are downscaled to this many pixels on their long side; images under
+        ``MIN_PNG_SIDE`` are enlarged to it.
     """
     image2d = np.asarray(image2d)
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if image2d.shape != heatmap.shape:
         raise ValueError(f"heat map {heatmap.shape} does not match image {image2d.shape}")
     height, width = image2d.shape
-    scale = min(1.0, max_side / max(height, width))
+    scale = min(max_side, max(MIN_PNG_SIDE, height, width)) / max(height, width)
     shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     log = bool(micrograph is not None and micrograph.is_diffraction)
     grey = to_display(image2d, auto_levels(image2d, log), log=log)

@@ -48,13 +48,22 @@ def first_layer_kernels(model: nn.Module) -> np.ndarray:
     return weight.sum(dim=1).numpy()
 
 
-def _crop(image: np.ndarray, box: tuple[int, int, int, int] | None, limit: int) -> np.ndarray:
+def _crop(
+    prepared: np.ndarray,
+    image_shape: tuple[int, int],
+    box: tuple[int, int, int, int] | None,
+    limit: int,
+) -> np.ndarray:
+    """The region of the prepared image under ``box`` (image pixels), or its central square."""
+    height, width = prepared.shape
     if box is not None:
-        y0, x0, y1, x1 = (int(v) for v in box)
-        return image[max(0, y0) : y1, max(0, x0) : x1]
-    height, width = image.shape
+        sy, sx = height / image_shape[0], width / image_shape[1]
+        y0, x0, y1, x1 = (float(v) for v in box)
+        top, left = max(0, round(y0 * sy)), max(0, round(x0 * sx))
+        bottom, right = max(top + 1, round(y1 * sy)), max(left + 1, round(x1 * sx))
+        return prepared[top : min(bottom, top + limit), left : min(right, left + limit)]
     top, left = max(0, (height - limit) // 2), max(0, (width - limit) // 2)
-    return image[top : top + limit, left : left + limit]
+    return prepared[top : top + limit, left : left + limit]
 
 
 def feature_maps(
@@ -68,16 +77,16 @@ def feature_maps(
 
     The image is normalised (and, for tiled models, resampled to the model's pixel size) exactly
     as for inference; whole-image models see the whole image resized. For tiled models the
-    network runs on the prepared region — ``box`` (``y0, x0, y1, x1`` in prepared-image pixels,
-    e.g. one tile) or the central ``MAX_FEATURE_INPUT`` square — since convolutions do not need
-    a fixed input size.
+    network runs on one region of the prepared image — ``box`` (``y0, x0, y1, x1`` in the
+    image's own pixels, e.g. a tile box from `ImagePrediction.tile_boxes`) or the central square
+    — at most ``MAX_FEATURE_INPUT`` pixels on a side, since convolutions need no fixed input size.
     """
     model = loaded.model
     _, module = resolve_layer(model, layer)
     prepared = prepare_model_input(loaded, image, frame=frame)
     region = prepared.prepared
     if prepared.grid is not None:
-        region = _crop(region, box, MAX_FEATURE_INPUT)
+        region = _crop(region, prepared.image_shape, box, MAX_FEATURE_INPUT)
     parameter = next(model.parameters())
     x = torch.from_numpy(np.ascontiguousarray(region, dtype=np.float32))[None, None]
     x = x.to(parameter.device).expand(-1, model.in_channels, -1, -1)

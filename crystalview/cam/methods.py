@@ -64,8 +64,10 @@ def grad_cam(
     The network runs up to ``layer`` without autograd; that activation is detached and made a leaf
     that requires grad, the rest of the network runs with autograd (see
     `crystalview.cam.layers.forward_from_layer`), and `torch.autograd.grad` returns the gradient
-    of the target scores with respect to the activation alone. So the graph
-    spans only ``layer`` → output, no parameter receives a ``.grad``, and no hooks are used.
+    of the target scores with respect to the activation alone. So the graph spans only
+    ``layer`` → output, no parameter receives a ``.grad``, and no hook outlives the call. The
+    scores of the batch are summed into one backward pass, which is exact because an eval-mode
+    network treats samples independently.
 
     Parameters
     ----------

@@ -61,11 +61,16 @@ def describe(path: str) -> dict[str, Any]:
     return record
 
 
+def _plain(value: Any) -> str:
+    """``37.00000000000001`` -> ``37``, ``1300000.0`` -> ``1300000``, strings unchanged."""
+    return f"{value:.7g}" if isinstance(value, float) else str(value)
+
+
 def _format_record(record: dict[str, Any]) -> str:
     if not record["ok"]:
         return f"{record['path']}\n  error: {record['error']}"
     size = (
-        f"{record['pixel_size']:.6g} {record['pixel_unit']}/px"
+        f"{record['pixel_size']:.6g} {record['pixel_unit']} per pixel"
         if record["pixel_size"] is not None
         else "uncalibrated"
     )
@@ -76,7 +81,7 @@ def _format_record(record: dict[str, Any]) -> str:
         f"  pixel size {size}, modality {record['modality']}",
     ]
     facts = [
-        f"{label} {record[key]}{unit}"
+        f"{label} {_plain(record[key])}{unit}"
         for key, label, unit in (
             ("microscope", "microscope", ""),
             ("beam_energy_kv", "beam", " kV"),

@@ -70,7 +70,7 @@ DEFAULT_IMAGE_SUFFIXES = frozenset(
 
 # The history is capped by the number of image changes it holds, so the file stays small enough to
 # rewrite on every keystroke; the oldest steps are dropped first.
-MAX_HISTORY_CHANGES = 50_000
+MAX_HISTORY_CHANGES = 20_000
 
 MIN_CLASS_COUNT = 5
 MAX_CLASS_RATIO = 5.0

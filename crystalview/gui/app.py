@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +43,27 @@ def app_icon() -> QIcon:
     return icon
 
 
+def _warm_up_readers() -> None:
+    """Read a tiny TIFF once so the readers' first-use imports happen while the window builds.
+
+    The first `open_image` call imports the vendor readers and their dependencies (about a
+    second on a slow machine); doing it in the background means the user's first image appears
+    that much sooner. Failures here are irrelevant: the real load reports its own errors.
+    """
+    try:
+        import numpy as np
+        import tifffile
+
+        from crystalview.io import open_image
+
+        with tempfile.TemporaryDirectory(prefix="crystalview-warmup-") as folder:
+            path = Path(folder) / "warmup.tif"
+            tifffile.imwrite(path, np.zeros((8, 8), np.uint16))
+            open_image(path)
+    except Exception:  # pragma: no cover - best effort only
+        log.debug("reader warm-up failed", exc_info=True)
+
+
 def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
     """The running QApplication, created (with names and icon) if there is none yet."""
     app = QApplication.instance()
@@ -56,6 +79,7 @@ def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
 
 def run(paths: Sequence[str | Path] = (), demo: bool = False) -> int:
     """Open the window (with ``paths`` and/or the demo images) and run until it closes."""
+    threading.Thread(target=_warm_up_readers, name="reader-warm-up", daemon=True).start()
     app = ensure_application()
     from crystalview.gui.main_window import MainWindow
 

@@ -99,7 +99,6 @@ class MainWindow(QMainWindow):
             "metadata", "Metadata", self.metadata_dock, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self._route_drops(self.viewer)
-        self.viewer.cursor_moved.connect(self._on_cursor)
         self.pool.job_started.connect(self._on_job_started)
         self.pool.job_finished.connect(self._on_job_finished)
         self.pool.job_failed.connect(self.show_job_error)
@@ -382,12 +381,6 @@ class MainWindow(QMainWindow):
         )
         self.pixel_label.setText(f"{entry.modality} · {width} x {height} · {scale}")
 
-    def _on_cursor(self, text: str) -> None:
-        if text:
-            self.statusBar().showMessage(text)
-        else:
-            self.statusBar().clearMessage()
-
     # -- menus -----------------------------------------------------------------------------------
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -423,6 +416,7 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Fit Image", self.viewer.fit, "F")
         self._action(view_menu, "&Auto Contrast", self.viewer.auto_contrast, "A")
         self._action(view_menu, "&Log Contrast", self.viewer.log_box.toggle, "L")
+        self._action(view_menu, "Show &Tile Grid", self.tile_dock.show_box.toggle, "T")
         self._action(view_menu, "&Next Image", lambda: self.step_image(1), "PgDown")
         self._action(view_menu, "&Previous Image", lambda: self.step_image(-1), "PgUp")
         self._action(view_menu, "Cancel Running Task", self.cancel_jobs, "Esc")
@@ -515,6 +509,12 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        else:  # first run: room for two columns of thumbnails and a readable metadata tree
+            self.resizeDocks(
+                [self._docks["gallery"], self._docks["metadata"]],
+                [330, 340],
+                Qt.Orientation.Horizontal,
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

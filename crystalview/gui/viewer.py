@@ -149,6 +149,7 @@ class ImageViewer(QWidget):
         self.log_box.blockSignals(True)
         self.log_box.setChecked(micrograph.is_diffraction)
         self.log_box.blockSignals(False)
+        self._label_histogram(micrograph.is_diffraction)
         self._show_frame_controls(micrograph.n_frames)
         self._load_frame(0)
         self.auto_contrast()
@@ -229,11 +230,16 @@ class ImageViewer(QWidget):
         if self._frame_raw is not None:
             self.levels_changed.emit(*self.levels())
 
-    def _on_log_toggled(self, _checked: bool) -> None:
+    def _on_log_toggled(self, checked: bool) -> None:
+        self._label_histogram(checked)
         if self._frame_raw is None:
             return
         self.image_item.setImage(self._displayed(self._frame_raw), autoLevels=False)
         self.auto_contrast()
+
+    def _label_histogram(self, log: bool) -> None:
+        # In the log view the histogram axis is log(1 + value - min), not raw counts; say so.
+        self.histogram.item.axis.setLabel("log(1 + value − min)" if log else "value")
 
     def set_color_map(self, name: str) -> None:
         if name not in COLOR_MAPS:
@@ -297,8 +303,10 @@ class ImageViewer(QWidget):
         m = self.micrograph
         if m.pixel_size is not None:
             reciprocal = m.pixel_unit == "1/nm"
-            pos_x = format_length(round(col * m.pixel_size, 4), reciprocal)
-            pos_y = format_length(round(row * (m.pixel_size_y or m.pixel_size), 4), reciprocal)
+            pos_x = format_length(float(f"{col * m.pixel_size:.4g}"), reciprocal)
+            pos_y = format_length(
+                float(f"{row * (m.pixel_size_y or m.pixel_size):.4g}"), reciprocal
+            )
             text += f"   ({pos_x}, {pos_y})"
         shown = f"{value:.6g}" if np.asarray(value).dtype.kind == "f" else str(value)
         return f"{text}   value {shown}"

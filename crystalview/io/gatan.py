@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crystalview.core.micrograph import Micrograph, Modality
-from crystalview.io.signals import micrographs_from_signals
+from crystalview.core.micrograph import Modality
+from crystalview.io.dataset import PendingImage
+from crystalview.io.signals import pending_from_signals
 
 
-def read_dm(path: Path, budget: int | None) -> list[Micrograph]:
-    """All image datasets of a DM3/DM4 file."""
+def read_dm(path: Path) -> list[PendingImage]:
+    """All image datasets of a DM3/DM4 file (decoded later, lazily memory-mapped)."""
     from rsciio.digitalmicrograph import file_reader
 
     signals = file_reader(str(path), lazy=True)
     fmt = path.suffix.lower().lstrip(".") or "dm"
-    return micrographs_from_signals(path, signals, fmt, Modality.TEM, budget)
+    return pending_from_signals(signals, fmt, Modality.TEM)

@@ -26,7 +26,7 @@ diffraction patterns with visible content are recognised (dd020.dm3 and
 test_diffraction_pattern.dm3; 64x64_diffraction_acquire is missed because its beam stop hides
 the centre), no real-space image (0 of 36: TEM, STEM, SEM, HRTEM lattice, FFT) is mistaken for a
 pattern, and the two "diffraction" files whose pixels are noise or constant (Ceta frame, JEOL
-SightX dummy) are, correctly for their content, not called patterns: 39 of 41 right (95 %).
+SightX dummy) are, correctly for their content, not called patterns: 40 of 41 right (98 %).
 tests/io/test_modality.py re-measures this on the shared data.
 """
 

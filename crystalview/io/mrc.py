@@ -7,17 +7,17 @@ projection modes (STEM vs TEM, diffraction vs imaging), which we use for modalit
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from crystalview.core.errors import CorruptFileError
-from crystalview.core.micrograph import Instrument, Micrograph, Modality
+from crystalview.core.micrograph import Instrument, Modality
 from crystalview.core.units import to_canonical
+from crystalview.io.dataset import Calibration, ImageFacts, PendingImage
 from crystalview.io.metadata import json_safe
-from crystalview.io.safety import check_budget
-from crystalview.io.signals import Calibration, ImageFacts, build_micrograph
 
 # Above this many bytes the pixels stay memory-mapped instead of being copied into RAM.
 MEMMAP_THRESHOLD = 256 * 1024**2
@@ -73,30 +73,43 @@ def _facts(mrc: Any, path: Path) -> ImageFacts:
     return ImageFacts(calibration, instrument, path.stem, family, mode_pairs, metadata)
 
 
-def read_mrc(path: Path, budget: int | None) -> list[Micrograph]:
+def _load(path: Path, shape: tuple[int, int, int], dtype: np.dtype, offset: int) -> np.ndarray:
+    """Pixels, memory-mapped when large; the file must hold every byte the header promises."""
+    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize
+    if path.stat().st_size < offset + nbytes:
+        raise CorruptFileError(
+            f"{path}: the MRC file is truncated: the header promises {shape[2]} x {shape[1]} x "
+            f"{shape[0]} pixels ({nbytes} bytes) that are not all in the file."
+        )
+    data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    if nbytes <= MEMMAP_THRESHOLD or not dtype.isnative:
+        data = np.array(data, dtype=dtype.newbyteorder("="))
+    return data[0] if shape[0] == 1 else data
+
+
+def read_mrc(path: Path) -> list[PendingImage]:
     """The image or stack of an MRC file (sections become frames)."""
     import mrcfile
 
     try:
-        mrc = mrcfile.mmap(str(path), mode="r", permissive=True)
+        with warnings.catch_warnings():
+            # A short file makes mrcfile warn and give no data; `_load` reports it clearly.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mrc = mrcfile.mmap(str(path), mode="r", permissive=True)
     except (ValueError, OSError) as error:
         raise CorruptFileError(f"{path}: not a valid MRC file ({error}).") from error
     with mrc:
         header = mrc.header
         shape = (int(header.nz), int(header.ny), int(header.nx))
         dtype = mrcfile.utils.data_dtype_from_header(header)
-        check_budget(path, shape, dtype, budget)
-        if mrc.data is None or mrc.data.size != shape[0] * shape[1] * shape[2]:
-            raise CorruptFileError(
-                f"{path}: the MRC file is truncated: the header promises {shape[2]} x "
-                f"{shape[1]} x {shape[0]} pixels that are not all in the file."
-            )
         facts = _facts(mrc, path)
         offset = mrc.header.nbytes + int(header.nsymbt)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
-    data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
-    if nbytes <= MEMMAP_THRESHOLD or not dtype.isnative:
-        data = np.array(data, dtype=dtype.newbyteorder("="))
-    if data.shape[0] == 1:
-        data = data[0]
-    return [build_micrograph(path, data, facts, "mrc")]
+    return [
+        PendingImage(
+            facts=facts,
+            shape=shape,
+            dtype=dtype,
+            load=lambda: (_load(path, shape, dtype, offset), None),
+            fmt="mrc",
+        )
+    ]

@@ -13,45 +13,45 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crystalview.core.errors import CorruptFileError, UnsupportedFormatError
-from crystalview.core.micrograph import Micrograph
+from crystalview.io.dataset import PendingImage
 
-Reader = Callable[[Path, int | None], list[Micrograph]]
+Reader = Callable[[Path], list[PendingImage]]
 
 
-def _tiff(path: Path, budget: int | None) -> list[Micrograph]:
+def _tiff(path: Path) -> list[PendingImage]:
     from crystalview.io.tiff import read_tiff
 
-    return read_tiff(path, budget)
+    return read_tiff(path)
 
 
-def _dm(path: Path, budget: int | None) -> list[Micrograph]:
+def _dm(path: Path) -> list[PendingImage]:
     from crystalview.io.gatan import read_dm
 
-    return read_dm(path, budget)
+    return read_dm(path)
 
 
-def _emd(path: Path, budget: int | None) -> list[Micrograph]:
+def _emd(path: Path) -> list[PendingImage]:
     from crystalview.io.velox import read_emd
 
-    return read_emd(path, budget)
+    return read_emd(path)
 
 
-def _tia(path: Path, budget: int | None) -> list[Micrograph]:
+def _tia(path: Path) -> list[PendingImage]:
     from crystalview.io.tia import read_tia
 
-    return read_tia(path, budget)
+    return read_tia(path)
 
 
-def _mrc(path: Path, budget: int | None) -> list[Micrograph]:
+def _mrc(path: Path) -> list[PendingImage]:
     from crystalview.io.mrc import read_mrc
 
-    return read_mrc(path, budget)
+    return read_mrc(path)
 
 
-def _raster(path: Path, budget: int | None) -> list[Micrograph]:
+def _raster(path: Path) -> list[PendingImage]:
     from crystalview.io.raster import read_raster
 
-    return read_raster(path, budget)
+    return read_raster(path)
 
 
 @dataclass(frozen=True)

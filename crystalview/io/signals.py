@@ -1,47 +1,24 @@
-"""Turn rosettasciio signal dicts into `Micrograph` objects (shared by DM, EMD, TIA, TIFF).
+"""Turn rosettasciio signal dicts into pending images (shared by DM, EMD, TIA and TIFF).
 
 rosettasciio returns, per dataset, ``data`` (lazy when asked), ``axes`` (name, scale, units,
 navigate), ``metadata``, ``original_metadata`` and a ``mapping`` that HyperSpy would apply. We read
-lazily, check the claimed size against the memory budget, and only then materialise the pixels.
+lazily; `crystalview.io.reader` checks the claimed size against the memory budget and only then
+materialises the pixels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crystalview.core.micrograph import Instrument, Micrograph, Modality
+from crystalview.core.micrograph import Instrument, Modality
 from crystalview.core.units import to_canonical
+from crystalview.io.dataset import Calibration, ImageFacts, PendingImage
 from crystalview.io.metadata import apply_mapping, flatten, json_safe
-from crystalview.io.modality import decide_modality
-from crystalview.io.safety import check_budget
 
 _NO_UNIT = {"", "<undefined>", "px", "pixel", "pixels", "none"}
-
-
-@dataclass
-class Calibration:
-    """Pixel size of x (and y when it differs) in canonical units, or all ``None``."""
-
-    size: float | None = None
-    unit: str | None = None
-    size_y: float | None = None
-
-
-@dataclass
-class ImageFacts:
-    """What a reader learned about one dataset besides its pixels."""
-
-    calibration: Calibration = field(default_factory=Calibration)
-    instrument: Instrument = field(default_factory=Instrument)
-    title: str = ""
-    family: Modality | None = None
-    mode_pairs: list[tuple[str, Any]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def canonical_axis(scale: Any, units: Any) -> tuple[float, str] | None:
@@ -98,27 +75,36 @@ def instrument_from_mapped(mapped: dict[str, Any]) -> Instrument:
 # DM's microscope name, TIA's "High tension_kV", Velox's detector. Values: (suffix, factor).
 _RAW_MICROSCOPE = ("Session Info.Microscope", "Microscope Info.Name", "Instrument.InstrumentModel")
 _RAW_BEAM_ENERGY_KV = (("High tension_kV", 1.0), ("Microscope Info.Voltage", 1e-3))
-_RAW_DETECTOR = ("BinaryResult.Detector",)
+_RAW_DETECTOR = ("BinaryResult.Detector", "DataBar.Device Name")
+_RAW_MAGNIFICATION = ("Microscope Info.Indicated Magnification",)
 
 
 def fill_from_raw_keys(instrument: Instrument, pairs: Iterable[tuple[str, Any]]) -> None:
     """Fill the instrument facts still missing from well-known raw metadata keys."""
     raw = {key: value for key, value in pairs if isinstance(value, str | int | float)}
 
-    def lookup(suffix: str) -> Any:
-        return next((v for k, v in raw.items() if k.endswith(suffix) and v not in ("", [])), None)
+    def lookup(suffixes: tuple[str, ...]) -> Any:
+        for suffix in suffixes:
+            for key, value in raw.items():
+                if key.endswith(suffix) and value != "":
+                    return value
+        return None
 
     if instrument.microscope is None:
-        name = next((lookup(s) for s in _RAW_MICROSCOPE if lookup(s) is not None), None)
+        name = lookup(_RAW_MICROSCOPE)
         instrument.microscope = str(name).strip() if name is not None else None
     if instrument.beam_energy_kv is None:
         for suffix, factor in _RAW_BEAM_ENERGY_KV:
-            value = _number(lookup(suffix))
+            value = _number(lookup((suffix,)))
             if value is not None:
                 instrument.beam_energy_kv = value * factor
                 break
+    diffraction_mode = "DIFFRACTION" in str(lookup(("Imaging Mode",))).upper()
+    if instrument.magnification is None and not diffraction_mode:
+        # in diffraction mode DigitalMicrograph stores the camera length in this field
+        instrument.magnification = _number(lookup(_RAW_MAGNIFICATION))
     if instrument.detector is None:
-        detector = next((lookup(s) for s in _RAW_DETECTOR if lookup(s) is not None), None)
+        detector = lookup(_RAW_DETECTOR)
         instrument.detector = str(detector) if detector is not None else None
 
 
@@ -163,62 +149,22 @@ def facts_from_signal(signal: dict[str, Any], family: Modality | None) -> ImageF
     )
 
 
-def build_micrograph(
-    path: Path,
-    data: np.ndarray,
-    facts: ImageFacts,
-    fmt: str,
-    color: np.ndarray | None = None,
-) -> Micrograph:
-    """Assemble a `Micrograph`, deciding the modality from metadata or, failing that, content."""
-    calibration = facts.calibration
-    frame = data if data.ndim == 2 else data[0]
-    modality, source = decide_modality(
-        frame, facts.mode_pairs, calibration.unit, facts.family, facts.instrument.detector
-    )
-    return Micrograph(
-        data=data,
-        pixel_size=calibration.size,
-        pixel_unit=calibration.unit,
-        pixel_size_y=calibration.size_y,
-        modality=modality,
-        modality_source=source,
-        instrument=facts.instrument,
-        path=path,
-        format=fmt,
-        title=facts.title,
-        color=color,
-        metadata=facts.metadata,
-    )
-
-
-def micrographs_from_signals(
-    path: Path,
-    signals: Iterable[dict[str, Any]],
-    fmt: str,
-    family: Modality | None,
-    budget: int | None,
-) -> list[Micrograph]:
-    """Every image dataset of a rosettasciio result, size-checked before decoding."""
-    images: list[Micrograph] = []
+def pending_from_signals(
+    signals: Iterable[dict[str, Any]], fmt: str, family: Modality | None
+) -> list[PendingImage]:
+    """Every image dataset of a lazy rosettasciio result, not yet decoded."""
+    pending = []
     for signal in signals:
         if not is_image_signal(signal):
             continue
         lazy = signal["data"]
-        check_budget(path, tuple(lazy.shape), lazy.dtype, budget)
-        facts = facts_from_signal(signal, family)
-        images.append(build_micrograph(path, materialise(lazy), facts, fmt))
-    return images
-
-
-def order_primary_first(images: list[Micrograph]) -> list[Micrograph]:
-    """Real-space images before FFTs/complex data, then number them (stable otherwise)."""
-
-    def is_secondary(image: Micrograph) -> bool:
-        return np.iscomplexobj(image.data) or "FFT" in image.title.upper()
-
-    ordered = sorted(images, key=is_secondary)
-    for index, image in enumerate(ordered):
-        image.dataset_index = index
-        image.dataset_count = len(ordered)
-    return ordered
+        pending.append(
+            PendingImage(
+                facts=facts_from_signal(signal, family),
+                shape=tuple(int(n) for n in lazy.shape),
+                dtype=np.dtype(lazy.dtype),
+                load=lambda lazy=lazy: (materialise(lazy), None),
+                fmt=fmt,
+            )
+        )
+    return pending

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.core.micrograph import Modality
 from crystalview.io.color import luminance
+from crystalview.io.dataset import PendingImage
 from crystalview.io.display import auto_levels, to_display
-from crystalview.io.modality import looks_like_diffraction
+from crystalview.io.modality import looks_like_diffraction, modality_from_metadata
 from crystalview.io.reader import open_image
 from crystalview.io.registry import detect_format
 from crystalview.io.safety import DEFAULT_TIMEOUT_S, check_budget, check_file, run_with_timeout
@@ -26,12 +28,23 @@ def _stride_sample(image: np.ndarray, max_size: int) -> np.ndarray:
     return np.asarray(image[::step, ::step])
 
 
-def _tiff_preview(path: Path, max_size: int, budget: int | None) -> np.ndarray:
-    """A small 2-D (or colour) array from the cheapest TIFF level that is big enough."""
+def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.ndarray, bool]:
+    """A small 2-D array of the primary series, and whether it is a diffraction pattern.
+
+    The cheapest level of the series that is still at least ``max_size`` is used; an
+    uncompressed level is memory-mapped and sampled with a stride instead of decoded.
+    """
     import tifffile
 
+    from crystalview.io.tiff import image_series, read_tiff
+
+    primary = min(read_tiff(path), key=PendingImage.primary_rank)
+    facts = primary.facts
+    verdict = modality_from_metadata(
+        facts.mode_pairs, facts.calibration.unit, facts.family, facts.instrument.detector
+    )
     with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
+        series = image_series(tif)[facts.metadata["tiff"]["series"]]
         levels = list(series.levels) or [series]
         chosen = levels[0]
         for level in levels[1:]:
@@ -54,10 +67,14 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> np.ndarray:
             data = np.moveaxis(data, axes.index("S"), -1)
             while data.ndim > 3:
                 data = data[0]
-            return luminance(_stride_sample(data, max_size))
-        while data.ndim > 2:
-            data = data[0]
-        return _stride_sample(data, max_size).astype(data.dtype.newbyteorder("="))
+            small = luminance(_stride_sample(data, max_size))
+        else:
+            while data.ndim > 2:
+                data = data[0]
+            small = _stride_sample(data, max_size).astype(data.dtype.newbyteorder("="))
+    if verdict is None:
+        return small, looks_like_diffraction(small)
+    return small, verdict is Modality.SAED
 
 
 def read_thumbnail(
@@ -69,17 +86,16 @@ def read_thumbnail(
 ) -> np.ndarray:
     """2-D float32 preview in 0..1, longest side at most ``max_size``, contrast applied.
 
-    Levels are robust percentiles; diffraction patterns (by metadata, or by content for the
-    fast TIFF path) are shown on a log scale.
+    Levels are robust percentiles; diffraction patterns (by metadata, or by content when the
+    metadata are silent) are shown on a log scale.
     """
     path = Path(path)
     check_file(path)
     if detect_format(path).name == "tiff":
         try:
-            small = run_with_timeout(
+            small, diffraction = run_with_timeout(
                 lambda: _tiff_preview(path, max_size, memory_budget), path, timeout_s
             )
-            diffraction = looks_like_diffraction(small)
         except CrystalViewError:
             raise
         except Exception:  # unusual TIFF layout: take the general path below

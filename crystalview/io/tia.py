@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Micrograph, Modality
-from crystalview.io.signals import micrographs_from_signals
+from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Modality
+from crystalview.io.dataset import Calibration, PendingImage
+from crystalview.io.signals import pending_from_signals
 
 # A real-space pixel above 1 mm is not a TEM calibration: it is 1/m read as m.
 _IMPLAUSIBLE_REAL_PIXEL_NM = 1e6
@@ -33,40 +34,33 @@ def emi_sibling(ser_path: Path) -> Path | None:
     return None
 
 
-def _fix_reciprocal(image: Micrograph) -> None:
-    if image.pixel_unit == REAL_SPACE_UNIT and image.pixel_size > _IMPLAUSIBLE_REAL_PIXEL_NM:
-        # value was 1/m interpreted as m and then multiplied into nm
-        per_m = image.pixel_size / _NM_PER_M
-        image.pixel_size = per_m / _NM_PER_M
-        image.pixel_unit = RECIPROCAL_UNIT
-        image.pixel_size_y = None
-        image.modality = Modality.SAED
-        image.modality_source = "metadata"
+def _fix_reciprocal(pending: PendingImage) -> None:
+    calibration = pending.facts.calibration
+    if calibration.unit == REAL_SPACE_UNIT and calibration.size > _IMPLAUSIBLE_REAL_PIXEL_NM:
+        # the value was 1/m, read as m and then multiplied into nm
+        per_m = calibration.size / _NM_PER_M
+        pending.facts.calibration = Calibration(per_m / _NM_PER_M, RECIPROCAL_UNIT)
 
 
-def read_tia(path: Path, budget: int | None) -> list[Micrograph]:
+def read_tia(path: Path) -> list[PendingImage]:
     """Images of a TIA ``.emi`` (all its detectors) or ``.ser`` (that detector only)."""
     from rsciio.tia import file_reader
 
-    if path.suffix.lower() == ".ser":
-        emi = emi_sibling(path)
-        if emi is not None:
-            signals = [
-                signal
-                for signal in file_reader(str(emi), lazy=True)
-                if signal["metadata"]["General"].get("original_filename") == path.name
-            ]
-            if signals:
-                images = micrographs_from_signals(path, signals, "ser", Modality.TEM, budget)
-                for image in images:
-                    image.metadata["emi_file"] = str(emi)
-                return images
-        images = micrographs_from_signals(
-            path, file_reader(str(path), lazy=True), "ser", Modality.TEM, budget
-        )
-        for image in images:
-            _fix_reciprocal(image)
-        return images
-    return micrographs_from_signals(
-        path, file_reader(str(path), lazy=True), "emi", Modality.TEM, budget
-    )
+    if path.suffix.lower() != ".ser":
+        return pending_from_signals(file_reader(str(path), lazy=True), "emi", Modality.TEM)
+    emi = emi_sibling(path)
+    if emi is not None:
+        signals = [
+            signal
+            for signal in file_reader(str(emi), lazy=True)
+            if signal["metadata"]["General"].get("original_filename") == path.name
+        ]
+        pending = pending_from_signals(signals, "ser", Modality.TEM)
+        for image in pending:
+            image.facts.metadata["emi_file"] = str(emi)
+        if pending:
+            return pending
+    pending = pending_from_signals(file_reader(str(path), lazy=True), "ser", Modality.TEM)
+    for image in pending:
+        _fix_reciprocal(image)
+    return pending

@@ -17,17 +17,12 @@ from typing import Any
 import numpy as np
 
 from crystalview.core.errors import CorruptFileError, MissingCodecError
-from crystalview.core.micrograph import Micrograph, Modality
+from crystalview.core.micrograph import Modality
 from crystalview.io.color import is_grey_palette, luminance
+from crystalview.io.dataset import Calibration, ImageFacts, PendingImage
 from crystalview.io.metadata import json_safe
-from crystalview.io.safety import check_budget
 from crystalview.io.sidecars import hitachi_instrument, hitachi_pixel_size_nm, read_hitachi_sidecar
-from crystalview.io.signals import (
-    Calibration,
-    ImageFacts,
-    build_micrograph,
-    facts_from_signal,
-)
+from crystalview.io.signals import facts_from_signal, fill_from_raw_keys
 from crystalview.io.vendor_tiff_metadata import (
     fallback_calibration,
     imagej_info_pairs,
@@ -48,20 +43,28 @@ def _frame_shape(series: Any) -> tuple[int, int]:
     return int(shape.get("Y", series.shape[-2])), int(shape.get("X", series.shape[-1]))
 
 
-def _check_not_truncated(path: Path, series: Any) -> None:
-    """Every strip/tile the series points at must lie inside the file."""
-    file_size = path.stat().st_size
+def _data_end(series: Any) -> int:
+    """Byte just after the last strip/tile the series points at (0 when unknown)."""
+    end = 0
     for page in series.pages:
         if page is None:
             continue
         offsets = getattr(page, "dataoffsets", ()) or ()
         counts = getattr(page, "databytecounts", ()) or ()
         ends = [offset + count for offset, count in zip(offsets, counts, strict=False) if count]
-        if ends and max(ends) > file_size:
-            raise CorruptFileError(
-                f"{path}: the file is truncated: the image data end at byte {max(ends)} but the "
-                f"file has only {file_size} bytes (an interrupted copy or save?)."
-            )
+        end = max([end, *ends])
+    return end
+
+
+def _check_not_truncated(path: Path, series: Any) -> None:
+    """Every strip/tile the series points at must lie inside the file."""
+    file_size = path.stat().st_size
+    end = _data_end(series)
+    if end > file_size:
+        raise CorruptFileError(
+            f"{path}: the file is truncated: the image data end at byte {end} but the file has "
+            f"only {file_size} bytes (an interrupted copy or save?)."
+        )
 
 
 def _decode(path: Path, tif: Any, series: Any) -> np.ndarray:
@@ -138,7 +141,9 @@ def _facts_for_series(
         facts = ImageFacts(family=family)
     if facts.calibration.size is None and index == 0:
         facts.calibration = fallback_calibration(tif)
-    facts.mode_pairs.extend(imagej_info_pairs(tif))
+    info_pairs = imagej_info_pairs(tif)
+    facts.mode_pairs.extend(info_pairs)
+    fill_from_raw_keys(facts.instrument, info_pairs)
     if facts.instrument.detector is None:
         facts.instrument.detector = tiff_detector(tif)
     sidecar = read_hitachi_sidecar(path)
@@ -166,8 +171,31 @@ def _facts_for_series(
     return facts
 
 
-def read_tiff(path: Path, budget: int | None) -> list[Micrograph]:
-    """Every series of a TIFF as a `Micrograph`, calibrated images first."""
+def _load_series(path: Path, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode series ``index``: grey ``(H, W)``/``(frames, H, W)`` data and original colour."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = image_series(tif)[index]
+        _check_not_truncated(path, series)
+        grey, color = _split_color(series, series.pages[0], _decode(path, tif, series))
+    return _as_frames(grey), color
+
+
+def image_series(tif: Any) -> list[Any]:
+    """The series that hold pixels (empty series of odd writers are skipped)."""
+    return [series for series in tif.series if series.shape and series.size]
+
+
+def _is_color(series: Any) -> bool:
+    page = series.pages[0]
+    if page.photometric == 3 and page.colormap is not None:
+        return not is_grey_palette(np.asarray(page.colormap))
+    return "S" in series.axes and series.shape[series.axes.index("S")] in (3, 4)
+
+
+def read_tiff(path: Path) -> list[PendingImage]:
+    """Every series of a TIFF, described from its tags; pixels are decoded on demand."""
     import tifffile
 
     try:
@@ -175,19 +203,24 @@ def read_tiff(path: Path, budget: int | None) -> list[Micrograph]:
     except (tifffile.TiffFileError, ValueError, IndexError, EOFError) as error:
         raise CorruptFileError(f"{path}: not a readable TIFF file ({error}).") from error
     with tif:
-        series_list = [series for series in tif.series if series.shape and series.size]
+        series_list = image_series(tif)
         if not series_list:
             raise CorruptFileError(f"{path}: the TIFF file contains no image.")
-        for series in series_list:
-            check_budget(path, tuple(series.shape), series.dtype, budget)
-            _check_not_truncated(path, series)
-        signals = _rsciio_signals(path)
-        images = []
+        # A header whose data lie beyond the end of the file (truncated, or a lying header) is
+        # not worth a metadata parse: the size check or the decode will report it.
+        plausible = all(_data_end(series) <= path.stat().st_size for series in series_list)
+        signals = _rsciio_signals(path) if plausible else []
+        pending = []
         for index, series in enumerate(series_list):
-            page = series.pages[0]
             signal = _match_signal(signals, _frame_shape(series))
-            facts = _facts_for_series(path, tif, series, signal, index, len(series_list))
-            grey, color = _split_color(series, page, _decode(path, tif, series))
-            images.append(build_micrograph(path, _as_frames(grey), facts, "tiff", color))
-    images.sort(key=lambda image: (image.pixel_size is None, image.color is not None))
-    return images
+            pending.append(
+                PendingImage(
+                    facts=_facts_for_series(path, tif, series, signal, index, len(series_list)),
+                    shape=tuple(int(n) for n in series.shape),
+                    dtype=np.dtype(series.dtype),
+                    load=lambda index=index: _load_series(path, index),
+                    fmt="tiff",
+                    is_color=_is_color(series),
+                )
+            )
+    return pending

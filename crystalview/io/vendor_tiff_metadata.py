@@ -4,7 +4,7 @@ rosettasciio.tiff already turns FEI/Thermo (tags 34680/34682), Zeiss (34118), JE
 Olympus SIS, TVIPS, ImageJ and DigitalMicrograph-exported TIFFs into axes with units; here we add
 what decides the modality family and the detector, and read the FEI, Zeiss and ImageJ scales
 ourselves for files rosettasciio cannot parse (ImageJ units it does not know such as ``nm`` or
-``\u00B5m``, Zeiss files without the binary header block, damaged vendor tags).
+``\u00b5m``, Zeiss files without the binary header block, damaged vendor tags).
 """
 
 from __future__ import annotations

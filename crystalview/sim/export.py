@@ -30,6 +30,7 @@ def write_pattern_tiff(path: str | Path, image: np.ndarray, pixel_size: float) -
         imagej=True,
         resolution=(per_unit, per_unit),
         metadata={"unit": RECIPROCAL_UNIT, "axes": "YX"},
+        compression="zlib",
     )
     return path
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -188,9 +190,7 @@ def robustness(model, recipe: Recipe, manifest: ModelManifest, n: int) -> dict:
             return {"center_offset": (r * np.sin(angle), r * np.cos(angle))}
 
         x, y = simulate_tensors(recipe, manifest, n, ROBUSTNESS_SEED + 1, "heldout", offset)
-        curves["center_offset"].append(
-            [fraction, float((predict(model, x) == y.numpy()).mean())]
-        )
+        curves["center_offset"].append([fraction, float((predict(model, x) == y.numpy()).mean())])
     return curves
 
 
@@ -204,9 +204,9 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "## Data",
         f"- Simulator: `crystalview.sim` (kinematic theory; Peng et al. 1996 electron scattering "
         f"factors; Debye-Waller damping), `{recipe.kind}` patterns of {recipe.sim_size} px.",
-        f"- Training: {report['n_train']} patterns, `regime=\"train\"`, seed {TRAIN_SEED}, "
+        f'- Training: {report["n_train"]} patterns, `regime="train"`, seed {TRAIN_SEED}, '
         "classes balanced.",
-        f"- Held-out: {report['n_heldout']} patterns, `regime=\"heldout\"`, seed {HELDOUT_SEED}: "
+        f'- Held-out: {report["n_heldout"]} patterns, `regime="heldout"`, seed {HELDOUT_SEED}: '
         "wider lattice-parameter ranges than training, dose down to 15 e⁻/px at the brightest "
         "feature, centre offsets up to 12 % of the width, beam stop in half the patterns.",
         "- The calibration (pixel size), centre position and rotation are random in every "
@@ -214,7 +214,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "",
         "## Model",
         f"- `diffraction_cnn`, input {recipe.input_size} x {recipe.input_size}, whole image "
-        "(`input_mode=\"whole\"`), log intensity, percentile 0.5-99.5 stretch "
+        '(`input_mode="whole"`), log intensity, percentile 0.5-99.5 stretch '
         "(`prepare_whole`, identical in training and inference).",
         "- Augmentation: quarter turns and mirrors (the simulator already draws continuous "
         "rotations, offsets, dose, background, ellipticity and beam stops).",
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         "history": history,
         "seconds_total": time.monotonic() - start,
         "threads": args.threads,
-        "cpu": f"{torch.get_num_threads()} torch thread(s), {sys.platform}",
+        "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "command": f"nice .venv/bin/python models/training/train_builtin.py {args.name}",
     }
     manifest = make_manifest(args.name, recipe, {"training": "simulated SAED", **report})

@@ -41,6 +41,12 @@ def test_feature_maps_of_a_tile_and_of_a_whole_image_model(blob_loaded, make_blo
     image = make_blob_image((300, 300), (10, 10, 40, 40))
     tile = feature_maps(blob_loaded(), image, "conv1", box=(0, 0, 64, 64))
     assert tile.shape == (4, 64, 64)
+    assert tile[0, 20:30, 20:30].min() > 0 > tile[0, 50:60, 50:60].max()  # the blob, in place
+    # At 2 nm/px for a 1 nm/px model, a 64-pixel box of the image is 128 model pixels.
+    calibrated = Micrograph(image, pixel_size=2.0, pixel_unit="nm")
+    resampled = feature_maps(blob_loaded(pixel_size=1.0), calibrated, "conv1", box=(0, 0, 64, 64))
+    assert resampled.shape == (4, 128, 128)
+    assert resampled[0, 40:60, 40:60].min() > 0 > resampled[0, 100:120, 100:120].max()
     whole = feature_maps(blob_loaded(input_size=32, input_mode="whole"), image, "block")
     assert whole.shape == (8, 16, 16)
     with pytest.raises(ValueError, match="conv1, block"):

@@ -16,7 +16,7 @@ def image_folder(tmp_path, textured):
     folder = tmp_path / "images"
     (folder / "sub").mkdir(parents=True)
     tifffile.imwrite(folder / "a.tif", textured((90, 120), seed=1))
-    tifffile.imwrite(folder / "sub" / "b.tif", textured((40, 30), seed=2))  # smaller than a tile
+    tifffile.imwrite(folder / "sub" / "b.tif", textured((24, 30), seed=2))  # smaller than a tile
     (folder / "broken.tif").write_bytes(b"II*\x00 this is not really a TIFF")
     return folder
 

@@ -116,8 +116,8 @@ def test_fast_path_agrees_with_fp32_on_top1(tmp_path, monkeypatch, textured, bun
     # Force bf16 autocast even on CPUs without native bf16, so the reduced-precision path is
     # checked everywhere (it is only *chosen* where it is fast).
     monkeypatch.setattr("crystalview.inference.runner.cpu_has_fast_bf16", lambda: True)
-    loaded = load_bundle(bundle_factory(tmp_path / "r.cvmodel", arch="resnet18", input_size=64))
-    image = textured((256, 320), seed=3)
+    loaded = load_bundle(bundle_factory(tmp_path / "r.cvmodel", arch="resnet18", input_size=32))
+    image = textured((112, 144), seed=3)
     exact = run_to_completion(predict_image(loaded, image, EXACT))
     fast_settings = InferenceSettings(batch_size=8, device="cpu", fast=True)
     runner = make_runner(loaded, fast_settings)

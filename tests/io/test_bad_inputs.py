@@ -148,6 +148,16 @@ def test_hanging_reader_is_cut_off(tmp_path):
     assert time.monotonic() - start < 2
 
 
+def test_open_image_gives_up_on_a_spinning_reader(tmp_path, monkeypatch):
+    path = tmp_path / "spin.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8))
+    monkeypatch.setattr("crystalview.io.reader._read", lambda *args: time.sleep(3))
+    start = time.monotonic()
+    with pytest.raises(ReadTimeoutError, match=r"spin.tif.*longer than 0.3 s"):
+        open_image(path, timeout_s=0.3)
+    assert time.monotonic() - start < 2
+
+
 def test_info_json_reports_bad_files_cleanly(tmp_path, capsys):
     good = tmp_path / "good.tif"
     tifffile.imwrite(good, np.ones((4, 6), np.uint8))

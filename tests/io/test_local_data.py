@@ -57,8 +57,9 @@ def test_dm_facts(test_data):
     assert image.instrument.magnification == 225000.0
     assert image.instrument.camera_length_mm == 135.0
     diffraction = open_image(test_data / EM / "test_diffraction_pattern.dm3")
-    assert diffraction.instrument.camera_length_mm is None or diffraction.is_diffraction
     assert diffraction.is_diffraction
+    assert diffraction.instrument.microscope == "FEI Tecnai"
+    assert diffraction.instrument.detector == "BM-UltraScan"
 
 
 def test_olympus_raw_page_first_preview_kept(test_data):

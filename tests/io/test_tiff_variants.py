@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from crystalview.core.errors import FileTooLargeError
 from crystalview.io import open_image, open_images, read_thumbnail
 
 
@@ -77,6 +78,18 @@ def test_different_pages_are_separate_datasets(tmp_path, gradient):
     images = open_images(path)
     assert [image.shape for image in images] == [(32, 48), (10, 10)]
     assert images[1].dataset_count == 2
+    primary = open_image(path)
+    assert primary.shape == (32, 48) and primary.dataset_count == 2
+
+
+def test_open_image_decodes_only_the_primary_and_budget_counts_all(tmp_path, gradient):
+    path = tmp_path / "two.tif"
+    with tifffile.TiffWriter(path) as writer:
+        writer.write(gradient)  # 3072 bytes
+        writer.write(gradient[:10, :10].astype(np.uint8))  # 100 bytes
+    assert open_image(path, memory_budget=3100).shape == (32, 48)
+    with pytest.raises(FileTooLargeError, match=r"two.tif.*2 images.*together"):
+        open_images(path, memory_budget=3100)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +122,16 @@ def test_uncompressed_thumbnail_is_strided(write_tiff):
     data = np.arange(1000 * 800, dtype=np.uint16).reshape(1000, 800)
     thumb = read_thumbnail(write_tiff("plain.tif", data), max_size=100)
     assert max(thumb.shape) <= 100 and thumb.dtype == np.float32
+
+
+def test_thumbnail_uses_log_scale_when_metadata_says_diffraction(write_tiff):
+    data = np.full((128, 128), 10, dtype=np.uint16)
+    data[60:68, 60:68] = 60000  # direct beam
+    data[20:24, 100:104] = 200  # one weak reflection (asymmetric: content alone says "no")
+    plain = read_thumbnail(write_tiff("plain.tif", data), max_size=128)
+    calibrated = write_tiff(
+        "saed.tif", data, imagej=True, resolution=(4.0, 4.0), metadata={"unit": "1/nm"}
+    )
+    assert str(open_image(calibrated).modality) == "SAED"
+    logged = read_thumbnail(calibrated, max_size=128)
+    assert logged[21, 101] > plain[21, 101] + 0.2

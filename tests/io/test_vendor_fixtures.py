@@ -31,9 +31,7 @@ HITACHI_SIDECAR = (
 
 def test_fei_sem_tag(tmp_path):
     path = tmp_path / "fei.tif"
-    tifffile.imwrite(
-        path, np.zeros((20, 30), np.uint8), extratags=[(34682, "s", 0, FEI_INI, True)]
-    )
+    tifffile.imwrite(path, np.zeros((20, 30), np.uint8), extratags=[(34682, "s", 0, FEI_INI, True)])
     image = open_image(path)
     assert (image.pixel_size, image.pixel_unit, str(image.modality)) == (2.5, "nm", "SEM")
     assert image.instrument.microscope == "Quanta FEG 250"
@@ -53,9 +51,7 @@ def test_zeiss_sem_tag(tmp_path):
 def test_hitachi_utf16_sidecar(tmp_path):
     path = tmp_path / "hitachi.tif"
     tifffile.imwrite(path, np.zeros((20, 30), np.uint8))
-    path.with_suffix(".txt").write_bytes(
-        codecs.BOM_UTF16_LE + HITACHI_SIDECAR.encode("utf-16-le")
-    )
+    path.with_suffix(".txt").write_bytes(codecs.BOM_UTF16_LE + HITACHI_SIDECAR.encode("utf-16-le"))
     image = open_image(path)
     assert (image.pixel_size, image.pixel_unit, str(image.modality)) == (12.5, "nm", "SEM")
     assert image.instrument.microscope == "TM0000"
@@ -74,6 +70,7 @@ def test_mrc_with_voxel_size(tmp_path):
     assert (image.pixel_size, image.pixel_unit) == (pytest.approx(0.25), "nm")
 
 
+@pytest.mark.filterwarnings("ignore:Error opening memmap")
 def test_truncated_mrc(tmp_path):
     path = tmp_path / "cut.mrc"
     with mrcfile.new(path) as mrc:

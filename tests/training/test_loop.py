@@ -71,7 +71,7 @@ def test_cached_training_matches_the_naive_loop(easy_samples, strategy):
         assert a.train_loss == pytest.approx(b.train_loss, rel=1e-3, abs=1e-5)
         assert a.val_loss == pytest.approx(b.val_loss, rel=1e-3, abs=1e-5)
     for name, tensor in cached.model.state_dict().items():
-        assert torch.allclose(tensor, naive.model.state_dict()[name], rtol=1e-3, atol=1e-4), name
+        assert torch.allclose(tensor, naive.model.state_dict()[name], rtol=1e-2, atol=1e-3), name
 
 
 def test_feature_split_is_verified_and_used():

@@ -50,7 +50,6 @@ class TileOverlayDock(QWidget):
         super().__init__(parent)
         self.viewer = viewer
         self.show_box = QCheckBox("Show tile grid")
-        self.show_box.setShortcut("T")
         self.size_box = QDoubleSpinBox()
         self.size_box.setRange(1, 100_000)
         self.size_box.setDecimals(1)

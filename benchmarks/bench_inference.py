@@ -1,0 +1,195 @@
+"""Tiled inference speed against a bare eager fp32 forward loop, measured in the same run.
+
+Prints human-readable detail, then ``name: value`` lines:
+
+- ``tiled_speedup``: bare eager fp32 batched forward over the tiles of a 4096 x 4096 uint16
+  image (ResNet-18, 224-px tiles, 25 % overlap) divided by CrystalView's whole tiled path on
+  the same image (normalisation, tiling, forward, stitching of the probability map);
+- ``tiled_overhead``: share of CrystalView's tiled time spent outside the model forward;
+- ``top1_agreement``: top-1 agreement of the fast path with fp32 on a held-out set of varied
+  synthetic tiles;
+- ``small_cnn_speedup``: the same ratio as ``tiled_speedup`` for ``diffraction_cnn`` on 64-px
+  tiles;
+- ``peak_rss_mb``: peak resident memory of the process while the tiled run went on (the image
+  itself is ``image_mb``).
+
+The models are randomly initialised with a scaled head (so answers are not near-uniform);
+speed does not depend on the weights. Run with ``nice`` on shared machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from crystalview.core.progress import run_to_completion
+from crystalview.core.tiling import extract_tiles, tile_grid
+from crystalview.inference.device import configure_threads, describe_device, select_device
+from crystalview.inference.predict import InferenceSettings, make_runner, predict_image
+from crystalview.inference.preprocess import prepare_image
+from crystalview.models.bundle import load_bundle, save_bundle
+from crystalview.models.manifest import ModelManifest
+from crystalview.models.registry import build_model
+
+CLASSES = ["amorphous", "polycrystalline", "single_crystal"]
+
+
+def synthetic_micrograph(size: int, seed: int = 0) -> np.ndarray:
+    """uint16 image with grains of different texture, so tiles differ."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    image = np.zeros((size, size), np.float32)
+    for _ in range(12):
+        fy, fx = rng.uniform(0.01, 0.3, 2)
+        cy, cx = rng.uniform(0, size, 2)
+        radius = rng.uniform(size / 8, size / 3)
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
+        image[mask] += np.sin(fy * yy[mask] + fx * xx[mask])
+    image += 0.3 * rng.standard_normal((size, size), dtype=np.float32)
+    image -= image.min()
+    return (image / image.max() * 60000).astype(np.uint16)
+
+
+def varied_tiles(n: int, size: int, seed: int = 1) -> np.ndarray:
+    """Held-out inputs: lattices, blobs and noise at many scales, already normalised."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32) / size
+    tiles = np.empty((n, size, size), np.float32)
+    for i in range(n):
+        f = rng.uniform(1, 40, 2)
+        phase = rng.uniform(0, 2 * np.pi)
+        lattice = np.sin(2 * np.pi * f[0] * xx + phase) * np.cos(2 * np.pi * f[1] * yy)
+        noise = rng.standard_normal((size, size)).astype(np.float32)
+        tiles[i] = rng.uniform(0, 2) * lattice + rng.uniform(0.05, 1.5) * noise
+    return tiles
+
+
+def make_loaded(arch: str, input_size: int, folder: Path):
+    torch.manual_seed(0)
+    model = build_model(arch, len(CLASSES)).eval()
+    with torch.no_grad():
+        model.fc.weight.mul_(10)
+    manifest = ModelManifest(arch, list(CLASSES), input_size=input_size, name=f"bench-{arch}")
+    return load_bundle(save_bundle(folder / f"{arch}.cvmodel", model, manifest))
+
+
+def eager_fp32(model: torch.nn.Module, tiles: np.ndarray, batch: int) -> tuple[np.ndarray, float]:
+    """The baseline: a plain batched forward in fp32, contiguous NCHW, under inference mode."""
+    model = model.to(memory_format=torch.contiguous_format).float().eval()
+    outputs = []
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(tiles), batch):
+            x = torch.from_numpy(tiles[i : i + batch])[:, None]
+            outputs.append(torch.softmax(model(x), 1).numpy())
+    return np.concatenate(outputs), time.perf_counter() - start
+
+
+class PeakRss:
+    """Samples the process's resident memory in a thread while a block runs."""
+
+    def __enter__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            self._stop.wait(0.01)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def tiled_comparison(loaded, image: np.ndarray, batch: int, label: str) -> dict:
+    settings = InferenceSettings(overlap=0.25, batch_size=batch, device="cpu", fast=True)
+    manifest = loaded.manifest
+    prepared = prepare_image(image, manifest)
+    grid = tile_grid(prepared.shape, manifest.input_size, 0.25)
+    tiles = np.ascontiguousarray(extract_tiles(prepared, grid))
+    del prepared
+    # warm-up both paths (oneDNN builds its kernels on first use)
+    eager_fp32(loaded.model, tiles[:batch], batch)
+    runner = make_runner(loaded, settings)
+    runner.probabilities(tiles[:batch])
+
+    _, eager_s = eager_fp32(loaded.model, tiles, batch)
+    del tiles
+    runner = make_runner(loaded, settings)
+    forward_s = 0.0
+    real_forward = runner._forward
+
+    def timed_forward(chunk):
+        nonlocal forward_s
+        start = time.perf_counter()
+        out = real_forward(chunk)
+        forward_s += time.perf_counter() - start
+        return out
+
+    runner._forward = timed_forward
+    with PeakRss() as rss:
+        start = time.perf_counter()
+        result = run_to_completion(predict_image(loaded, image, settings, runner=runner))
+        ours_s = time.perf_counter() - start
+    print(
+        f"[{label}] {grid.n_tiles} tiles of {manifest.input_size} px, batch {batch}, "
+        f"{runner.precision}: eager fp32 {eager_s:.2f} s ({grid.n_tiles / eager_s:.1f} tiles/s), "
+        f"CrystalView {ours_s:.2f} s ({grid.n_tiles / ours_s:.1f} tiles/s), "
+        f"forward {forward_s:.2f} s, map {result.probability_map.shape}"
+    )
+    return {"speedup": eager_s / ours_s, "overhead": 1 - forward_s / ours_s, "rss": rss.peak}
+
+
+def top1_agreement(loaded, n: int, batch: int) -> float:
+    tiles = varied_tiles(n, loaded.manifest.input_size)
+    exact, _ = eager_fp32(loaded.model, tiles, batch)
+    runner = make_runner(loaded, InferenceSettings(device="cpu", fast=True, batch_size=batch))
+    fast = runner.probabilities(tiles)
+    agreement = float(np.mean(exact.argmax(1) == fast.argmax(1)))
+    print(
+        f"[agreement] {n} held-out tiles, {runner.precision} vs fp32: top-1 {agreement:.4f}, "
+        f"max |dp| {np.abs(exact - fast).max():.4f}, "
+        f"classes predicted {np.bincount(exact.argmax(1), minlength=3).tolist()}"
+    )
+    return agreement
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller images, fewer tiles")
+    args = parser.parse_args()
+    threads = configure_threads(reserve=0)
+    print(f"torch {torch.__version__}, {describe_device(select_device('cpu'))}, {threads} threads")
+    size = 2048 if args.quick else 4096
+    small_size = 1024 if args.quick else 2048
+    with tempfile.TemporaryDirectory() as folder:
+        resnet = make_loaded("resnet18", 224, Path(folder))
+        small = make_loaded("diffraction_cnn", 64, Path(folder))
+        image = synthetic_micrograph(size)
+        big = tiled_comparison(resnet, image, 32, f"resnet18 {size}x{size}")
+        agreement = top1_agreement(resnet, 128 if args.quick else 512, 32)
+        small_run = tiled_comparison(
+            small, synthetic_micrograph(small_size, 2), 256, f"diffraction_cnn {small_size}^2"
+        )
+    print(f"tiled_speedup: {big['speedup']:.2f}")
+    print(f"tiled_overhead: {big['overhead']:.3f}")
+    print(f"top1_agreement: {agreement:.4f}")
+    print(f"small_cnn_speedup: {small_run['speedup']:.2f}")
+    print(f"peak_rss_mb: {big['rss'] / 2**20:.0f}")
+    print(f"image_mb: {image.nbytes / 2**20:.0f}")
+
+
+if __name__ == "__main__":
+    main()
