@@ -8,8 +8,10 @@
   25 % overlap: tiling, forward, upsampling, blending, normalisation) over CrystalView's tiled
   inference of the same image with the same settings.
 
-Both sides use the inference runner's fast path (channels-last, bf16 autocast where the CPU does
-it natively, fp16 on CUDA); ``*_fp32`` lines repeat the batch ratios in plain float32.
+Ratios are medians of per-round ratios (each round times the heat map right after its
+baseline); the detail lines show best times. Both sides use the inference runner's fast path
+(channels-last, bf16 autocast where the CPU does it natively, fp16 on CUDA); the ``*_fp32``
+lines repeat the batch ratios in plain float32.
 
 Prints human-readable detail, then ``name: value`` lines. Targets: ``cam_exact_ratio`` < 1.1,
 ``gradcam_ratio`` < 2, ``cam_tiled_ratio`` < 1.5.
@@ -20,6 +22,7 @@ Usage: ``python benchmarks/bench_cam.py [--quick] [--device auto] [--batch 32]``
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,21 +30,27 @@ from pathlib import Path
 import numpy as np
 
 
-def _interleaved_best(functions: dict, repeats: int) -> dict[str, float]:
-    """Best wall time of each function over ``repeats`` rounds, after one warm-up round.
+def _interleaved(functions: dict, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Time each function once per round, in turn, for ``repeats`` rounds after a warm-up round.
 
-    Each round runs every function once, in turn, so load from other processes on a shared
-    machine hits all of them alike; the minimum is the least disturbed measurement.
+    Returns the best time of each function, and the median over rounds of each function's time
+    divided by the first function's time in the same round. On a shared machine the load drifts
+    between rounds but little within one, so these paired ratios are far steadier than a ratio
+    of separately measured times.
     """
-    best = dict.fromkeys(functions, float("inf"))
+    rounds: list[dict[str, float]] = []
     for round_index in range(repeats + 1):
+        times = {}
         for name, function in functions.items():
             start = time.perf_counter()
             function()
-            elapsed = time.perf_counter() - start
-            if round_index:
-                best[name] = min(best[name], elapsed)
-    return best
+            times[name] = time.perf_counter() - start
+        if round_index:
+            rounds.append(times)
+    baseline = next(iter(functions))
+    best = {name: min(r[name] for r in rounds) for name in functions}
+    ratios = {name: statistics.median(r[name] / r[baseline] for r in rounds) for name in functions}
+    return best, ratios
 
 
 def _loaded_resnet():
@@ -92,8 +101,8 @@ def batch_ratios(loaded, settings, batch: int, repeats: int) -> dict[str, float]
             grad_cam(model, x, "layer3")
 
     functions = {"forward": forward, "cam": exact, "gradcam": gradcam}
-    times = _interleaved_best({name: synced(f) for name, f in functions.items()}, repeats)
-    return {**times, "precision": runner.precision, "device": str(device)}
+    times, ratios = _interleaved({name: synced(f) for name, f in functions.items()}, repeats)
+    return {**times, "ratios": ratios, "precision": runner.precision}
 
 
 def tiled_ratio(loaded, settings, size: int, repeats: int) -> dict[str, float]:
@@ -115,10 +124,10 @@ def tiled_ratio(loaded, settings, size: int, repeats: int) -> dict[str, float]:
     def heat_map():
         last["cam"] = run_to_completion(compute_cam(loaded, micrograph, "cam", settings=settings))
 
-    times = _interleaved_best({"infer": infer, "cam": heat_map}, repeats)
+    times, ratios = _interleaved({"infer": infer, "cam": heat_map}, repeats)
     assert last["cam"].heatmap.shape == image.shape
     assert last["cam"].n_tiles == last["prediction"].n_tiles
-    return {**times, "n_tiles": last["prediction"].n_tiles}
+    return {**times, "ratios": ratios, "n_tiles": last["prediction"].n_tiles}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = configure_threads()
     loaded = _loaded_resnet()
-    repeats = 3 if args.quick else 6
+    repeats = 4 if args.quick else 10
     size = 2048 if args.quick else 4096
     batch = min(args.batch, 16) if args.quick else args.batch
     fast = InferenceSettings(device=args.device, batch_size=args.batch)
@@ -161,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{tiled['infer']:.2f} s, full-image exact-CAM map {tiled['cam']:.2f} s",
         file=sys.stderr,
     )
-    print(f"cam_exact_ratio: {quick['cam'] / quick['forward']:.3f}")
-    print(f"gradcam_ratio: {quick['gradcam'] / quick['forward']:.3f}")
-    print(f"cam_tiled_ratio: {tiled['cam'] / tiled['infer']:.3f}")
-    print(f"cam_exact_ratio_fp32: {plain['cam'] / plain['forward']:.3f}")
-    print(f"gradcam_ratio_fp32: {plain['gradcam'] / plain['forward']:.3f}")
+    print(f"cam_exact_ratio: {quick['ratios']['cam']:.3f}")
+    print(f"gradcam_ratio: {quick['ratios']['gradcam']:.3f}")
+    print(f"cam_tiled_ratio: {tiled['ratios']['cam']:.3f}")
+    print(f"cam_exact_ratio_fp32: {plain['ratios']['cam']:.3f}")
+    print(f"gradcam_ratio_fp32: {plain['ratios']['gradcam']:.3f}")
     print(f"cam_tiled_s: {tiled['cam']:.3f}")
     print(f"tiled_inference_s: {tiled['infer']:.3f}")
     return 0

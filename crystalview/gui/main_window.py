@@ -78,7 +78,6 @@ class MainWindow(QMainWindow):
         self.notifications: list[QMessageBox] = []
         self.last_report: LoadReport | None = None
         self._docks: dict[str, QDockWidget] = {}
-        self._view_menu_docks = None
 
         self.viewer = ImageViewer(default_color_map=self.preferences.color_map)
         self.setCentralWidget(self.viewer)
@@ -298,6 +297,13 @@ class MainWindow(QMainWindow):
     def close_all(self) -> None:
         self.remove_entries(self.gallery_model.entries)
 
+    def toggle_tile_grid(self) -> None:
+        """Show or hide the tile grid, bringing its dock forward when it is turned on."""
+        self.tile_dock.show_box.toggle()
+        if self.tile_dock.show_box.isChecked():
+            self._docks["tiles"].show()
+            self._docks["tiles"].raise_()
+
     def step_image(self, step: int) -> None:
         count = self.gallery_model.rowCount()
         if count == 0:
@@ -397,7 +403,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Open…", self.open_files_dialog, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Open…", self.open_files_dialog, "Ctrl+O")
         self._action(file_menu, "Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -406,17 +412,16 @@ class MainWindow(QMainWindow):
         close = self._action(file_menu, "&Close Image", self.close_selected, "Ctrl+W")
         self._action(file_menu, "Close &All", self.close_all, "Ctrl+Shift+W")
         file_menu.addSeparator()
-        self._action(
-            file_menu, "&Preferences…", self.edit_preferences, QKeySequence.StandardKey.Preferences
-        )
+        # explicit keys: the platform's standard Preferences/Quit keys are empty on Linux/Windows
+        self._action(file_menu, "&Preferences…", self.edit_preferences, "Ctrl+,")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Fit Image", self.viewer.fit, "F")
         self._action(view_menu, "&Auto Contrast", self.viewer.auto_contrast, "A")
         self._action(view_menu, "&Log Contrast", self.viewer.log_box.toggle, "L")
-        self._action(view_menu, "Show &Tile Grid", self.tile_dock.show_box.toggle, "T")
+        self._action(view_menu, "Show &Tile Grid", self.toggle_tile_grid, "T")
         self._action(view_menu, "&Next Image", lambda: self.step_image(1), "PgDown")
         self._action(view_menu, "&Previous Image", lambda: self.step_image(-1), "PgUp")
         self._action(view_menu, "Cancel Running Task", self.cancel_jobs, "Esc")

@@ -139,6 +139,7 @@ class ImageViewer(QWidget):
         """Show ``micrograph`` (first frame) with automatic contrast, or clear the view."""
         self.micrograph = micrograph
         self.frame_index = 0
+        self.readout.setText(" ")  # the old read-out described another image
         if micrograph is None:
             self._frame_raw = None
             self.image_item.clear()
@@ -181,6 +182,12 @@ class ImageViewer(QWidget):
 
     def _displayed(self, raw: np.ndarray) -> np.ndarray:
         """What the image item shows: the data itself, or log1p(data - min) in log mode."""
+        if raw.dtype.kind == "f" and np.isinf(raw).any():
+            # A display copy with +-inf clipped to the finite extremes: infinities would break
+            # the histogram's binning, and they look like the brightest/darkest pixel anyway.
+            finite = raw[np.isfinite(raw)]
+            top, bottom = (finite.max(), finite.min()) if finite.size else (1.0, 0.0)
+            raw = np.nan_to_num(raw, nan=np.nan, posinf=top, neginf=bottom)
         if not self.log_box.isChecked():
             if raw.dtype == np.bool_:
                 return raw.astype(np.uint8)

@@ -1,8 +1,11 @@
 """Running batches through a model as fast as the device allows, and surviving GPU memory limits.
 
-CPU: channels-last memory layout (oneDNN's preferred layout for convolutions) and, where the CPU
-has native bfloat16 units, bf16 autocast (about twice as fast again, same top-1 answers).
-CUDA: float16 autocast and pinned host memory for asynchronous copies. When the GPU runs out of
+The fast path runs an inference copy of the model with every batch norm folded into the
+convolution before it (one pass over memory less per layer, a large win for small networks), in
+channels-last layout (oneDNN's preferred layout for convolutions), under bf16 autocast where the
+CPU has native bfloat16 units (about twice as fast again, same top-1 answers) and float16
+autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
+weights change, and the caller's model is never modified. When the GPU runs out of
 memory the runner frees its cache, halves the batch and retries, and as a last resort moves the
 model to the CPU; each of these steps is recorded in ``notes`` so the user is told.
 """
@@ -10,8 +13,10 @@ model to the CPU; each of these steps is recorded in ``notes`` so the user is to
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import logging
+import weakref
 
 import numpy as np
 import torch
@@ -21,6 +26,41 @@ from crystalview.inference.device import cpu_has_fast_bf16
 from crystalview.models.base import CrystalNet
 
 log = logging.getLogger(__name__)
+
+# model -> (signature of weights and device, fused inference copy)
+_INFERENCE_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _weights_signature(model: torch.nn.Module) -> tuple:
+    # In-place updates (optimiser steps, load_state_dict) bump a tensor's version counter.
+    return tuple((t.data_ptr(), t._version) for t in model.state_dict().values())
+
+
+def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool) -> torch.nn.Module:
+    """An eval-mode copy of ``model`` with batch norms folded into convolutions, on ``device``.
+
+    Falls back to a plain copy when the architecture cannot be traced by torch.fx.
+    """
+    key = (str(device), channels_last, _weights_signature(model))
+    cached = _INFERENCE_COPIES.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    from torch.fx.experimental.optimization import fuse
+
+    was_training = model.training
+    model.eval()
+    try:
+        fused = fuse(model)  # works on a deep copy
+    except Exception as error:  # tracing is an optimisation only; any failure keeps eager
+        log.debug("batch-norm folding unavailable for %s: %s", model.arch, error)
+        fused = copy.deepcopy(model)
+    finally:
+        model.train(was_training)
+    fused.eval().to(device)
+    if channels_last:
+        fused.to(memory_format=torch.channels_last)
+    _INFERENCE_COPIES[model] = (key, fused)
+    return fused
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -36,10 +76,10 @@ class BatchRunner:
     Parameters
     ----------
     model
-        Put in eval mode and moved to ``device`` (and to channels-last when ``fast``); the
-        runner owns it while it runs.
+        With ``fast`` it is copied and left as it is; otherwise it is put in eval mode and moved
+        to ``device``.
     fast
-        Use the reduced-precision / layout optimisations described in the module docstring.
+        Use the folded, channels-last, reduced-precision copy described in the module docstring.
     max_batch
         Largest batch sent to the device at once; halves on out-of-memory.
     """
@@ -65,11 +105,12 @@ class BatchRunner:
 
     def _use_device(self, device: torch.device) -> None:
         self.device = device
-        self.model.eval()
-        self.model.to(device)
         self._channels_last = self.fast and device.type in ("cpu", "cuda")
-        if self._channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        if self.fast:
+            self._net = inference_copy(self.model, device, self._channels_last)
+        else:
+            self.model.eval().to(device)
+            self._net = self.model
         self._autocast_dtype: torch.dtype | None = None
         if self.fast and device.type == "cuda":
             self._autocast_dtype = torch.float16
@@ -93,7 +134,7 @@ class BatchRunner:
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            logits = self.model(x)
+            logits = self._net(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
     def _free_device_memory(self) -> None:

@@ -69,9 +69,14 @@ def find_images(paths: Iterable[str | Path], cancel: CancelToken | None = None) 
 
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError as error:  # a name too long for the system, a permission problem …
+            result.errors.append((path, error.strerror or str(error)))
+            continue
+        if is_dir:
             walk(path)
-        elif path.is_file():
+        elif is_file:
             (result.files if is_supported_path(path) else result.skipped).append(path)
         else:
             result.errors.append((path, "not found"))

@@ -27,6 +27,7 @@ from crystalview.io.registry import Format, detect_format
 from crystalview.io.safety import (
     DEFAULT_TIMEOUT_S,
     check_budget,
+    check_expansion,
     check_file,
     decoded_size,
     run_with_timeout,
@@ -65,10 +66,11 @@ def _translate_errors(path: Path, fmt: Format, step: Callable[[], T], budget: in
 
 
 def _check_total(path: Path, chosen: list[PendingImage], budget: int | None) -> None:
-    """Each dataset, and all of them together, must fit the memory budget."""
+    """Each dataset, and all of them together, must fit the memory budget and the file size."""
     for pending in chosen:
         check_budget(path, pending.shape, pending.dtype, budget)
     total = sum(decoded_size(pending.shape, pending.dtype) for pending in chosen)
+    check_expansion(path, total)
     limit = memory_budget_bytes() if budget is None else budget
     if total > limit:
         raise FileTooLargeError(

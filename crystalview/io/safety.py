@@ -16,6 +16,8 @@ the most it can hold is one budget's worth of memory. This is the trade-off we a
 
 from __future__ import annotations
 
+import errno
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -37,15 +39,35 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0
 
 
+_PATH_PROBLEMS = {
+    errno.ENOENT: "file not found",
+    errno.ENOTDIR: "file not found (a folder on the way is a file)",
+    errno.ELOOP: "the path is a loop of symbolic links",
+    errno.ENAMETOOLONG: "the path is longer than the system allows",
+    errno.EACCES: "permission denied",
+}
+
+
 def check_file(path: Path) -> None:
-    """Refuse paths that cannot be an image file: missing, a folder, or empty."""
-    if not path.exists():
-        raise CrystalViewError(f"{path}: file not found.")
-    if path.is_dir():
+    """Refuse paths that cannot be an image file: missing, a folder, empty, or not regular.
+
+    Uses one ``stat`` (following links) and never opens the file, so a FIFO, socket or device
+    is refused before a read could block on it.
+    """
+    try:
+        info = path.stat()
+    except OSError as error:
+        reason = _PATH_PROBLEMS.get(error.errno, error.strerror or str(error))
+        raise CrystalViewError(f"{path}: {reason}.") from None
+    except ValueError as error:  # e.g. a NUL byte in the name
+        raise CrystalViewError(f"{path}: not a valid file name ({error}).") from None
+    if stat.S_ISDIR(info.st_mode):
         raise UnsupportedFormatError(f"{path}: is a folder, not an image file.")
-    if not path.is_file():
-        raise UnsupportedFormatError(f"{path}: is not a regular file.")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsupportedFormatError(
+            f"{path}: is not a regular file (a pipe, socket or device); it cannot be an image."
+        )
+    if info.st_size == 0:
         raise CorruptFileError(f"{path}: the file is empty (0 bytes); it was probably not saved.")
 
 
@@ -74,6 +96,28 @@ def check_budget(
             f"{format_bytes(needed)} of memory, more than the memory budget of "
             f"{format_bytes(limit)}. Raise the budget (CRYSTALVIEW_MEMORY_BUDGET_MB) or crop "
             "the image in the acquisition software."
+        )
+
+
+# Decoded sizes above this are checked against the file size: a small file that claims to
+# expand more than `MAX_EXPANSION` times is a decompression bomb or a lying header. Microscope
+# images carry noise and compress a few times at most; even a blank frame stays far below this.
+EXPANSION_CHECK_BYTES = 256 * 1024**2
+MAX_EXPANSION = 1000
+
+
+def check_expansion(path: Path, decoded_bytes: int) -> None:
+    """Refuse a file whose images would decode to more than `MAX_EXPANSION` times its size.
+
+    The memory budget alone lets a 50 kB PNG claiming 30000 x 30000 pixels through on a big
+    machine, and its decoder, once started, cannot be stopped (see `run_with_timeout`).
+    """
+    file_size = max(1, path.stat().st_size)
+    if decoded_bytes > EXPANSION_CHECK_BYTES and decoded_bytes > MAX_EXPANSION * file_size:
+        raise FileTooLargeError(
+            f"{path}: the file has {format_bytes(file_size)} but says its image needs "
+            f"{format_bytes(decoded_bytes)} ({decoded_bytes // file_size}x more); refused as a "
+            "decompression bomb or a damaged header."
         )
 
 

@@ -11,12 +11,13 @@ TVIPS, ImageJ and DigitalMicrograph TIFFs; Hitachi keeps its scale in a ``.txt``
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crystalview.core.errors import CorruptFileError, MissingCodecError
+from crystalview.core.errors import CorruptFileError, FileTooLargeError, MissingCodecError
 from crystalview.core.micrograph import Modality
 from crystalview.io.color import is_grey_palette, luminance
 from crystalview.io.dataset import Calibration, ImageFacts, PendingImage
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 
 # Uncompressed series bigger than this are memory-mapped rather than read into RAM.
 MEMMAP_THRESHOLD = 256 * 1024**2
+# tifffile and rosettasciio spend tens of microseconds per page in Python, so a file of 100000
+# tiny pages (hostile, or a runaway acquisition) would take longer than the read timeout before
+# the memory budget could say anything. Real stacks we meet have at most a few thousand frames.
+MAX_PAGES = 10_000
+# rosettasciio's calibration pass is the slowest per page; for long stacks the tags suffice.
+MAX_PAGES_FOR_RSCIIO = 1_000
 
 
 def _frame_shape(series: Any) -> tuple[int, int]:
@@ -76,7 +83,8 @@ def _decode(path: Path, tif: Any, series: Any) -> np.ndarray:
     try:
         data = series.asarray()
     except ValueError as error:
-        if "imagecodecs" in str(error) or "codec" in str(error).lower():
+        text = str(error)
+        if "imagecodecs" in text or "codec" in text.lower() or "COMPRESSION" in text:
             raise MissingCodecError(
                 f"{path}: the image is compressed with a method this installation cannot "
                 f"decode ({error}). Install or update the 'imagecodecs' package."
@@ -194,6 +202,21 @@ def _is_color(series: Any) -> bool:
     return "S" in series.axes and series.shape[series.axes.index("S")] in (3, 4)
 
 
+def _count_pages(path: Path, tif: Any) -> int:
+    """Number of pages (IFDs); refuses files with more than `MAX_PAGES` before parsing them."""
+    try:
+        n_pages = len(tif.pages)
+    except (ValueError, IndexError, EOFError, OSError, struct.error) as error:
+        raise CorruptFileError(f"{path}: the TIFF page chain is damaged ({error}).") from error
+    if n_pages > MAX_PAGES:
+        raise FileTooLargeError(
+            f"{path}: the TIFF holds {n_pages} pages, more than the {MAX_PAGES} CrystalView "
+            "opens from one file. Split the stack (e.g. in Fiji: Image > Stacks > Tools > "
+            "Make Substack) and open the parts."
+        )
+    return n_pages
+
+
 def read_tiff(path: Path) -> list[PendingImage]:
     """Every series of a TIFF, described from its tags; pixels are decoded on demand."""
     import tifffile
@@ -203,13 +226,14 @@ def read_tiff(path: Path) -> list[PendingImage]:
     except (tifffile.TiffFileError, ValueError, IndexError, EOFError) as error:
         raise CorruptFileError(f"{path}: not a readable TIFF file ({error}).") from error
     with tif:
+        n_pages = _count_pages(path, tif)
         series_list = image_series(tif)
         if not series_list:
             raise CorruptFileError(f"{path}: the TIFF file contains no image.")
         # A header whose data lie beyond the end of the file (truncated, or a lying header) is
         # not worth a metadata parse: the size check or the decode will report it.
         plausible = all(_data_end(series) <= path.stat().st_size for series in series_list)
-        signals = _rsciio_signals(path) if plausible else []
+        signals = _rsciio_signals(path) if plausible and n_pages <= MAX_PAGES_FOR_RSCIIO else []
         pending = []
         for index, series in enumerate(series_list):
             signal = _match_signal(signals, _frame_shape(series))

@@ -244,8 +244,8 @@ def simulate_ring_sample(
     draw, for robustness curves.
     """
     crystal = random_ring_crystal(system, rng, regime)
-    # Calibration varies freely: the first strong ring lands at 7-20 % of the image width.
-    first_radius = rng.uniform(0.07, 0.2) * size
+    # Calibration varies freely: the first strong ring lands at 9-22 % of the image width.
+    first_radius = rng.uniform(0.09, 0.22) * size
     pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
     camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
     rings = RingSettings(

@@ -21,6 +21,7 @@ from crystalview.training.config import (
     TrainingConfig,
     TrainingResult,
     ValPrediction,
+    default_augmentation,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "TrainingConfig",
     "TrainingResult",
     "ValPrediction",
+    "default_augmentation",
     "model_card",
     "samples_from_folder",
     "save_trained_model",

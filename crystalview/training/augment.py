@@ -22,37 +22,21 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-DIFFRACTION_DEFAULTS: dict[str, Any] = {
-    "rotation_deg": 180.0,
-    "friedel": True,
-    "dose": [20.0, 2000.0],
-}
-REAL_SPACE_DEFAULTS: dict[str, Any] = {
-    "flips": True,
-    "rot90": True,
-    "contrast": 0.2,
-    "noise": 0.05,
-}
-KNOWN_KEYS = frozenset({"rotation_deg", "friedel", "dose", "flips", "rot90", "contrast", "noise"})
+from crystalview.training.config import AUGMENTATION_KEYS, default_augmentation
+
+__all__ = ["augment_batch", "beam_centres", "check_augmentation", "default_augmentation"]
 
 # Share of the brightest pixels whose centroid locates the direct beam.
 _BEAM_QUANTILE = 0.999
 
 
-def default_augmentation(modality: str | None) -> dict[str, Any]:
-    """Default settings for a modality (``"SAED"`` gets the diffraction set, others real space)."""
-    if str(modality).upper() == "SAED":
-        return dict(DIFFRACTION_DEFAULTS)
-    return dict(REAL_SPACE_DEFAULTS)
-
-
 def check_augmentation(settings: dict[str, Any]) -> dict[str, Any]:
     """Return ``settings`` after refusing unknown keys (a typo must not silently disable one)."""
-    unknown = set(settings) - KNOWN_KEYS
+    unknown = set(settings) - AUGMENTATION_KEYS
     if unknown:
         raise ValueError(
             f"unknown augmentation setting(s): {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(KNOWN_KEYS))}"
+            f"known: {', '.join(sorted(AUGMENTATION_KEYS))}"
         )
     return settings
 

@@ -19,6 +19,29 @@ STRATEGY_HELP = {
 }
 
 
+# Augmentation settings (see `crystalview.training.augment` for what each does). They live here,
+# free of torch, so the wizard can show and edit the defaults before anything heavy loads.
+DIFFRACTION_AUGMENTATION: dict[str, Any] = {
+    "rotation_deg": 180.0,  # random in-plane rotation about the beam centre, up to this angle
+    "friedel": True,  # random 180° rotation about the beam centre (I(q) = I(-q))
+    "dose": [20.0, 2000.0],  # Poisson noise, counts at the brightest pixel drawn in this range
+}
+REAL_SPACE_AUGMENTATION: dict[str, Any] = {
+    "flips": True,  # random mirror
+    "rot90": True,  # random multiple of 90°
+    "contrast": 0.2,  # gain in 1 ± 0.2, offset within ± 0.2 standard deviations
+    "noise": 0.05,  # Gaussian noise up to 0.05 standard deviations
+}
+AUGMENTATION_KEYS = frozenset(DIFFRACTION_AUGMENTATION) | frozenset(REAL_SPACE_AUGMENTATION)
+
+
+def default_augmentation(modality: str | None) -> dict[str, Any]:
+    """Default settings for a modality: ``"SAED"`` gets the diffraction set, others real space."""
+    if str(modality).upper() == "SAED":
+        return dict(DIFFRACTION_AUGMENTATION)
+    return dict(REAL_SPACE_AUGMENTATION)
+
+
 @dataclass
 class TrainingConfig:
     """Settings of one fine-tuning run.

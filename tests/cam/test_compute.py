@@ -46,7 +46,7 @@ def _assert_localised(result, box, margin):
     assert np.abs(_centroid(result.heatmap) - centre).max() < margin
 
 
-@pytest.mark.parametrize("method", ["cam", "gradcam", "gradcam++"])
+@pytest.mark.parametrize("method", ["cam", "gradcam", "gradcam++", "occlusion"])
 def test_whole_image_map_localises_the_evidence(blob_loaded, make_blob_image, method):
     box = (40, 250, 90, 330)  # off-centre, in a non-square image
     image = make_blob_image((200, 400), box)

@@ -56,3 +56,6 @@ def window(qtbot):
     win.show()
     yield win
     win.close()
+    # closing waits for every job: nothing may still run once the window is gone
+    assert win.pool.active() == []
+    assert win.thumbnail_pool.active() == []

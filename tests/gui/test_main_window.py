@@ -268,3 +268,44 @@ def test_unexpected_job_error_is_shown(qtbot, window):
     assert "Broken job" in box.windowTitle()
     assert "boom" in box.text()
     assert "log file" in box.informativeText()
+
+
+def test_symlink_loop_in_a_dropped_folder_is_survived(qtbot, window, image_folder):
+    (image_folder / "nested" / "loop").symlink_to(image_folder, target_is_directory=True)
+    assert drop(window, [image_folder])
+    wait_loaded(qtbot, window, 3)
+    assert names(window) == ["a.tif", "b.tif", "c.tif"]
+
+
+@pytest.mark.shared_data
+def test_dropping_the_real_microscope_files(qtbot, window, shared_data):
+    assert drop(window, [shared_data])
+    qtbot.waitUntil(lambda: window.last_report is not None, timeout=120_000)
+    report = window.last_report
+    opened = {e.path for e in window.gallery_model.entries}
+    failed = {Path(p) for p, _reason in report.failures}
+    assert report.n_files >= 30
+    assert len(opened | failed) == report.n_files  # every file either opened or explained
+    assert len(window.gallery_model.entries) >= 30
+    assert any(e.modality == "SAED" for e in window.gallery_model.entries)
+    if failed:
+        assert len(window.notifications) == 1
+
+
+def test_shortcuts_are_unique_and_present(window):
+    keys = [a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()]
+    assert len(keys) == len(set(keys)), keys  # an ambiguous shortcut never fires
+    for expected in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+W", "Ctrl+,", "Ctrl+Q", "F", "A", "L", "T"):
+        assert expected in keys
+
+
+def test_keyboard_toggles_log_and_tile_grid(qtbot, window, image_folder):
+    window.open_paths([image_folder / "b.tif"])
+    wait_loaded(qtbot, window, 1)
+    window.viewer.graphics.setFocus()
+    assert not window.viewer.log_box.isChecked()
+    qtbot.keyClick(window.viewer.graphics, Qt.Key.Key_L)
+    assert window.viewer.log_box.isChecked()
+    qtbot.keyClick(window.viewer.graphics, Qt.Key.Key_T)
+    assert window.tile_dock.show_box.isChecked()
+    assert window.viewer.layer("tile-grid").isVisible()

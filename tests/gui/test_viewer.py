@@ -120,3 +120,22 @@ def test_layers_can_be_added_hidden_and_faded(viewer):
 def test_colour_map_switch(viewer):
     viewer.set_color_map("inferno")
     assert viewer.cmap_box.currentText() == "inferno"
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_float_image_with_nan_and_inf_shows_with_finite_levels(viewer):
+    data = np.random.default_rng(3).random((40, 40)).astype(np.float32)
+    data[0, :5] = np.nan
+    data[1, :5] = np.inf
+    viewer.set_micrograph(Micrograph(data))
+    lo, hi = viewer.levels()
+    assert np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi <= 1
+    viewer.log_box.setChecked(True)
+    assert np.isfinite(viewer.levels()).all()
+    viewer.graphics.grab()  # paints without error or Qt warning
+
+
+def test_complex_data_is_shown_as_magnitude(viewer):
+    data = (np.ones((16, 16)) * (3 + 4j)).astype(np.complex64)
+    viewer.set_micrograph(Micrograph(data))
+    assert viewer.readout_text(2, 2).endswith("value 5")

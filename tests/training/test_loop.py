@@ -143,3 +143,24 @@ def test_augmentation_and_tiles_mode_run(easy_samples):
 def test_too_few_images_is_a_clear_error():
     with pytest.raises(CrystalViewError, match="at least two readable images"):
         _train(synthetic_images(1), _config(epochs=1))
+
+
+def test_unreadable_images_are_skipped_and_reported(easy_samples, tmp_path):
+    missing = tmp_path / "moved-away.tif"
+    result = _train([*easy_samples, (missing, 0)], _config(epochs=1))
+    assert [path for path, _ in result.skipped_files] == [str(missing)]
+    assert result.manifest.provenance["data"]["skipped_files"] == 1
+
+
+def test_missing_imagenet_weights_give_the_registry_message(easy_samples, monkeypatch):
+    from crystalview.models import registry
+
+    def offline(arch, progress=None):
+        raise registry.PretrainedWeightsUnavailable(f"ImageNet weights for {arch} are missing")
+
+    monkeypatch.setattr(registry, "load_imagenet_state", offline)
+    with pytest.raises(registry.PretrainedWeightsUnavailable, match="resnet18"):
+        _train(easy_samples, _config(base="resnet18", pretrained=True, epochs=1))
+    # diffraction_cnn has no ImageNet weights: "pretrained" simply does not apply to it.
+    result = _train(easy_samples, _config(pretrained=True, epochs=1))
+    assert result.manifest.provenance["pretrained"] is False
