@@ -8,7 +8,8 @@ Usage (from the repository root, in the environment whose packages should be bun
 
 The result is ``dist/CrystalView/`` with the executable ``CrystalView`` (``CrystalView.exe`` on
 Windows). ``--smoke`` starts the built app offscreen with ``--demo`` for a few seconds and
-fails if it exits early, so a broken bundle is caught before it is shipped.
+fails if it exits early, and for full builds also runs ``models list`` (which imports torch and
+torchvision), so a broken bundle is caught before it is shipped.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def main() -> int:
         name = "CrystalView.exe" if sys.platform.startswith("win") else "CrystalView"
         ok = smoke_test(app / name)
         print(f"starts: {'yes' if ok else 'NO'}")
+        if not args.viewer:  # the model stack (torch, torchvision operators) must import too
+            models = subprocess.run([str(app / name), "models", "list"], capture_output=True)
+            print(f"models_list_rc: {models.returncode}")
+            ok = ok and models.returncode == 0
         return 0 if ok else 1
     return 0
 

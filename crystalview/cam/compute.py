@@ -21,6 +21,7 @@ from crystalview.cam.blend import TileMapBlender
 from crystalview.cam.inputs import ModelInput, prepare_model_input
 from crystalview.cam.layers import resolve_layer
 from crystalview.cam.methods import class_activation_maps, grad_cam, occlusion_map
+from crystalview.cam.network import cam_network
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.inference.predict import InferenceSettings, make_runner
@@ -179,8 +180,9 @@ def compute_cam(
     Parameters
     ----------
     loaded
-        The model and its manifest. Like inference, the model is moved to the settings' device
-        (channels-last and reduced precision when ``settings.fast``).
+        The model and its manifest. Like inference, it runs on the settings' device, as a
+        channels-last copy under reduced precision when ``settings.fast`` (see
+        `crystalview.cam.network`).
     micrograph
         A `Micrograph` (its pixel size drives resampling to the model's scale) or a bare 2-D
         array (treated as uncalibrated).
@@ -218,15 +220,18 @@ def compute_cam(
     runner = make_runner(loaded, settings)
     device = runner.device
     channels_last = settings.fast and device.type in ("cpu", "cuda")
+    network = cam_network(model, device, channels_last, layer_name if method != "cam" else None)
+    # Occlusion evaluates many copies of each input, so it takes one tile per step.
     batch_size = 1 if method == "occlusion" else max(1, settings.batch_size)
     slices = _batches(model_input.n_inputs, batch_size)
-    needs_prediction = target_index is None and method != "cam" and len(slices) > 1
-    total = len(slices) * (2 if needs_prediction else 1)
+    needs_prediction = target_index is None and method != "cam" and model_input.n_inputs > 1
+    prediction_slices = _batches(model_input.n_inputs, settings.batch_size)
+    total = len(slices) + (len(prediction_slices) if needs_prediction else 0)
     done = 0
 
     if needs_prediction:
         probabilities = []
-        for part in slices:
+        for part in prediction_slices:
             cancel.raise_if_cancelled()
             probabilities.append(runner.probabilities(model_input.batch(part)))
             done += 1
@@ -242,7 +247,7 @@ def compute_cam(
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, runner.precision):
             batch_maps, batch_logits = _low_res_maps(
-                model, x, method, layer_name, target_index, settings.batch_size, cancel
+                network, x, method, layer_name, target_index, settings.batch_size, cancel
             )
         maps.append(batch_maps)
         all_logits.append(batch_logits.cpu())

@@ -120,7 +120,10 @@ def _colour_bar(height: int, colormap: str, label: str) -> Image.Image:
     for value in (0.0, 0.5, 1.0):
         y = round(bottom - value * (bottom - top))
         draw.line((pad + bar_w, y, pad + bar_w + pad // 2, y), fill=(0, 0, 0))
-        draw.text((pad + bar_w + pad, y), f"{value:g}", fill=(0, 0, 0), font=font, anchor="lm")
+        box = draw.textbbox((0, 0), f"{value:g}", font=font)
+        # Centred on the tick by hand: bitmap fonts (Pillow without FreeType) have no anchors.
+        text_y = y - (box[1] + box[3]) // 2
+        draw.text((pad + bar_w + pad, text_y), f"{value:g}", fill=(0, 0, 0), font=font)
     if label:
         draw.text((pad, pad // 2), _printable(label, font), fill=(0, 0, 0), font=font)
     return panel

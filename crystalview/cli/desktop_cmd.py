@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     verb = "Removed" if args.uninstall else "Installed"
     if not changed:
         print("crystalview: no launcher was installed; nothing to remove.", file=sys.stderr)
-    for path in changed:
-        print(f"{verb} {path}", file=sys.stderr)
+    else:
+        extra = f" (and {len(changed) - 1} icon file(s))" if len(changed) > 1 else ""
+        print(f"{verb} {changed[0]}{extra}", file=sys.stderr)
     return 0
 
 

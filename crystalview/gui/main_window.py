@@ -1,6 +1,7 @@
 """The main window: gallery, viewer and docks, with file opening, drag-and-drop and jobs.
 
-Later features plug in through small, stable hooks:
+Later features plug in through small, stable hooks (see `crystalview.gui.docks.FEATURES` for
+where a feature module is listed so that the window installs it):
 
 - `MainWindow.add_dock` registers a dock (it gets a View-menu toggle, persists its place, and
   accepts dropped files like the rest of the window);
@@ -33,6 +34,7 @@ from crystalview import __version__
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import Progress
+from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
 from crystalview.gui.docks.tiles import TileOverlayDock
 from crystalview.gui.gallery import ENTRY_ROLE, GalleryModel, GalleryView, ThumbnailService
@@ -101,7 +103,8 @@ class MainWindow(QMainWindow):
         self.pool.job_started.connect(self._on_job_started)
         self.pool.job_finished.connect(self._on_job_finished)
         self.pool.job_failed.connect(self.show_job_error)
-        self._restore_layout()
+        install_features(self)
+        self._restore_layout()  # after the features, so their docks get their saved places
 
     # -- extension points -----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ convolution before it (one pass over memory less per layer, a large win for smal
 channels-last layout (oneDNN's preferred layout for convolutions), under bf16 autocast where the
 CPU has native bfloat16 units (about twice as fast again, same top-1 answers) and float16
 autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
-weights change, and the caller's model is never modified. When the GPU runs out of
+weights change. When the GPU runs out of
 memory the runner frees its cache, halves the batch and retries, and as a last resort moves the
 model to the CPU; each of these steps is recorded in ``notes`` so the user is told.
 """
@@ -76,8 +76,8 @@ class BatchRunner:
     Parameters
     ----------
     model
-        With ``fast`` it is copied and left as it is; otherwise it is put in eval mode and moved
-        to ``device``.
+        Put in eval mode and moved to ``device`` (channels-last when ``fast``); with ``fast``
+        the forward passes run on its folded copy.
     fast
         Use the folded, channels-last, reduced-precision copy described in the module docstring.
     max_batch
@@ -106,10 +106,14 @@ class BatchRunner:
     def _use_device(self, device: torch.device) -> None:
         self.device = device
         self._channels_last = self.fast and device.type in ("cpu", "cuda")
+        # The model itself also moves (and takes the layout) so that CAM, which needs its
+        # unfused layers, runs on the same device as the runner it asks for.
+        self.model.eval().to(device)
+        if self._channels_last:
+            self.model.to(memory_format=torch.channels_last)
         if self.fast:
             self._net = inference_copy(self.model, device, self._channels_last)
         else:
-            self.model.eval().to(device)
             self._net = self.model
         self._autocast_dtype: torch.dtype | None = None
         if self.fast and device.type == "cuda":

@@ -125,10 +125,11 @@ def detect_format(path: Path) -> Format:
     if by_extension is not None and by_extension.sniff(head):
         return by_extension
     if by_extension is not None:
+        # "raster" is our word, not the user's: name the kind their file claims to be (PNG …).
+        label = by_extension.name if by_extension.name != "raster" else path.suffix.lstrip(".")
         raise CorruptFileError(
-            f"{path}: the name says {by_extension.name.upper()} but the content is not a "
-            f"{by_extension.name.upper()} file (first bytes {head[:8]!r}); it may be damaged or "
-            "misnamed."
+            f"{path}: the name says {label.upper()} but the content is not a {label.upper()} "
+            f"file (first bytes {head[:8]!r}); it may be damaged or misnamed."
         )
     raise UnsupportedFormatError(
         f"{path}: not an image format CrystalView can read (supported: "

@@ -8,14 +8,21 @@ every read a new interpreter (about a second to import numpy, tifffile and roset
 pickled copy of the pixels back across a pipe, which is too slow for a gallery of hundreds of
 files and doubles peak memory for big images. Instead each read runs in a daemon worker thread and
 the caller waits at most ``timeout_s``; if the worker has not finished, the caller gets a
-`ReadTimeoutError` at once and the program stays responsive. The abandoned thread cannot be
-killed (Python has no safe way to stop a thread inside C code); it finishes or dies with the
-process, and since we checked the decoded size against the memory budget *before* it started,
-the most it can hold is one budget's worth of memory. This is the trade-off we accept.
+`ReadTimeoutError` at once and the program stays responsive.
+
+The abandoned thread is then asked to stop: an exception is set asynchronously in it, which
+Python raises as soon as the thread next runs Python bytecode. That ends the pathological loops
+we have met (rosettasciio's DigitalMicrograph parser spends quadratic time on a struct that
+claims two billion fields, in pure Python), which would otherwise keep a core busy and memory
+growing for as long as the program runs. A thread stuck inside C code cannot be stopped this
+way; it finishes or dies with the process, and since we checked the decoded size against the
+memory budget *before* it started, the most it can hold is one budget's worth of memory. This is
+the trade-off we accept.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import stat
 import threading
@@ -121,11 +128,24 @@ def check_expansion(path: Path, decoded_bytes: int) -> None:
         )
 
 
+class _ReadAbandoned(BaseException):
+    """Raised inside a reader thread whose caller gave up, to stop whatever Python it runs."""
+
+
+def _stop_thread(thread: threading.Thread) -> None:
+    """Ask ``thread`` to raise `_ReadAbandoned` at its next Python bytecode (best effort)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(_ReadAbandoned)
+        )
+
+
 def run_with_timeout(function: Callable[[], T], path: Path, timeout_s: float | None) -> T:
     """Run ``function`` in a daemon thread; raise `ReadTimeoutError` after ``timeout_s`` seconds.
 
-    Exceptions raised by ``function`` are re-raised in the caller. ``timeout_s`` of ``None`` or
-    ``<= 0`` runs inline (used by the worker threads of the GUI that already have their own).
+    Exceptions raised by ``function`` are re-raised in the caller; on a timeout the thread is
+    asked to stop (see the module notes). ``timeout_s`` of ``None`` or ``<= 0`` runs inline
+    (used by the worker threads of the GUI that already have their own).
     """
     if timeout_s is None or timeout_s <= 0:
         return function()
@@ -141,6 +161,7 @@ def run_with_timeout(function: Callable[[], T], path: Path, timeout_s: float | N
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():
+        _stop_thread(thread)
         raise ReadTimeoutError(
             f"{path}: reading took longer than {timeout_s:g} s and was stopped; the file may be "
             "damaged or on a slow network drive."

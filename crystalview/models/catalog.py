@@ -95,6 +95,18 @@ def unique_model_path(name: str) -> Path:
     return paths.user_models_dir() / f"{candidate}{BUNDLE_SUFFIX}"
 
 
+def _place_without_overwriting(tmp: Path, destination: Path) -> None:
+    """Move ``tmp`` to ``destination`` unless a file appeared there meanwhile."""
+    try:
+        os.link(tmp, destination)  # atomic, and fails if the name is taken
+    except FileExistsError:
+        raise ModelBundleError(f"{destination} appeared while importing; try again") from None
+    except OSError:  # file systems without hard links
+        if destination.exists():
+            raise ModelBundleError(f"{destination} already exists; try again") from None
+        os.replace(tmp, destination)
+
+
 def import_model(path: str | os.PathLike) -> ModelEntry:
     """Fully validate a bundle, then copy it into the user models folder under a new name.
 
@@ -111,8 +123,8 @@ def import_model(path: str | os.PathLike) -> ModelEntry:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
-        # Refuse to clobber a file that appeared meanwhile: link fails if it exists.
-        os.link(tmp, destination)
+        _place_without_overwriting(Path(tmp), destination)
     finally:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return ModelEntry(destination.stem, destination, loaded.manifest, builtin=False)

@@ -279,19 +279,19 @@ def simulate_spot_sample(
 ) -> Sample:
     """One zone-axis spot pattern whose zone shows the given 2-D lattice (see ring sample)."""
     crystal = random_zone_crystal(lattice2d, rng, regime)
-    # Shortest spacing of the spot net lands at 4.5-14 % of the image width.
+    # Shortest spacing of the spot net lands at 7-16 % of the image width.
     a_star = np.linalg.norm(crystal.lattice.reciprocal_basis()[:2], axis=1)
     if crystal.centring == "C":
         a_star = np.array([min(2 * a_star.min(), np.hypot(*a_star))])
-    spacing_px = rng.uniform(0.045, 0.14) * size
+    spacing_px = rng.uniform(0.07, 0.16) * size
     pixel_size = 10.0 * float(a_star.min()) / spacing_px
     camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
     held = regime == "heldout"
     zone = ZoneSettings(
-        tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 1.5 if held else 1.0, 2)),
+        tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 1.0 if held else 0.6, 2)),
         thickness_angstrom=float(rng.uniform(80.0, 800.0)),
-        mosaic_mrad=float(rng.uniform(5.0, 30.0)),
-        spot_sigma_px=float(rng.uniform(0.5, 1.4) * max(size / 256.0, 0.6)),
+        mosaic_mrad=float(rng.uniform(10.0, 40.0)),
+        spot_sigma_px=float(rng.uniform(0.008, 0.016) * size),
     )
     image = expose(spot_signal(crystal, camera, zone), camera, rng)
     params = (

@@ -18,6 +18,7 @@ from crystalview.training.config import TrainingConfig
 from crystalview.training.data import Sample, sniff_modality
 
 # Per-architecture defaults for a network started from a name: (input_size, modality or None).
+# The data's own modality (from the files' metadata) wins over the architecture's.
 ARCH_DEFAULTS: dict[str, tuple[int, str | None]] = {
     "diffraction_cnn": (64, "SAED"),
     "resnet18": (224, None),
@@ -49,7 +50,9 @@ def resolve_base(
     if config.base in ARCHITECTURES:
         arch = config.base
         size, arch_modality = ARCH_DEFAULTS.get(arch, (224, None))
-        modality = config.modality or arch_modality or sniff_modality(samples)
+        modality = config.modality or sniff_modality(samples)
+        if modality == "unknown" and arch_modality is not None:
+            modality = arch_modality  # e.g. diffraction_cnn is meant for patterns
         pretrained = bool(config.pretrained and has_pretrained(arch))
         model = build_model(arch, len(names), in_channels=1, pretrained=pretrained)
         manifest = ModelManifest(

@@ -69,8 +69,15 @@ def _batch_indices(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     return batches
 
 
-def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+def _state_copy(model: torch.nn.Module, frozen: list[torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """A CPU copy of what training changes; frozen stages never change, so they are skipped.
+
+    Copying a whole ResNet every time validation improves would cost more than training its
+    head on cached features.
+    """
+    fixed = {id(t) for module in frozen for t in (*module.parameters(), *module.buffers())}
+    state = model.state_dict(keep_vars=True)
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items() if id(v) not in fixed}
 
 
 def train_model(
@@ -206,7 +213,7 @@ def train_model(
         history.append(metrics)
         key = (val_acc, -val_loss)
         if best_key is None or key > best_key:
-            best_state, best_key, best_epoch, stale = _state_copy(model), key, epoch, 0
+            best_state, best_key, best_epoch, stale = _state_copy(model, plan.frozen), key, epoch, 0
         else:
             stale += 1
         yield Progress(
@@ -220,7 +227,7 @@ def train_model(
             break
 
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict(best_state, strict=False)
     final = yield from _evaluate(model, batches, val_labels, config.batch_size, None)
     _, _, probabilities = final
     unfreeze_all(model)

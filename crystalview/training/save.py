@@ -34,6 +34,7 @@ def model_card(result: TrainingResult) -> str:
         "## Training",
         f"- Base: {provenance.get('base')} ({provenance.get('base_kind')}"
         + (", ImageNet weights" if provenance.get("pretrained") else "")
+        + (", random initial weights" if provenance.get("pretrained") is False else "")
         + ")",
         f"- Strategy: {provenance.get('strategy')}",
         f"- Epochs: {settings.get('epochs_run')} of {settings.get('epochs')} "

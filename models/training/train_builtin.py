@@ -52,10 +52,10 @@ RECIPES = {
             "Crystal system (cubic, hexagonal, orthorhombic) of a polycrystalline electron "
             "diffraction ring pattern. Trained on kinematically simulated patterns."
         ),
-        input_size=96,
+        input_size=64,
         sim_size=128,
         n_train=3000,
-        epochs=5,
+        epochs=8,
     ),
     "saed-zone-lattice": Recipe(
         kind="spots",
@@ -64,10 +64,10 @@ RECIPES = {
             "single-crystal zone-axis electron diffraction spot pattern. Trained on kinematically "
             "simulated patterns."
         ),
-        input_size=96,
+        input_size=64,
         sim_size=128,
         n_train=3000,
-        epochs=5,
+        epochs=6,
     ),
 }
 

@@ -34,6 +34,13 @@ def write_tiff(path: Path, data: np.ndarray, pixel_size_nm: float | None = None)
 
 
 @pytest.fixture
+def make_tiff():
+    """`write_tiff`, for tests that need their own images (test modules cannot import conftest
+    under pytest's importlib import mode)."""
+    return write_tiff
+
+
+@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """A folder with three small images (one nested), a text file and an empty sub-folder."""
     rng = np.random.default_rng(0)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication
 
 from crystalview.core.progress import Progress
 from crystalview.gui.settings import recent_paths
-from tests.gui.conftest import write_tiff
 
 
 def drop(target, paths: list[Path]) -> bool:
@@ -154,10 +153,10 @@ def test_same_image_is_not_opened_twice(qtbot, window, image_folder):
     assert window.gallery_model.rowCount() == 1
 
 
-def test_scale_and_uncalibrated_in_the_window(qtbot, window, tmp_path):
+def test_scale_and_uncalibrated_in_the_window(qtbot, window, tmp_path, make_tiff):
     data = np.random.default_rng(2).integers(0, 60000, (50, 60), dtype=np.uint16)
-    calibrated = write_tiff(tmp_path / "cal.tif", data, pixel_size_nm=2.0)
-    plain = write_tiff(tmp_path / "plain.tif", data)
+    calibrated = make_tiff(tmp_path / "cal.tif", data, pixel_size_nm=2.0)
+    plain = make_tiff(tmp_path / "plain.tif", data)
     window.open_paths([calibrated, plain])
     wait_loaded(qtbot, window, 2)
     by_name = {e.path.name: e for e in window.gallery_model.entries}
@@ -176,8 +175,8 @@ def test_recent_paths_are_remembered(qtbot, window, image_folder):
     assert recent_paths(window.settings)[0] == image_folder.resolve()
 
 
-def test_tile_grid_overlay(qtbot, window, tmp_path):
-    path = write_tiff(tmp_path / "big.tif", np.zeros((300, 500), np.uint8), pixel_size_nm=2.0)
+def test_tile_grid_overlay(qtbot, window, tmp_path, make_tiff):
+    path = make_tiff(tmp_path / "big.tif", np.zeros((300, 500), np.uint8), pixel_size_nm=2.0)
     window.open_paths([path])
     wait_loaded(qtbot, window, 1)
     dock = window.tile_dock
@@ -231,7 +230,7 @@ def test_closing_with_a_job_running_waits_for_it(qtbot, image_folder):
     assert win.pool.active() == []
 
 
-def test_cancel_button_stops_loading(qtbot, window, tmp_path, monkeypatch):
+def test_cancel_button_stops_loading(qtbot, window, tmp_path, monkeypatch, make_tiff):
     import crystalview.gui.library as library
 
     gate = threading.Event()
@@ -243,7 +242,7 @@ def test_cancel_button_stops_loading(qtbot, window, tmp_path, monkeypatch):
 
     monkeypatch.setattr(library, "_default_open", slow_open)
     for i in range(5):
-        write_tiff(tmp_path / f"{i}.tif", np.zeros((8, 8), np.uint8))
+        make_tiff(tmp_path / f"{i}.tif", np.zeros((8, 8), np.uint8))
     worker = window.open_paths([tmp_path])
     cancelled = []
     worker.cancelled.connect(lambda: cancelled.append(True))
@@ -309,3 +308,18 @@ def test_keyboard_toggles_log_and_tile_grid(qtbot, window, image_folder):
     qtbot.keyClick(window.viewer.graphics, Qt.Key.Key_T)
     assert window.tile_dock.show_box.isChecked()
     assert window.viewer.layer("tile-grid").isVisible()
+
+
+def test_feature_modules_install_their_docks(window, tmp_path, monkeypatch):
+    from crystalview.gui.docks import install_features
+
+    (tmp_path / "cv_fake_feature.py").write_text(
+        "from PySide6.QtWidgets import QLabel\n"
+        "def install(window):\n"
+        "    window.add_dock('fake', 'Fake feature', QLabel('hello'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    install_features(window, ("cv_fake_feature",))
+    assert window.dock("fake").windowTitle() == "Fake feature"
+    with pytest.raises(ValueError, match="already exists"):
+        install_features(window, ("cv_fake_feature",))

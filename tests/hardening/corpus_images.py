@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from crystalview.core.errors import (
     CrystalViewError,
     FileTooLargeError,
     MissingCodecError,
+    ReadTimeoutError,
     UnsupportedFormatError,
 )
 from crystalview.core.micrograph import Micrograph
@@ -44,12 +47,14 @@ class ImageCase:
 
     ``build(folder) -> path`` writes the file; ``refuse`` is the error class(es) expected, or
     ``None`` when the file must open, in which case ``check`` inspects every image of the file.
+    Files that hang a reader get a short ``timeout_s`` to keep the suite fast.
     """
 
     name: str
     build: Callable[[Path], Path]
     refuse: type[CrystalViewError] | tuple[type[CrystalViewError], ...] | None = None
     check: Check | None = None
+    timeout_s: float = 10.0
 
 
 # --------------------------------------------------------------------------- file builders
@@ -289,6 +294,22 @@ def _plain_hdf5(folder: Path) -> Path:
     return path
 
 
+def _dm3_endless_struct(folder: Path) -> Path:
+    """A DM3 tag whose struct claims 2**31 - 1 fields, followed by 1 MB of zeros.
+
+    rosettasciio reads the field list in pure Python with quadratic tuple growth: minutes of
+    CPU (found by benchmarks/fuzz_readers.py). Only the read timeout can end it.
+    """
+    body = b"\x01\x00" + struct.pack(">I", 1)  # root tag group: sorted, open, one tag
+    body += b"\x15" + struct.pack(">H", 1) + b"A"  # a data tag named "A"
+    body += b"%%%%" + struct.pack(">I", 4)  # its info array has 4 entries …
+    body += struct.pack(">III", 15, 0, 0x7FFFFFFF)  # … a struct of 2**31 - 1 fields
+    body += bytes(1024**2)
+    path = folder / "endless.dm3"
+    path.write_bytes(struct.pack(">III", 3, len(body), 1) + body)
+    return path
+
+
 def _mrc_claiming_huge(folder: Path) -> Path:
     """An MRC header promising 50000 x 50000 x 1000 float32 voxels in 1 kB."""
     header = bytearray(1024)
@@ -387,7 +408,8 @@ IMAGE_CASES: list[ImageCase] = [
     ImageCase("tiff-cut-after-header", _truncated_tiff(8), CorruptFileError),
     ImageCase("tiff-cut-in-data", _truncated_tiff(0.5), CorruptFileError),
     ImageCase("tiff-cut-last-byte", _truncated_tiff(-1), CorruptFileError),
-    ImageCase("tiff-header-only", _write("header.tif", b"II*\x00\x08\x00\x00\x00"), CorruptFileError),
+    ImageCase("tiff-header-only", _write("header.tif", b"II*\x00\x08\x00\x00\x00"),
+              CorruptFileError),
     ImageCase(
         "tiff-claims-100000x100000", _write("huge.tif", _header_claiming(100_000, 100_000)),
         FileTooLargeError,
@@ -441,6 +463,8 @@ IMAGE_CASES: list[ImageCase] = [
     ImageCase("path-over-path-max", _too_long_path, CrystalViewError),
     ImageCase("hdf5-without-emd-structure", _plain_hdf5, REFUSED),
     ImageCase("mrc-claims-huge", _mrc_claiming_huge, FileTooLargeError),
+    ImageCase("dm3-struct-of-2-billion-fields", _dm3_endless_struct, ReadTimeoutError,
+              timeout_s=1.0),
 ]  # fmt: skip
 
 
@@ -463,6 +487,16 @@ def _judge_refusal(case: ImageCase, path: Path, error: CrystalViewError) -> str 
     return None
 
 
+def _reader_threads_left(path: Path, wait_s: float = 5.0) -> str | None:
+    """A reader that timed out must not keep running: its thread is stopped within seconds."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not any(thread.name == f"read {path.name}" for thread in threading.enumerate()):
+            return None
+        time.sleep(0.05)
+    return "an abandoned reader thread is still running"
+
+
 def evaluate(case: ImageCase, folder: Path) -> str | None:
     """Build and open the case's file; ``None`` when it behaved as required, else the problem.
 
@@ -472,14 +506,14 @@ def evaluate(case: ImageCase, folder: Path) -> str | None:
 
     path = case.build(folder)
     try:
-        images = open_images(path, memory_budget=CORPUS_BUDGET, timeout_s=10)
+        images = open_images(path, memory_budget=CORPUS_BUDGET, timeout_s=case.timeout_s)
     except CrystalViewError as error:
         problem = _judge_refusal(case, path, error)
         if problem is None:
             try:
-                read_thumbnail(path, 64, memory_budget=CORPUS_BUDGET, timeout_s=10)
+                read_thumbnail(path, 64, memory_budget=CORPUS_BUDGET, timeout_s=case.timeout_s)
             except CrystalViewError:
-                return None
+                return _reader_threads_left(path)
             return "open_images refused the file but read_thumbnail accepted it"
         return problem
     if case.refuse is not None:
@@ -489,7 +523,7 @@ def evaluate(case: ImageCase, folder: Path) -> str | None:
             case.check(images)
     except AssertionError as failure:
         return f"opened wrongly: {failure}"
-    thumbnail = read_thumbnail(path, 64, memory_budget=CORPUS_BUDGET, timeout_s=10)
+    thumbnail = read_thumbnail(path, 64, memory_budget=CORPUS_BUDGET, timeout_s=case.timeout_s)
     if thumbnail.ndim != 2 or thumbnail.dtype != np.float32 or max(thumbnail.shape) > 64:
         return f"bad thumbnail {thumbnail.shape} {thumbnail.dtype}"
     if not np.all((thumbnail >= 0) & (thumbnail <= 1)):

@@ -8,7 +8,6 @@ payloads create a marker folder when unpickled; the tests check the marker never
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -124,7 +123,10 @@ def _zip_bomb(folder: Path) -> Path:
     """50 MB of zeros deflated to 50 kB under the weights' name."""
     return _zip(
         folder / "bomb.cvmodel",
-        [("model.json", json.dumps(tiny_manifest()).encode()), ("weights.safetensors", bytes(50 * 1024**2))],
+        [
+            ("model.json", json.dumps(tiny_manifest()).encode()),
+            ("weights.safetensors", bytes(50 * 1024**2)),
+        ],
         zipfile.ZIP_DEFLATED,
     )
 
@@ -143,6 +145,19 @@ def _lying_member_size(folder: Path) -> Path:
             if content[name_at : name_at + 19] == b"weights.safetensors":
                 struct.pack_into("<I", content, at + size_at, 100)
             start = at + 4
+    path.write_bytes(bytes(content))
+    return path
+
+
+def _corrupt_deflated_manifest(folder: Path) -> Path:
+    """A bundle as `save_bundle` writes it (deflated model.json) with its deflate data garbled."""
+    path = valid_bundle(folder / "garbled.cvmodel")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("model.json")
+    content = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for offset in range(start + 2, start + info.compress_size - 2, 3):
+        content[offset] ^= 0x5A
     path.write_bytes(bytes(content))
     return path
 
@@ -168,7 +183,8 @@ def _nan_weights() -> bytes:
 
 
 def _float64_weights() -> bytes:
-    return _weights({k: v.double() if v.is_floating_point() else v for k, v in tiny_state().items()})
+    state = tiny_state()
+    return _weights({k: v.double() if v.is_floating_point() else v for k, v in state.items()})
 
 
 def _lying_offsets() -> bytes:
@@ -207,6 +223,7 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("zip-bomb", _zip_bomb),
     ModelCase("zip-member-lies-about-size", _lying_member_size),
     ModelCase("zip-truncated", _truncated),
+    ModelCase("zip-deflate-data-garbled", _corrupt_deflated_manifest),
     ModelCase("zero-bytes", _zero_bytes),
     ModelCase("folder-named-cvmodel", _directory_named_cvmodel),
     ModelCase("safetensors-huge-header-length",
@@ -215,18 +232,23 @@ MODEL_CASES: list[ModelCase] = [
               _bundle_with("pastend.cvmodel", weights=_safetensors_header({}, 5000))),
     ModelCase("safetensors-header-not-json",
               _bundle_with("notjson.cvmodel", weights=_safetensors_header(b"\xff\xfe{{{"))),
-    ModelCase("safetensors-lying-offsets", _bundle_with("offsets.cvmodel", weights=_lying_offsets())),
+    ModelCase("safetensors-header-deeply-nested", _bundle_with(
+        "nestedheader.cvmodel", weights=_safetensors_header(b"[" * 100_000 + b"]" * 100_000))),
+    ModelCase("safetensors-lying-offsets",
+              _bundle_with("offsets.cvmodel", weights=_lying_offsets())),
     ModelCase("wrong-shapes", _bundle_with("shapes.cvmodel", tiny_manifest(classes=["a", "b"]))),
     ModelCase("wrong-dtype-float64", _bundle_with("f64.cvmodel", weights=_float64_weights())),
     ModelCase("nan-weights", _bundle_with("nan.cvmodel", weights=_nan_weights())),
     ModelCase("missing-tensors", _bundle_with("missing.cvmodel", weights=_weights({}))),
-    ModelCase("unknown-architecture", _bundle_with("arch.cvmodel", tiny_manifest(architecture="vgg16"))),
+    ModelCase("unknown-architecture",
+              _bundle_with("arch.cvmodel", tiny_manifest(architecture="vgg16"))),
     ModelCase("input-size-1e9", _bundle_with("big.cvmodel", tiny_manifest(input_size=10**9))),
     ModelCase("input-size-string", _bundle_with("str.cvmodel", tiny_manifest(input_size="224"))),
     ModelCase("input-size-float", _bundle_with("flt.cvmodel", tiny_manifest(input_size=224.0))),
     ModelCase("negative-channels", _bundle_with("neg.cvmodel", tiny_manifest(in_channels=-1))),
     ModelCase("million-classes",
-              _bundle_with("classes.cvmodel", tiny_manifest(classes=[f"c{i}" for i in range(10**6)]))),
+              _bundle_with("classes.cvmodel",
+                           tiny_manifest(classes=[f"c{i}" for i in range(10**6)]))),
     ModelCase("classes-not-strings", _bundle_with("cls.cvmodel", tiny_manifest(classes=[1, 2, 3]))),
     ModelCase("normalization-nan", _bundle_with(
         "nan_norm.cvmodel", b'{"format_version": 1, "architecture": "diffraction_cnn", '
@@ -243,9 +265,8 @@ MODEL_CASES: list[ModelCase] = [
 
 
 def bundle_bytes_for_fuzzing() -> bytes:
-    """A small valid bundle's bytes (the fuzz seed): tiny weights keep mutations cheap."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("model.json", json.dumps(tiny_manifest()))
-        archive.writestr("weights.safetensors", _weights())
-    return buffer.getvalue()
+    """A valid bundle as `save_bundle` writes it (deflated manifest and card): the fuzz seed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return valid_bundle(Path(folder) / "seed.cvmodel").read_bytes()

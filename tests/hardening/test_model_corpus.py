@@ -44,6 +44,15 @@ def test_a_valid_bundle_passes_all_three_doors(tmp_path, capsys):
     entry.path.unlink()
 
 
+def test_the_pickle_payloads_are_live(tmp_path):
+    """The control: unpickling the corpus's payload file does run code, so its absence counts."""
+    import pickle
+
+    case = next(case for case in MODEL_CASES if case.name == "pickle-payload.pt")
+    pickle.loads(case.build(tmp_path).read_bytes())  # the very thing the app must never do
+    assert (tmp_path / MARKER_NAME).is_dir()
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", MODEL_CASES, ids=lambda case: case.name)
 def test_model_case_is_refused(case, tmp_path, capsys):
@@ -67,17 +76,16 @@ def test_model_case_is_refused(case, tmp_path, capsys):
 @pytest.mark.timeout(120)
 def test_pickle_payload_never_runs_in_a_real_process(tmp_path):
     """``crystalview models import`` as a user runs it: exit 1, one line, payload inert."""
-    by_name = {case.name: case for case in MODEL_CASES}
-    for name in ("pickle-payload.pt", "torch-save-payload-renamed.cvmodel"):
-        path = by_name[name].build(tmp_path)
-        result = subprocess.run(
-            [sys.executable, "-m", "crystalview", "models", "import", str(path)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO), "CRYSTALVIEW_HOME": str(tmp_path)},
-            timeout=100,
-        )
-        assert result.returncode == 1
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        assert "Traceback" not in result.stderr
-        assert not (tmp_path / MARKER_NAME).exists()
+    case = next(case for case in MODEL_CASES if case.name == "torch-save-payload-renamed.cvmodel")
+    path = case.build(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "crystalview", "models", "import", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "CRYSTALVIEW_HOME": str(tmp_path)},
+        timeout=100,
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / MARKER_NAME).exists()
