@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     arch = args.arch or "resnet18"
     # --quick shrinks images and their size, not the epochs: the speed-up grows with epochs.
-    n_images = args.images or (60 if args.quick else 300)
+    n_images = args.images or (90 if args.quick else 300)
     epochs = args.epochs or 20
-    size = args.size or (64 if args.quick else 224)
+    size = args.size or (96 if args.quick else 224)
 
     import torch
 

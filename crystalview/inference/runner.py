@@ -5,9 +5,10 @@ convolution before it (one pass over memory less per layer, a large win for smal
 channels-last layout (oneDNN's preferred layout for convolutions), under bf16 autocast where the
 CPU has native bfloat16 units (about twice as fast again, same top-1 answers) and float16
 autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
-weights change. When the GPU runs out of
-memory the runner frees its cache, halves the batch and retries, and as a last resort moves the
-model to the CPU; each of these steps is recorded in ``notes`` so the user is told.
+weights change.
+
+When the GPU runs out of memory the runner frees its cache, halves the batch and retries, and as
+a last resort moves the model to the CPU; each step is recorded in ``notes`` so the user is told.
 """
 
 from __future__ import annotations

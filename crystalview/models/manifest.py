@@ -140,7 +140,7 @@ class ModelManifest:
         """Parse and validate ``model.json``; any problem raises `ManifestError`."""
         try:
             data = json.loads(text, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise ManifestError(f"model.json is not valid JSON ({error})") from error
         return cls.from_dict(data)
 

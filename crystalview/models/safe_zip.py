@@ -8,6 +8,7 @@ and caps before reading anything, and then read each member with a hard byte lim
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
     try:
         with archive.open(info) as stream:
             data = stream.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
         raise ModelBundleError(f"{where}: member {info.filename!r} is damaged ({error})") from error
     if len(data) != info.file_size:
         raise ModelBundleError(

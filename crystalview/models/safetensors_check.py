@@ -42,7 +42,7 @@ def parse_header(data: bytes, where: str) -> dict[str, dict]:
         )
     try:
         header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ModelBundleError(
             f"{where}: weights.safetensors header is not JSON ({error})"
         ) from error

@@ -397,7 +397,8 @@ def _per_extension_cases() -> list[ImageCase]:
     noise = np.random.default_rng(2026).integers(0, 256, 4096, dtype=np.uint8).tobytes()
     for extension in sorted(SUPPORTED_EXTENSIONS):
         stem = extension.lstrip(".")
-        cases.append(ImageCase(f"zero-byte{extension}", _write(f"empty{extension}", b""), REFUSED))
+        empty = _write(f"empty{extension}", b"")
+        cases.append(ImageCase(f"zero-byte{extension}", empty, CorruptFileError))
         cases.append(ImageCase(f"random{extension}", _write(f"noise.{stem}", noise), REFUSED))
     return cases
 
@@ -457,6 +458,8 @@ IMAGE_CASES: list[ImageCase] = [
     ImageCase("tiff-named-dm3", _tiff_named_dm3, None, _opens_as((8, 8), "uint8")),
     ImageCase("folder-named-x.tif", _folder_named_tif, UnsupportedFormatError),
     ImageCase("fifo", _fifo, UnsupportedFormatError),
+    # Path problems (like "file not found") say nothing about a format: the base class, with
+    # the reason in the message.
     ImageCase("symlink-to-itself", _symlink_to_itself, CrystalViewError),
     ImageCase("non-utf8-name", _non_utf8_name, None, _opens_as((8, 8), "uint8")),
     ImageCase("path-near-path-max", _long_path, None, _opens_as((8, 8), "uint8")),

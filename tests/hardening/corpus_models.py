@@ -249,6 +249,8 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("million-classes",
               _bundle_with("classes.cvmodel",
                            tiny_manifest(classes=[f"c{i}" for i in range(10**6)]))),
+    ModelCase("classes-1001", _bundle_with("k1001.cvmodel",
+                                           tiny_manifest(classes=[f"c{i}" for i in range(1001)]))),
     ModelCase("classes-not-strings", _bundle_with("cls.cvmodel", tiny_manifest(classes=[1, 2, 3]))),
     ModelCase("normalization-nan", _bundle_with(
         "nan_norm.cvmodel", b'{"format_version": 1, "architecture": "diffraction_cnn", '

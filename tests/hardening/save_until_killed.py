@@ -79,7 +79,7 @@ def main() -> int:
                 _write_forever(folder, version + 1)
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.02, 0.3))
+        time.sleep(rng.uniform(0.01, 0.2))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         before = labelled

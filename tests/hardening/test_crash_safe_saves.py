@@ -72,8 +72,13 @@ def _assert_clear(error: BaseException, path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "code"),
-    [("os.replace", errno.ENOSPC), ("tempfile.mkstemp", errno.EACCES), ("os.fdopen", errno.EROFS)],
-    ids=["disk-full", "permission-denied", "read-only-filesystem"],
+    [
+        ("zipfile.ZipFile.writestr", errno.ENOSPC),
+        ("os.replace", errno.ENOSPC),
+        ("tempfile.mkstemp", errno.EACCES),
+        ("tempfile.mkstemp", errno.EROFS),
+    ],
+    ids=["disk-full-while-writing", "disk-full-at-rename", "permission-denied", "read-only-fs"],
 )
 def test_failed_model_save_is_explained_and_keeps_the_old_file(tmp_path, monkeypatch, target, code):
     path = tmp_path / "model.cvmodel"

@@ -296,3 +296,31 @@ def test_manifest_missing_required_field(tmp_path, tiny_bundle, tiny_manifest):
     path = rebuild(tmp_path, tiny_bundle, **{"model.json": json.dumps(data).encode()})
     with pytest.raises(ManifestError, match="lacks the required field 'classes'"):
         load_bundle(path)
+
+
+def test_garbled_deflate_stream(tmp_path, tiny_bundle):
+    members = bundle_members(tiny_bundle)
+    path = write_zip(
+        tmp_path / "x.cvmodel",
+        [
+            ("model.json", members["model.json"], zipfile.ZIP_DEFLATED),
+            ("weights.safetensors", members["weights.safetensors"], zipfile.ZIP_STORED),
+        ],
+    )
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("model.json")
+    data_start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw[data_start : data_start + 8] = b"\xff" * 8  # invalid deflate block header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelBundleError, match="is damaged"):
+        load_bundle(path)
+
+
+def test_deeply_nested_safetensors_header(tmp_path, tiny_bundle):
+    raw = b"[" * 100_000 + b"]" * 100_000
+    path = rebuild(
+        tmp_path, tiny_bundle, **{"weights.safetensors": struct.pack("<Q", len(raw)) + raw}
+    )
+    with pytest.raises(ModelBundleError, match="header is not JSON"):
+        load_bundle(path)
