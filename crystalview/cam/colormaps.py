@@ -44,6 +44,18 @@ _ANCHORS: dict[str, tuple[tuple[int, int, int], ...]] = {
         (170, 220, 50),
         (253, 231, 37),
     ),
+    # The rainbow map many older papers use; offered because users compare with them.
+    "jet": (
+        (0, 0, 143),
+        (0, 0, 255),
+        (0, 127, 255),
+        (0, 255, 255),
+        (127, 255, 127),
+        (255, 255, 0),
+        (255, 127, 0),
+        (255, 0, 0),
+        (128, 0, 0),
+    ),
     "gray": ((0, 0, 0), (255, 255, 255)),
 }
 

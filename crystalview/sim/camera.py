@@ -35,7 +35,8 @@ class CameraSettings:
     ellipse_angle_deg
         Orientation of the long axis of that distortion.
     dose
-        Mean detected electrons per pixel of the scattered signal: sets the shot noise.
+        Detected electrons per pixel at the brightest Bragg features (the signal's 99.9th
+        percentile): sets the shot noise.
     gain
         Counts per detected electron.
     read_noise

@@ -21,7 +21,7 @@ import numpy as np
 
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.sim.camera import CameraSettings, expose
-from crystalview.sim.crystal import Atom, Crystal, Lattice
+from crystalview.sim.crystal import Atom, Crystal, Lattice, powder_rings
 from crystalview.sim.patterns import (
     RingSettings,
     ZoneSettings,
@@ -224,8 +224,7 @@ def random_camera(
 
 
 def _first_ring_d(crystal: Crystal) -> float:
-    from crystalview.sim.crystal import powder_rings
-
+    """d (Å) of the innermost ring holding at least 2 % of the strongest ring's intensity."""
     rings = powder_rings(crystal, d_min=0.6)
     strong = rings.d[rings.intensity > 0.02 * rings.intensity.max()]
     return float(strong.max())

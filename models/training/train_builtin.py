@@ -54,8 +54,8 @@ RECIPES = {
         ),
         input_size=64,
         sim_size=128,
-        n_train=3000,
-        epochs=8,
+        n_train=2400,
+        epochs=14,
     ),
     "saed-zone-lattice": Recipe(
         kind="spots",
@@ -66,8 +66,8 @@ RECIPES = {
         ),
         input_size=64,
         sim_size=128,
-        n_train=3000,
-        epochs=6,
+        n_train=2400,
+        epochs=14,
     ),
 }
 
@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--n-train", type=int, help="override the recipe's training set size")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    parser.add_argument("--n-heldout", type=int, default=900)
-    parser.add_argument("--n-robustness", type=int, default=150, help="patterns per curve point")
+    parser.add_argument("--n-heldout", type=int, default=600)
+    parser.add_argument("--n-robustness", type=int, default=90, help="patterns per curve point")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     args = parser.parse_args(argv)

@@ -1,0 +1,110 @@
+"""Where the network looked, in the window: heat-map layer and dock, feature maps, kernels.
+
+`install(window)` is the feature hook (see `crystalview.gui.docks.FEATURES`): it adds the
+heat-map dock, the File ▸ Export Heat Map… action and the Tools menu's feature-map browser and
+kernel playground. Nothing here imports torch at start-up; models load on worker threads when
+first needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
+from crystalview.gui.cam.dock import HeatmapDock
+
+if TYPE_CHECKING:
+    from crystalview.gui.cam.feature_browser import FeatureBrowser
+    from crystalview.gui.cam.playground import KernelPlayground
+    from crystalview.gui.main_window import MainWindow
+
+DOCK_NAME = "heatmap"
+
+
+class HeatmapFeature(QObject):
+    """Ties the heat-map dock and the two dialogs to the window's current image."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.dock = HeatmapDock(window.viewer, window.pool)
+        self.feature_browser: FeatureBrowser | None = None
+        self.playground: KernelPlayground | None = None
+        window.add_dock(DOCK_NAME, "Heat map", self.dock, Qt.DockWidgetArea.RightDockWidgetArea)
+        window.current_changed.connect(self.on_current_changed)
+        self.dock.features_button.clicked.connect(self.open_feature_browser)
+        self.dock.playground_button.clicked.connect(self.open_playground)
+        self._add_actions()
+        self.dock.refresh_models()
+        self.on_current_changed(window.current)
+
+    def _add_actions(self) -> None:
+        window = self.window
+        self.export_action = QAction("Export &Heat Map…", window)
+        self.export_action.setStatusTip("Save image + heat map as PNG and the raw map as TIFF")
+        self.export_action.triggered.connect(self.dock.export_dialog)
+        file_menu = _menu(window, "&File")
+        preferences = next(
+            (a for a in file_menu.actions() if a.text().startswith("&Preferences")), None
+        )
+        file_menu.insertAction(preferences, self.export_action)
+        tools = _menu(window, "&Tools")
+        self.features_action = tools.addAction("&Feature Maps…")
+        self.features_action.triggered.connect(self.open_feature_browser)
+        self.playground_action = tools.addAction("&Kernel Playground…")
+        self.playground_action.triggered.connect(self.open_playground)
+
+    def on_current_changed(self, entry) -> None:
+        if entry is None or entry.micrograph is None:
+            self.dock.set_image(None, None)
+        else:
+            self.dock.set_image(entry.key, entry.micrograph, entry.name)
+        if self.playground is not None:
+            self.playground.set_source()
+
+    def open_feature_browser(self) -> FeatureBrowser:
+        from crystalview.gui.cam.feature_browser import FeatureBrowser
+
+        if self.feature_browser is None:
+            self.feature_browser = FeatureBrowser(
+                self.window.viewer,
+                self.window.pool,
+                lambda: self.dock.model_path,
+                self.dock.layer_names,
+                parent=self.window,
+            )
+        self.feature_browser.show()
+        self.feature_browser.raise_()
+        return self.feature_browser
+
+    def open_playground(self) -> KernelPlayground:
+        from crystalview.gui.cam.playground import KernelPlayground
+
+        if self.playground is None:
+            self.playground = KernelPlayground(self.window.viewer, parent=self.window)
+        self.playground.set_source()
+        self.playground.show()
+        self.playground.raise_()
+        return self.playground
+
+
+def _menu(window: MainWindow, title: str) -> QMenu:
+    """The menu-bar menu called ``title``, created (before Help) when it does not exist yet."""
+    bar = window.menuBar()
+    for action in bar.actions():
+        if action.menu() is not None and action.text() == title:
+            return action.menu()
+    help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
+    menu = QMenu(title, bar)
+    bar.insertMenu(help_action, menu)
+    return menu
+
+
+def install(window: MainWindow) -> HeatmapFeature:
+    """Add the heat-map feature to ``window`` (kept as ``window.heatmap``)."""
+    feature = HeatmapFeature(window)
+    window.heatmap = feature
+    return feature

@@ -1,0 +1,308 @@
+"""Page 6: how good is the model — confusion matrix, precision and recall, and its mistakes.
+
+The figures are those of the kept checkpoint on the held-out validation images. The gallery
+shows each misclassified validation image with the heat map of the class the model wrongly
+chose, so the scientist sees *why* it went wrong (a scale bar, a label, the background …).
+Heat maps are computed on a worker with a deep copy of the trained model (one owner per model).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from crystalview.core.progress import CancelToken, Progress
+from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_message
+from crystalview.gui.wizard.wizard import FineTuneWizard
+
+log = logging.getLogger(__name__)
+
+MAX_HEATMAPS = 24
+HEATMAP_THUMB = 160
+HEATMAP_OPACITY = 0.45
+
+
+@dataclass
+class MistakeView:
+    """One misclassified validation image, ready to show: RGB thumbnail with its heat map."""
+
+    path: Path
+    true_name: str
+    predicted_name: str
+    confidence: float
+    rgb: np.ndarray | None  # (h, w, 3) uint8, or None when the image could not be explained
+    error: str = ""
+
+
+def blend_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = HEATMAP_OPACITY):
+    """Greyscale ``image`` (0..1) under an inferno heat map, as RGB uint8 (same shape)."""
+    from crystalview.cam.colormaps import apply_colormap
+
+    grey = np.repeat(np.clip(image, 0, 1)[..., None] * 255.0, 3, axis=2)
+    colours = apply_colormap(heatmap).astype(np.float32)
+    weight = opacity * np.clip(heatmap, 0, 1)[..., None] + 0.15 * opacity
+    return np.clip(grey * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
+
+
+def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
+    """Heat maps of the wrongly predicted class for each mistake (a progress generator).
+
+    ``mistakes`` are `ValPrediction`s with a path. Each finished image is the ``partial`` of one
+    `Progress` so the gallery fills as they come.
+    """
+    from crystalview.cam import compute_cam
+    from crystalview.core.errors import Cancelled, CrystalViewError
+    from crystalview.inference.predict import InferenceSettings
+    from crystalview.io import open_image
+    from crystalview.io.display import auto_levels, to_display
+
+    settings = InferenceSettings(probability_map=False)
+    views = []
+    for index, mistake in enumerate(mistakes):
+        cancel.raise_if_cancelled()
+        view = MistakeView(
+            mistake.path,
+            class_names[mistake.true],
+            class_names[mistake.predicted],
+            float(mistake.probabilities[mistake.predicted]),
+            None,
+        )
+        try:
+            micrograph = open_image(mistake.path)
+            job = compute_cam(
+                loaded, micrograph, target=mistake.predicted, settings=settings, cancel=cancel
+            )
+            while True:
+                try:
+                    next(job)
+                except StopIteration as stop:
+                    heatmap = stop.value.heatmap
+                    break
+            image = np.asarray(micrograph.image, dtype=np.float32)
+            step = max(1, int(np.ceil(max(image.shape) / HEATMAP_THUMB)))
+            small = image[::step, ::step]
+            shown = to_display(
+                small, auto_levels(small, micrograph.is_diffraction), micrograph.is_diffraction
+            )
+            view.rgb = blend_heatmap(shown, heatmap[::step, ::step])
+        except Cancelled:
+            raise
+        except (CrystalViewError, OSError, ValueError, RuntimeError) as error:
+            view.error = str(error) or type(error).__name__
+        views.append(view)
+        yield Progress(index + 1, len(mistakes), f"Heat map of {mistake.path.name}", view)
+    return views
+
+
+def _rgb_icon(rgb: np.ndarray) -> QIcon:
+    rgb = np.ascontiguousarray(rgb)
+    height, width, _ = rgb.shape
+    image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QIcon(QPixmap.fromImage(image))
+
+
+class EvaluationPage(QWizardPage):
+    """Validation figures of the trained model and a gallery of its mistakes with heat maps."""
+
+    def __init__(self, wizard: FineTuneWizard):
+        super().__init__()
+        self._wizard = wizard
+        self._shown_result = None
+        self._worker = None
+        self.setTitle("6 · Evaluation")
+        self.setSubTitle(
+            "How the kept model does on the validation images it never trained on. "
+            "Rows are the true classes, columns what the model said."
+        )
+        self.summary_label = QLabel()
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.setStyleSheet("QLabel { font-size: 14px; }")
+        self.cancelled_label = message_label(style=WARNING_STYLE)
+        self.matrix_table = QTableWidget()
+        self.matrix_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.scores_table = QTableWidget()
+        self.scores_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.scores_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        for table in (self.matrix_table, self.scores_table):
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        matrix_box = QGroupBox("Confusion matrix (validation images)")
+        QVBoxLayout(matrix_box).addWidget(self.matrix_table)
+        scores_box = QGroupBox("Per class")
+        QVBoxLayout(scores_box).addWidget(self.scores_table)
+        tables = QHBoxLayout()
+        tables.addWidget(matrix_box, 3)
+        tables.addWidget(scores_box, 2)
+
+        self.mistakes_list = QListWidget()
+        self.mistakes_list.setViewMode(QListView.ViewMode.IconMode)
+        self.mistakes_list.setIconSize(QSize(HEATMAP_THUMB, HEATMAP_THUMB))
+        self.mistakes_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.mistakes_list.setMovement(QListView.Movement.Static)
+        self.mistakes_list.setWordWrap(True)
+        self.mistakes_list.setGridSize(QSize(HEATMAP_THUMB + 40, HEATMAP_THUMB + 56))
+        self.mistakes_list.setMinimumHeight(HEATMAP_THUMB + 70)
+        self.mistakes_note = QLabel()
+        self.mistakes_progress = QProgressBar()
+        self.mistakes_progress.setMaximumWidth(200)
+        self.mistakes_progress.hide()
+        mistakes_box = QGroupBox("Misclassified validation images (heat map of the wrong class)")
+        mistakes_layout = QVBoxLayout(mistakes_box)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.mistakes_note, 1)
+        note_row.addWidget(self.mistakes_progress)
+        mistakes_layout.addLayout(note_row)
+        mistakes_layout.addWidget(self.mistakes_list)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.cancelled_label)
+        layout.addLayout(tables, 2)
+        layout.addWidget(mistakes_box, 3)
+
+    def initializePage(self) -> None:
+        result = self._wizard.result
+        if result is None or result is self._shown_result:
+            return
+        self._shown_result = result
+        self.show_result(result)
+        self.explain(result)
+
+    def cleanupPage(self) -> None:
+        """Going back keeps what is shown; a new training result refreshes it."""
+
+    # -- figures ----------------------------------------------------------------------------------
+
+    def show_result(self, result) -> None:
+        names = list(result.class_names)
+        matrix = np.asarray(result.confusion_matrix, dtype=np.int64)
+        total = int(matrix.sum())
+        self.summary_label.setText(
+            f"Validation accuracy <b>{result.val_accuracy:.1%}</b> on <b>{total}</b> held-out "
+            f"image(s) · best epoch {result.best_epoch} of {len(result.history)}"
+        )
+        set_message(
+            self.cancelled_label,
+            f"Training was cancelled — best epoch {result.best_epoch} kept."
+            if result.cancelled
+            else "",
+        )
+        self.matrix_table.clear()
+        self.matrix_table.setRowCount(len(names))
+        self.matrix_table.setColumnCount(len(names))
+        self.matrix_table.setHorizontalHeaderLabels([f"→ {n}" for n in names])
+        self.matrix_table.setVerticalHeaderLabels(names)
+        row_totals = matrix.sum(axis=1)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                count = int(matrix[i, j])
+                item = QTableWidgetItem(str(count))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = count / row_totals[i] if row_totals[i] else 0.0
+                item.setBackground(QBrush(_cell_colour(share, i == j)))
+                item.setToolTip(f"true {names[i]}, predicted {names[j]}: {count}")
+                self.matrix_table.setItem(i, j, item)
+        self.scores_table.clear()
+        self.scores_table.setRowCount(len(names))
+        self.scores_table.setColumnCount(3)
+        self.scores_table.setHorizontalHeaderLabels(["precision", "recall", "images"])
+        self.scores_table.setVerticalHeaderLabels(names)
+        for i, name in enumerate(names):
+            scores = result.per_class[name]
+            values = (f"{scores['precision']:.2f}", f"{scores['recall']:.2f}")
+            for j, text in enumerate((*values, str(int(scores["support"])))):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.scores_table.setItem(i, j, item)
+
+    def matrix_total(self) -> int:
+        """Sum of the counts shown in the confusion matrix table."""
+        total = 0
+        for i in range(self.matrix_table.rowCount()):
+            for j in range(self.matrix_table.columnCount()):
+                total += int(self.matrix_table.item(i, j).text())
+        return total
+
+    # -- heat maps of the mistakes ----------------------------------------------------------------
+
+    def explain(self, result):
+        """Start the heat-map job for the misclassified images (at most `MAX_HEATMAPS`)."""
+        from crystalview.models.bundle import LoadedModel
+
+        self.mistakes_list.clear()
+        mistakes = [m for m in result.misclassified if m.path is not None]
+        if not mistakes:
+            self.mistakes_note.setText("No validation image was misclassified.")
+            return None
+        shown = mistakes[:MAX_HEATMAPS]
+        more = len(mistakes) - len(shown)
+        self.mistakes_note.setText(
+            f"{len(mistakes)} misclassified image(s)"
+            + (f"; the first {len(shown)} are shown" if more else "")
+            + ". Bright = where the model found evidence for the wrong class."
+        )
+        loaded = LoadedModel(copy.deepcopy(result.model), result.manifest, Path("trained"))
+        names = list(result.class_names)
+        worker = self._wizard.pool.submit(
+            lambda cancel: explain_mistakes(loaded, shown, names, cancel),
+            "Heat maps of the mistakes",
+            report_errors=False,
+        )
+        self._worker = worker
+        self.mistakes_progress.setRange(0, len(shown))
+        self.mistakes_progress.setValue(0)
+        self.mistakes_progress.show()
+        worker.progress.connect(self._on_mistake)
+        worker.error.connect(lambda error, _tb: log.warning("heat maps failed: %s", error))
+        worker.finished.connect(self._on_explained)
+        return worker
+
+    def _on_mistake(self, event: Progress) -> None:
+        self.mistakes_progress.setValue(event.done)
+        view = event.partial
+        if not isinstance(view, MistakeView):
+            return
+        text = (
+            f"{view.path.name}\ntrue {view.true_name} → {view.predicted_name} "
+            f"({view.confidence:.0%})"
+        )
+        item = QListWidgetItem(text)
+        if view.rgb is not None:
+            item.setIcon(_rgb_icon(view.rgb))
+        item.setToolTip(f"{view.path}" + (f"\nno heat map: {view.error}" if view.error else ""))
+        self.mistakes_list.addItem(item)
+
+    def _on_explained(self) -> None:
+        self._worker = None
+        self.mistakes_progress.hide()
+
+
+def _cell_colour(share: float, diagonal: bool) -> QColor:
+    """Green for right answers, red for confusions, stronger with the row's share."""
+    strength = int(40 + 160 * share) if share > 0 else 0
+    if strength == 0:
+        return QColor("white")
+    if diagonal:
+        return QColor(255 - strength, 255 - strength // 3, 255 - strength)
+    return QColor(255, 255 - strength, 255 - strength)

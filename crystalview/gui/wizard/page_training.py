@@ -1,0 +1,291 @@
+"""Page 5: training on a worker, with live curves, epoch progress, time left and Cancel.
+
+The run starts when the page opens (or with "Train again"). `train_model` gets its own
+`CancelToken`, not the worker's: cancelling asks the loop to stop after the current batch and
+still *return* the best checkpoint so far, whereas cancelling the worker would throw that result
+away. Closing the wizard cancels both and waits for the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from crystalview.core.errors import CrystalViewError
+from crystalview.core.progress import CancelToken, Progress
+from crystalview.gui.wizard.widgets import (
+    ERROR_STYLE,
+    GOOD_STYLE,
+    WARNING_STYLE,
+    message_label,
+    set_message,
+)
+from crystalview.gui.wizard.wizard import FineTuneWizard
+from crystalview.training import EpochMetrics, TrainingConfig
+
+log = logging.getLogger(__name__)
+
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#ff7f0e"
+
+
+def format_seconds(seconds: float) -> str:
+    """``"45 s"``, ``"3 min 05 s"``: a time left a person reads at a glance."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background="w")
+    plot.setTitle(title, color="#222", size="11pt")
+    plot.setLabel("bottom", "epoch")
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.addLegend(offset=(-10, 10))
+    plot.setMinimumHeight(200)
+    return plot
+
+
+def run_training(samples, class_names, config: TrainingConfig, cancel: CancelToken):
+    """The worker's job: threads set once (one core left to the GUI), then the training loop."""
+    from crystalview.inference import configure_threads
+    from crystalview.training import train_model
+
+    configure_threads()
+    return (yield from train_model(samples, class_names, config, cancel))
+
+
+class TrainingPage(QWizardPage):
+    """Runs the training and draws its loss and accuracy curves as epochs finish."""
+
+    def __init__(self, wizard: FineTuneWizard):
+        super().__init__()
+        self._wizard = wizard
+        self._worker = None
+        self._token: CancelToken | None = None
+        self._history: list[EpochMetrics] = []
+        self._started = 0.0
+        self._first_batch: tuple[float, int] | None = None
+        self.setTitle("5 · Training")
+        self.setSubTitle(
+            "The model trains on most of your labelled images and is checked on the held-out "
+            "rest after every epoch. The best epoch is kept."
+        )
+        self.loss_plot = _curve_plot("Loss", "loss")
+        self.acc_plot = _curve_plot("Accuracy", "accuracy")
+        self.acc_plot.setYRange(0, 1.0)
+        pen = {"width": 2}
+        self.train_loss = self.loss_plot.plot(
+            [], [], pen=pg.mkPen(TRAIN_COLOR, **pen), symbol="o", symbolSize=5, name="training"
+        )
+        self.val_loss = self.loss_plot.plot(
+            [], [], pen=pg.mkPen(VAL_COLOR, **pen), symbol="o", symbolSize=5, name="validation"
+        )
+        self.train_acc = self.acc_plot.plot(
+            [], [], pen=pg.mkPen(TRAIN_COLOR, **pen), symbol="o", symbolSize=5, name="training"
+        )
+        self.val_acc = self.acc_plot.plot(
+            [], [], pen=pg.mkPen(VAL_COLOR, **pen), symbol="o", symbolSize=5, name="validation"
+        )
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.acc_plot)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        self.time_label = QLabel()
+        self.cancel_button = QPushButton("Cancel training")
+        self.cancel_button.setToolTip("Stop after this batch and keep the best epoch so far.")
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.again_button = QPushButton("Train again")
+        self.again_button.clicked.connect(self.start_training)
+        row = QHBoxLayout()
+        row.addWidget(self.progress_bar, 1)
+        row.addWidget(self.time_label)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.again_button)
+        self.outcome_label = message_label()
+        layout = QVBoxLayout(self)
+        layout.addLayout(plots, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.outcome_label)
+
+    # -- page life --------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def initializePage(self) -> None:
+        config = self._wizard.model_page.config()
+        if self.running:
+            return
+        if self._wizard.result is None or self._wizard.result_config != config:
+            self.start_training()
+        else:
+            self._update_buttons()
+
+    def cleanupPage(self) -> None:
+        """Going back stops a run in progress (its best epoch is still kept)."""
+        self.cancel_training()
+
+    def isComplete(self) -> bool:
+        return self._wizard.result is not None and not self.running
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def start_training(self) -> None:
+        if self.running:
+            return
+        samples, names = self._wizard.project.samples()
+        config = self._wizard.model_page.config()
+        self._wizard.result = None
+        self._wizard.result_config = None
+        self._history = []
+        self._redraw()
+        self._token = CancelToken()
+        token = self._token
+        self._started = time.monotonic()
+        self._first_batch = None
+        worker = self._wizard.pool.submit(
+            lambda _worker_token: run_training(samples, names, config, token),
+            "Training",
+            report_errors=False,
+        )
+        self._worker = worker
+        worker.progress.connect(self._on_progress)
+        worker.result.connect(lambda result, c=config: self._on_result(result, c))
+        worker.error.connect(self._on_error)
+        worker.cancelled.connect(self._on_cancelled_early)
+        worker.finished.connect(self._on_finished)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat("Reading images…")
+        self.time_label.setText("")
+        set_message(self.outcome_label, "")
+        self.status_label.setText(
+            f"Training <b>{len(samples)}</b> images of {len(names)} classes from "
+            f"<b>{self._wizard.model_page.current_choice().text}</b>, strategy "
+            f"<b>{config.strategy}</b>, up to {config.epochs} epochs."
+        )
+        self._update_buttons()
+
+    def cancel_training(self) -> None:
+        """Ask the run to stop after the current batch, keeping the best epoch so far."""
+        if self._token is not None and self.running:
+            self._token.cancel()
+            self.progress_bar.setFormat("Stopping after this batch…")
+
+    def _on_progress(self, event: Progress) -> None:
+        if isinstance(event.partial, EpochMetrics):
+            self._history.append(event.partial)
+            self._redraw()
+        if event.total > 0:
+            self.progress_bar.setRange(0, event.total)
+            self.progress_bar.setValue(min(event.done, event.total))
+        self.progress_bar.setFormat(event.message or "%p %")
+        if event.message.startswith("Epoch") and event.total:
+            self._update_time_left(event)
+
+    def _update_time_left(self, event: Progress) -> None:
+        now = time.monotonic()
+        if self._first_batch is None:  # reading and caching are over: estimate from here
+            self._first_batch = (now, event.done)
+            return
+        start, done0 = self._first_batch
+        if event.done > done0 and now > start:
+            rate = (event.done - done0) / (now - start)
+            self.time_label.setText(
+                f"about {format_seconds((event.total - event.done) / rate)} left"
+            )
+
+    def _redraw(self) -> None:
+        epochs = [m.epoch for m in self._history]
+        self.train_loss.setData(epochs, [m.train_loss for m in self._history])
+        self.val_loss.setData(epochs, [m.val_loss for m in self._history])
+        self.train_acc.setData(epochs, [m.train_acc for m in self._history])
+        self.val_acc.setData(epochs, [m.val_acc for m in self._history])
+
+    def _on_result(self, result, config: TrainingConfig) -> None:
+        self._wizard.result = result
+        self._wizard.result_config = config
+        elapsed = format_seconds(result.train_seconds)
+        if result.cancelled:
+            text = (
+                f"<b>Cancelled — best epoch {result.best_epoch} kept</b> (validation accuracy "
+                f"{result.val_accuracy:.1%}). You can evaluate and save it, or train again."
+            )
+            set_message(self.outcome_label, text, WARNING_STYLE)
+        else:
+            text = (
+                f"<b>Finished</b> in {elapsed}: best epoch {result.best_epoch} of "
+                f"{len(result.history)}, validation accuracy <b>{result.val_accuracy:.1%}</b>."
+            )
+            set_message(self.outcome_label, text, GOOD_STYLE)
+        if result.skipped_files:
+            names = ", ".join(str(p) for p, _ in result.skipped_files[:5])
+            self.outcome_label.setText(
+                self.outcome_label.text()
+                + f"<br>{len(result.skipped_files)} image(s) could not be read and were left "
+                f"out: {names}"
+            )
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        self.progress_bar.setFormat("Done" if not result.cancelled else "Cancelled")
+        self.time_label.setText("")
+        self._wizard.training_finished.emit(result)
+
+    def _on_error(self, error: Exception, details: str) -> None:
+        if isinstance(error, CrystalViewError):
+            message = str(error)
+        else:
+            log.error("training failed unexpectedly:\n%s", details)
+            message = f"Training failed because of an unexpected error: {error}"
+        set_message(self.outcome_label, f"<b>Training failed.</b> {message}", ERROR_STYLE)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Failed")
+        if not self._wizard._closing:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Training failed", message, parent=self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.setModal(False)
+            box.show()
+
+    def _on_cancelled_early(self) -> None:
+        set_message(
+            self.outcome_label,
+            "Cancelled before the first epoch finished — there is no model to keep yet.",
+            WARNING_STYLE,
+        )
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Cancelled")
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self._token = None
+        self._update_buttons()
+        self.completeChanged.emit()
+
+    def _update_buttons(self) -> None:
+        self.cancel_button.setEnabled(self.running)
+        self.again_button.setEnabled(not self.running)
+        back = self._wizard.button(self._wizard.WizardButton.BackButton)
+        if self._wizard.currentPage() is self:
+            back.setEnabled(not self.running)

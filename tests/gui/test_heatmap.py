@@ -1,0 +1,191 @@
+"""The heat-map dock in the real window: compute, classes, image switching, export, closing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from PySide6.QtCore import QThreadPool, Qt
+
+from crystalview.gui.cam.heatmap_layer import LAYER_NAME, threshold_lut
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path):
+    """A two-class diffraction CNN with 32-px inputs, saved as a bundle (random weights)."""
+    import torch
+
+    from crystalview.models.bundle import save_bundle
+    from crystalview.models.manifest import ModelManifest
+    from crystalview.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("diffraction_cnn", num_classes=2)
+    manifest = ModelManifest(
+        architecture="diffraction_cnn", classes=["spots", "rings"], input_size=32, name="tiny"
+    )
+    return save_bundle(tmp_path / "tiny.cvmodel", model, manifest)
+
+
+@pytest.fixture
+def feature(window):
+    """The window's heat-map feature (installed here if the window does not list it yet)."""
+    from crystalview.gui.cam import install
+
+    return getattr(window, "heatmap", None) or install(window)
+
+
+def open_images(qtbot, window, make_tiff, tmp_path, shapes):
+    rng = np.random.default_rng(1)
+    paths = [
+        make_tiff(tmp_path / f"img{i}.tif", rng.integers(0, 4000, shape).astype(np.uint16))
+        for i, shape in enumerate(shapes)
+    ]
+    window.open_paths(paths, remember=False)
+    qtbot.waitUntil(
+        lambda: window.gallery_model.rowCount() == len(paths) and window.current is not None,
+        timeout=10_000,
+    )
+    return [window.gallery_model.entry(i) for i in range(len(paths))]
+
+
+def computed(qtbot, dock, action, timeout=20_000):
+    """Run ``action`` and return the `CamResult` the dock shows afterwards."""
+    with qtbot.waitSignal(dock.result_shown, timeout=timeout, check_params_cb=bool) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def test_compute_button_draws_the_map_over_the_image(qtbot, window, feature, tiny_bundle,
+                                                     make_tiff, tmp_path):  # fmt: skip
+    dock = feature.dock
+    (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(48, 70)])
+    dock.set_model_path(tiny_bundle)
+    dock.opacity_slider.setValue(70)
+
+    result = computed(qtbot, dock, lambda: qtbot.mouseClick(dock.compute_button,
+                                                            Qt.MouseButton.LeftButton))  # fmt: skip
+
+    item = window.viewer.layer(LAYER_NAME)
+    assert item is dock.layer.item and item.isVisible()
+    assert item.image.shape == entry.shape == result.heatmap.shape
+    assert item.opacity() == pytest.approx(0.7)
+    assert 0.0 <= result.heatmap.min() and result.heatmap.max() <= 1.0
+    assert result.class_name in ("spots", "rings")
+    assert dock.layer.colour_bar is not None
+    # the dock learned the model's classes and layers from the computation
+    assert [dock.class_box.itemText(i) for i in range(1, 3)] == ["spots", "rings"]
+    assert dock.layer_names() == ["block1", "block2", "block3"]
+    assert dock.export_button.isEnabled()
+
+    dock.show_box.setChecked(False)
+    assert not item.isVisible() and dock.layer.colour_bar is None
+    dock.show_box.setChecked(True)
+    assert item.isVisible()
+
+
+def test_class_and_method_switches_recompute(qtbot, window, feature, tiny_bundle, make_tiff,
+                                             tmp_path):  # fmt: skip
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(40, 60)])
+    dock.set_model_path(tiny_bundle)
+    first = computed(qtbot, dock, dock.compute)
+    other = "rings" if first.class_name == "spots" else "spots"
+
+    second = computed(qtbot, dock, lambda: dock.class_box.setCurrentText(other))
+    assert second.class_name == other and second.target_class != first.target_class
+
+    dock.method_box.setCurrentIndex(dock.method_box.findData("gradcam"))
+    third = computed(qtbot, dock, lambda: dock.layer_box.setCurrentText("block2"))
+    assert third.layer == "block2" and third.class_name == other
+    # back to the first choice: shown from the cache, no new job
+    dock.method_box.setCurrentIndex(dock.method_box.findData("auto"))
+    dock.class_box.setCurrentIndex(0)
+    assert dock.result is first and not dock.jobs.busy
+
+
+def test_switching_images_clears_then_follows(qtbot, window, feature, tiny_bundle, make_tiff,
+                                              tmp_path):  # fmt: skip
+    dock = feature.dock
+    first, second = open_images(qtbot, window, make_tiff, tmp_path, [(40, 60), (50, 36)])
+    window.select_entry(first)
+    dock.set_model_path(tiny_bundle)
+    dock.follow_box.setChecked(False)
+    result = computed(qtbot, dock, dock.compute)
+    assert result.heatmap.shape == first.shape
+
+    window.select_entry(second)  # not computed, not following: nothing drawn over it
+    assert dock.result is None and not dock.layer.item.isVisible()
+    window.select_entry(first)  # cached
+    assert dock.result is result and dock.layer.item.isVisible()
+
+    dock.follow_box.setChecked(True)
+    followed = computed(qtbot, dock, lambda: window.select_entry(second))
+    assert followed.heatmap.shape == second.shape
+    assert window.viewer.layer(LAYER_NAME).image.shape == second.shape
+
+
+def test_export_writes_the_overlay_png_and_the_float32_map(qtbot, window, feature, tiny_bundle,
+                                                           make_tiff, tmp_path):  # fmt: skip
+    dock = feature.dock
+    (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(45, 64)])
+    dock.set_model_path(tiny_bundle)
+    result = computed(qtbot, dock, dock.compute)
+
+    png, tiff = dock.export_to(tmp_path / "exported")  # the .png is added
+
+    assert png.suffix == ".png" and tiff.suffix == ".tif"
+    raw = tifffile.imread(tiff)
+    assert raw.dtype == np.float32 and raw.shape == entry.shape
+    np.testing.assert_array_equal(raw, result.heatmap)
+    with Image.open(png) as picture:
+        assert picture.mode == "RGB" and picture.width > picture.height > 0
+
+
+def test_export_to_an_unwritable_place_raises(qtbot, window, feature, tiny_bundle, make_tiff,
+                                              tmp_path):  # fmt: skip
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(40, 40)])
+    dock.set_model_path(tiny_bundle)
+    computed(qtbot, dock, dock.compute)
+    with pytest.raises(OSError):
+        dock.export_to(tmp_path / "no such folder" / "map.png")
+
+
+def test_threshold_hides_weak_evidence():
+    lut = threshold_lut("inferno", 0.5)
+    assert lut.shape == (256, 4) and lut.dtype == np.uint8
+    assert (lut[:127, 3] == 0).all() and (lut[128:, 3] == 255).all()
+    assert (threshold_lut("jet", 0.0)[:, 3] == 255).all()
+
+
+def test_a_broken_model_file_is_reported_in_the_dock(qtbot, window, feature, make_tiff, tmp_path):
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(40, 40)])
+    broken = tmp_path / "broken.cvmodel"
+    broken.write_bytes(b"not a zip")
+    dock.set_model_path(broken)
+    with qtbot.waitSignal(dock.jobs.busy_changed, timeout=10_000, check_params_cb=lambda b: not b):
+        dock.compute()
+    assert dock.info.text().startswith("The heat map failed")
+    assert "broken.cvmodel" in dock.info.text()
+    assert dock.result is None
+    assert len(window.notifications) == 1  # and a dialog says it too
+
+
+def test_closing_the_window_while_computing_leaves_no_thread(qtbot, window, feature, tiny_bundle,
+                                                             make_tiff, tmp_path):  # fmt: skip
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(256, 256)])
+    dock.set_model_path(tiny_bundle)
+    dock.method_box.setCurrentIndex(dock.method_box.findData("occlusion"))  # slow on purpose
+    with qtbot.waitSignal(dock.jobs.progress, timeout=10_000):
+        dock.compute()
+    assert dock.jobs.busy
+
+    window.close()
+
+    assert window.pool.active() == []
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert window.pool.wait_for_done(0)

@@ -1,0 +1,395 @@
+"""The model dock in the real window: choosing, importing and running models, queue and cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from crystalview import paths
+from crystalview.gui.docks.model import preferred_model
+from crystalview.models.bundle import save_bundle
+from crystalview.models.manifest import ModelManifest
+from crystalview.models.registry import build_model
+
+CLASSES = ["alpha", "beta", "gamma"]
+
+
+def save_tiny_model(
+    folder: Path, name: str, modality: str = "unknown", input_mode: str = "tiles"
+) -> Path:
+    """A 3-class diffraction_cnn on 16 px inputs (fast enough for thousands of tiles)."""
+    torch.manual_seed(0)
+    model = build_model("diffraction_cnn", len(CLASSES))
+    manifest = ModelManifest(
+        architecture="diffraction_cnn",
+        classes=list(CLASSES),
+        input_size=16,
+        modality=modality,
+        input_mode=input_mode,
+        name=name,
+    )
+    return save_bundle(folder / f"{name}.cvmodel", model, manifest)
+
+
+def write_saed_tiff(path: Path, size: int = 48) -> Path:
+    """A pattern saved the way the simulator saves one (ImageJ TIFF calibrated in 1/nm)."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 60000, (size, size), dtype=np.uint16)
+    tifffile.imwrite(
+        path, image, imagej=True, resolution=(20.0, 20.0), metadata={"unit": "1/nm", "axes": "YX"}
+    )
+    return path
+
+
+@pytest.fixture
+def builtin_dir(tmp_path, monkeypatch) -> Path:
+    """An empty built-in models folder, so the shipped models do not change what tests see."""
+    folder = tmp_path / "builtin"
+    folder.mkdir()
+    monkeypatch.setattr(paths, "builtin_models_dir", lambda: folder)
+    return folder
+
+
+@pytest.fixture
+def cv_window(qtbot, tmp_path, monkeypatch, builtin_dir):
+    """The real window with its own user folder (models, settings) and the model dock."""
+    monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
+    from crystalview.gui.main_window import MainWindow
+
+    win = MainWindow()
+    if not hasattr(win, "model_dock"):  # until the feature is listed in docks.FEATURES
+        from crystalview.gui.docks.model import install
+
+        install(win)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.pool.active() == []
+    assert win.pool.wait_for_done(0)
+
+
+def refresh(qtbot, win) -> list:
+    with qtbot.waitSignal(win.model_dock.models_listed, timeout=20_000) as blocker:
+        win.model_dock.refresh_models()
+    return blocker.args[0]
+
+
+def open_and_wait(qtbot, win, paths_: list[Path], count: int) -> None:
+    win.open_paths(paths_)
+    qtbot.waitUntil(
+        lambda: (
+            win.gallery_model.rowCount() == count and not win.pool.active(include_background=False)
+        ),
+        timeout=10_000,
+    )
+
+
+def run_and_wait(qtbot, win, start) -> object:
+    with qtbot.waitSignal(win.model_dock.run_finished, timeout=30_000) as blocker:
+        start()
+    return blocker.args[0]
+
+
+@pytest.fixture
+def small_images(tmp_path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    out = []
+    for index, shape in enumerate([(40, 52), (64, 64), (12, 12)]):
+        path = folder / f"img{index}.tif"
+        tifffile.imwrite(path, rng.integers(0, 255, shape, dtype=np.uint8))
+        out.append(path)
+    return out
+
+
+def test_run_on_all_sets_badges_and_device(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    models = refresh(qtbot, win)
+    assert [m.name for m in models] == ["tiny"]
+    open_and_wait(qtbot, win, small_images, 3)
+    dock = win.model_dock
+    assert dock.current_model_entry().name == "tiny"
+    assert dock.tile_box.value() == 16  # default from the manifest
+    assert "alpha" in dock.card.text() and "16 x 16" in dock.card.text()
+
+    summary = run_and_wait(qtbot, win, dock.run_all_button.click)
+    assert summary is not None and not summary.failures
+    for entry in win.gallery_model.entries:
+        prediction = dock.prediction_for(entry)
+        assert prediction is not None and prediction.label in CLASSES
+        text, colour = entry.badge
+        assert text.startswith(prediction.label) and text.endswith("%")
+        assert colour.startswith("#")
+    # the 12 x 12 image is smaller than a tile: classified whole
+    small = next(e for e in win.gallery_model.entries if e.shape == (12, 12))
+    assert dock.prediction_for(small).n_tiles == 1
+    assert dock.prediction_for(win.gallery_model.entries[1]).n_tiles > 1
+    assert "cpu" in dock.device_label.text()
+    assert win.device_label.isVisible() and "cpu" in win.device_label.text()
+
+
+def test_run_current_and_selected(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images, 3)
+    dock = win.model_dock
+    run_and_wait(qtbot, win, dock.run_current_button.click)
+    classified = [e for e in win.gallery_model.entries if dock.prediction_for(e) is not None]
+    assert classified == [win.current]
+
+    win.gallery.selectAll()
+    run_and_wait(qtbot, win, dock.run_selected_button.click)
+    assert all(dock.prediction_for(e) is not None for e in win.gallery_model.entries)
+
+
+def test_second_run_is_queued_not_parallel(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images, 3)
+    dock = win.model_dock
+    started, finished = [], []
+    running_at_start = []
+    dock.run_started.connect(
+        lambda r: running_at_start.append(
+            sum(w.title.startswith("Classifying") for w in win.pool.active())
+        )
+    )
+    dock.run_started.connect(started.append)
+    dock.run_finished.connect(finished.append)
+
+    first = dock.run_on(win.gallery_model.entries[:2])
+    second = dock.run_on(win.gallery_model.entries[2:])
+    assert dock.is_running() and dock.queued_runs() == 1
+    assert "queued" in dock.queue_label.text()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=30_000)
+    assert started == [first, second]
+    assert running_at_start == [1, 1]  # never two classifications at once
+    assert dock.queued_runs() == 0 and not dock.is_running()
+    assert all(dock.prediction_for(e) is not None for e in win.gallery_model.entries)
+
+
+@pytest.fixture
+def big_image(tmp_path) -> Path:
+    """Thousands of 16 px tiles with these settings: a run long enough to interrupt."""
+    path = tmp_path / "big" / "big.tif"
+    path.parent.mkdir()
+    tifffile.imwrite(path, np.random.default_rng(2).integers(0, 255, (1024, 1024), np.uint8))
+    return path
+
+
+def slow_settings(dock) -> None:
+    dock.overlap_box.setValue(50)
+    dock.batch_box.setValue(1)
+
+
+def test_cancel_stops_the_run_and_drops_the_queue(qtbot, cv_window, big_image, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, [big_image, *small_images], 4)
+    dock = win.model_dock
+    slow_settings(dock)
+    big = win.gallery_model.entries[0]
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000) as blocker:
+        dock.run_on([big])
+        dock.run_on(win.gallery_model.entries[1:])  # queued
+        qtbot.waitUntil(lambda: win.cancel_button.isVisible(), timeout=5_000)
+        qtbot.wait(200)
+        win.cancel_button.click()
+    assert blocker.args == [None]
+    qtbot.waitUntil(lambda: not win.pool.active(include_background=False), timeout=10_000)
+    assert dock.queued_runs() == 0 and not dock.is_running()
+    assert all(dock.prediction_for(e) is None for e in win.gallery_model.entries)
+    assert all(e.badge is None for e in win.gallery_model.entries)
+
+
+def test_switching_and_closing_images_during_a_run(qtbot, cv_window, small_images, big_image):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, [*small_images, big_image], 4)
+    dock = win.model_dock
+    dock.overlap_box.setValue(50)
+    dock.batch_box.setValue(8)
+    big = next(e for e in win.gallery_model.entries if e.shape == (1024, 1024))
+    doomed = win.gallery_model.entries[0]
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000) as blocker:
+        dock.run_all()
+        for step in (1, 1, -1, 1, 1):
+            win.step_image(step)
+            qtbot.wait(20)
+        win.remove_entries([doomed])
+        win.select_entry(big)
+    summary = blocker.args[0]
+    assert summary is not None and not summary.failures
+    assert win.current is big
+    prediction = dock.prediction_for(big)
+    assert prediction is not None and prediction.n_tiles > 1000
+    assert win.results_dock.table_model.rowCount() == prediction.n_tiles
+
+
+def test_closing_the_window_during_a_run_stops_it(
+    qtbot, tmp_path, monkeypatch, builtin_dir, big_image
+):
+    monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
+    from crystalview.gui.main_window import MainWindow
+
+    win = MainWindow()
+    if not hasattr(win, "model_dock"):
+        from crystalview.gui.docks.model import install
+
+        install(win)
+    qtbot.addWidget(win)
+    win.show()
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, [big_image], 1)
+    slow_settings(win.model_dock)
+    win.model_dock.run_all()
+    win.model_dock.run_all()  # and one queued
+    qtbot.waitUntil(lambda: win.cancel_button.isVisible(), timeout=5_000)
+    qtbot.wait(200)
+    win.close()
+    assert win.pool.active() == []
+    assert win.pool.wait_for_done(0)  # no pool thread is still running a job
+    qtbot.wait(100)  # late signals of the closed window are ignored, nothing new starts
+    assert win.pool.active() == [] and win.model_dock.prediction_for(win.current) is None
+
+
+def test_importing_a_broken_model_shows_an_error_and_the_app_goes_on(
+    qtbot, cv_window, tmp_path, small_images
+):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    broken = tmp_path / "broken.cvmodel"
+    broken.write_bytes(b"this is not a zip file at all")
+    worker = win.model_dock.import_model_file(broken)
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        pass
+    qtbot.waitUntil(lambda: len(win.notifications) == 1, timeout=5_000)
+    box = win.notifications[0]
+    assert "broken.cvmodel" in box.text()
+    assert not box.isModal()
+    assert not any(p.name.startswith("broken") for p in paths.user_models_dir().iterdir())
+    # the window still works: the existing model runs
+    open_and_wait(qtbot, win, small_images[:1], 1)
+    summary = run_and_wait(qtbot, win, win.model_dock.run_all)
+    assert summary is not None
+
+
+def test_importing_a_good_model_lists_and_selects_it(qtbot, cv_window, tmp_path):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    source = save_tiny_model(tmp_path, "tiny")  # same name: imported under a new one
+    with qtbot.waitSignal(win.model_dock.models_listed, timeout=20_000):
+        win.model_dock.import_model_file(source)
+    assert [m.name for m in win.model_dock.models()] == ["tiny", "tiny-2"]
+    assert win.model_dock.current_model_entry().name == "tiny-2"
+    assert win.model_dock.model_box.currentText().startswith("tiny-2")
+
+
+def test_saed_images_preselect_the_builtin_model(qtbot, cv_window, builtin_dir, tmp_path):
+    win = cv_window
+    save_tiny_model(builtin_dir, "another-saed", modality="SAED")
+    save_tiny_model(builtin_dir, "saed-crystal-system", modality="SAED")
+    save_tiny_model(builtin_dir, "saed-zone-lattice", modality="SAED")
+    save_tiny_model(paths.user_models_dir(), "aaa-sem", modality="SEM")
+    models = refresh(qtbot, win)
+    assert [m.builtin for m in models] == [True, True, True, False]
+    dock = win.model_dock
+    assert dock.current_model_entry().name == "another-saed"  # nothing to follow yet
+
+    pattern = write_saed_tiff(tmp_path / "pattern.tif")
+    open_and_wait(qtbot, win, [pattern], 1)
+    assert win.current.modality == "SAED"
+    assert dock.current_model_entry().name == "saed-crystal-system"
+    assert "saed-zone-lattice" in [
+        dock.model_box.itemText(i) for i in range(dock.model_box.count())
+    ]
+    # a model trained on SEM images warns on a diffraction pattern; the user's choice sticks
+    dock.model_box.setCurrentIndex(3)
+    dock.model_box.activated.emit(3)
+    assert dock.current_model_entry().name == "aaa-sem"
+    assert dock.mismatch.isVisibleTo(dock) and "SAED" in dock.mismatch.text()
+    win.show_entry(win.current)
+    assert dock.current_model_entry().name == "aaa-sem"
+
+
+def test_preferred_model_order(tmp_path, builtin_dir):
+    from crystalview.models.catalog import list_models
+
+    save_tiny_model(builtin_dir, "saed-zone-lattice", modality="SAED")
+    save_tiny_model(builtin_dir, "sem-grains", modality="SEM")
+    models = list_models()
+    assert preferred_model(models, "SAED").name == "saed-zone-lattice"
+    assert preferred_model(models, "SEM").name == "sem-grains"
+    assert preferred_model(models, "TEM") is None
+
+
+def test_only_matching_images_are_classified(qtbot, cv_window, small_images, tmp_path):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "saed-model", modality="SAED")
+    refresh(qtbot, win)
+    pattern = write_saed_tiff(tmp_path / "pattern.tif")
+    open_and_wait(qtbot, win, [pattern, *small_images[:2]], 3)
+    dock = win.model_dock
+    assert dock.matching_box.isChecked() and "SAED" in dock.matching_box.text()
+    # plain TIFFs have no modality ("unknown") and are classified; an SEM image is skipped
+    win.gallery_model.entries[2].modality = "SEM"
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000) as blocker:
+        request = dock.run_all()
+    assert [e.modality for e in request.entries] == ["SAED", "unknown"]
+    assert len(blocker.args[0].results) == 2
+    assert dock.prediction_for(win.gallery_model.entries[2]) is None
+    dock.matching_box.setChecked(False)
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000):
+        request = dock.run_all()
+    assert len(request.entries) == 3
+
+
+def test_device_preference_cuda_without_gpu_is_reported(qtbot, cv_window, small_images):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images[:1], 1)
+    win.model_dock.device_box.setCurrentText("cuda")
+    finished = run_and_wait(qtbot, win, win.model_dock.run_all)
+    assert finished is None
+    qtbot.waitUntil(lambda: len(win.notifications) == 1, timeout=5_000)
+    assert "CUDA" in win.notifications[0].text()
+
+
+def test_tile_grid_link_shows_the_grid_used(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images[1:2], 1)
+    dock, tiles = win.model_dock, win.tile_dock
+    dock.grid_box.setChecked(True)
+    assert tiles.show_box.isChecked()
+    assert tiles.size_box.value() == 16 and tiles.overlap_box.value() == 25
+    dock.tile_box.setValue(32)
+    assert tiles.size_box.value() == 32
+    tiles.overlap_box.setValue(50)  # edited in the Tiles dock: used by the next run
+    assert dock.overlap_box.value() == 50
+    summary = run_and_wait(qtbot, win, dock.run_all)
+    prediction = dock.prediction_for(win.current)
+    from crystalview.core.tiling import tile_grid
+
+    assert summary is not None
+    assert prediction.n_tiles == tile_grid((64, 64), 32, 0.5).n_tiles
+    tiles.show_box.setChecked(False)
+    assert not dock.grid_box.isChecked()

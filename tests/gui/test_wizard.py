@@ -1,0 +1,280 @@
+"""The fine-tune wizard end to end on tiny generated images: drop, classes, keys, undo/redo,
+strategy, training, evaluation, saving, resuming, cancelling and closing mid-training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from crystalview.core.labels import LabelProject
+from crystalview.gui.wizard import FineTuneWizard
+from crystalview.gui.wizard.wizard import CLASSES, EVALUATION, LABELLING, MODEL, SAVE, TRAINING
+
+CLASS_NAMES = ["horizontal", "vertical", "checker"]
+PER_CLASS = 8
+
+
+def _pattern(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    frequency, phase = rng.uniform(0.5, 0.8), rng.uniform(0, 2 * np.pi)
+    if label == 0:
+        image = np.sin(frequency * yy + phase)
+    elif label == 1:
+        image = np.sin(frequency * xx + phase)
+    else:
+        image = np.sin(frequency * xx / 2 + phase) * np.sin(frequency * yy / 2)
+    image = image + 0.3 * rng.standard_normal((size, size))
+    return (image * 1000 + 5000).astype(np.uint16)
+
+
+@pytest.fixture
+def flat_images(tmp_path: Path) -> Path:
+    """3 classes x 8 synthetic 48-px TIFFs in one folder; the class is in the file name."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(PER_CLASS):
+        for label, name in enumerate(CLASS_NAMES):
+            tifffile.imwrite(folder / f"{name}_{i:02d}.tif", _pattern(label, rng))
+    return folder
+
+
+@pytest.fixture
+def labelled_tree(tmp_path: Path) -> Path:
+    """The same kind of images sorted into one subfolder per class, plus two unsorted ones."""
+    rng = np.random.default_rng(2)
+    root = tmp_path / "tree"
+    for label, name in enumerate(CLASS_NAMES):
+        (root / name).mkdir(parents=True)
+        for i in range(PER_CLASS):
+            tifffile.imwrite(root / name / f"{i:02d}.tif", _pattern(label, rng))
+    return root
+
+
+@pytest.fixture
+def make_wizard(qtbot):
+    made = []
+
+    def make(**kwargs) -> FineTuneWizard:
+        wizard = FineTuneWizard(**kwargs)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        made.append(wizard)
+        return wizard
+
+    yield make
+    for wizard in made:
+        wizard.close()
+        assert wizard.pool.active() == []
+
+
+def _drop(widget, paths: list[Path]) -> None:
+    """Send the drag-enter and drop events a file manager sends when files are dropped."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    actions = Qt.DropAction.CopyAction
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPointF(20, 20), actions, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(20, 20), actions, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, event)
+    assert event.isAccepted()
+
+
+def _class_of(path: Path) -> int:
+    return CLASS_NAMES.index(path.name.split("_")[0])
+
+
+def _train(qtbot, wizard: FineTuneWizard, epochs: int = 2):
+    wizard.model_page.select_base("diffraction_cnn", pretrained=False)
+    wizard.model_page.set_strategy("frozen")
+    wizard.model_page.epochs.setValue(epochs)
+    with qtbot.waitSignal(wizard.training_finished, timeout=60_000) as blocker:
+        wizard.next()
+        assert wizard.currentId() == TRAINING
+    qtbot.waitUntil(lambda: wizard.training_page.isComplete(), timeout=10_000)
+    return blocker.args[0]
+
+
+def test_wizard_end_to_end(qtbot, make_wizard, flat_images):
+    from crystalview.models.catalog import list_models
+
+    wizard = make_wizard()
+    page = wizard.images_page
+    _drop(page, [flat_images])
+    assert len(wizard.project.images) == 3 * PER_CLASS
+    project_file = flat_images / "crystalview-labels.json"
+    assert Path(page.path_edit.text()) == project_file
+    wizard.next()
+    assert wizard.currentId() == CLASSES
+    assert project_file.is_file()
+
+    classes = wizard.classes_page
+    assert not classes.isComplete()
+    for name in CLASS_NAMES:
+        qtbot.keyClicks(classes.name_edit, name)
+        qtbot.mouseClick(classes.add_button, Qt.MouseButton.LeftButton)
+    assert wizard.project.class_names == CLASS_NAMES
+    assert classes.isComplete()
+    wizard.next()
+    assert wizard.currentId() == LABELLING
+
+    labelling = wizard.labelling_page
+    view = labelling.view
+    assert labelling.model.rowCount() == 3 * PER_CLASS
+    assert not labelling.isComplete()
+    labelling.select_row(0)
+    # label every image with its key; labelling one image moves on to the next by itself
+    for _ in range(3 * PER_CLASS):
+        path = labelling.model.path(view.currentIndex().row())
+        qtbot.keyClick(view, str(_class_of(path) + 1))
+    assert len(wizard.project.labels) == 3 * PER_CLASS
+    assert all(wizard.project.label_of(p) == p.name.split("_")[0] for p in wizard.project.images)
+    assert "<b>24</b> of 24" in labelling.counts_label.text()
+    assert labelling.isComplete()
+
+    last = labelling.model.path(3 * PER_CLASS - 1)
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert wizard.project.label_of(last) is None
+    labelling.set_filter("unlabelled")
+    assert labelling.model.paths == [last]
+    qtbot.keyClick(
+        view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert wizard.project.label_of(last) == last.name.split("_")[0]
+    assert labelling.model.paths == []
+    labelling.set_filter("all")
+
+    wizard.next()
+    assert wizard.currentId() == MODEL
+    result = _train(qtbot, wizard)
+    assert len(result.history) == 2
+    assert len(wizard.training_page.val_loss.getData()[0]) == 2
+
+    wizard.next()
+    assert wizard.currentId() == EVALUATION
+    evaluation = wizard.evaluation_page
+    n_val = sum(len(v) for v in [result.val_predictions])
+    assert evaluation.matrix_total() == n_val == int(np.sum(result.confusion_matrix))
+    assert evaluation.matrix_table.rowCount() == 3
+    qtbot.waitUntil(lambda: evaluation._worker is None, timeout=20_000)
+    assert evaluation.mistakes_list.count() == len(result.misclassified)
+
+    wizard.next()
+    assert wizard.currentId() == SAVE
+    save = wizard.save_page
+    save.name_edit.setText("wizard-test-model")
+    with qtbot.waitSignal(wizard.model_saved, timeout=10_000) as saved:
+        qtbot.mouseClick(save.save_button, Qt.MouseButton.LeftButton)
+    path = saved.args[0]
+    assert path.is_file() and path.stem == "wizard-test-model"
+    assert "wizard-test-model" in [entry.name for entry in list_models()]
+    assert save.isComplete()
+
+    # a second save of the same name gets a new version instead of overwriting the first
+    wizard.result = result
+    save._saved_for = None
+    second = save.save()
+    assert second != path and second.stem == "wizard-test-model-2" and path.is_file()
+
+    # reopening the project resumes at the labelling page with every label back
+    labels = wizard.project.labels
+    again = make_wizard(project=LabelProject.open(project_file))
+    again.resume()
+    assert again.currentId() == LABELLING
+    assert again.project.labels == labels
+    again.back()
+    again.back()
+    assert again.currentId() == 0 and again.images_page.path_edit.isReadOnly()
+
+
+def test_bulk_labels_are_one_undo_step(qtbot, make_wizard, flat_images, tmp_path):
+    project = LabelProject.create(tmp_path / "p.json", sorted(flat_images.iterdir()), CLASS_NAMES)
+    wizard = make_wizard(project=project)
+    wizard.resume()
+    assert wizard.currentId() == LABELLING
+    labelling = wizard.labelling_page
+    view = labelling.view
+    labelling.select_row(0)
+    for row in (1, 2, 3):
+        view.selectionModel().select(
+            labelling.model.index(row), view.selectionModel().SelectionFlag.Select
+        )
+    qtbot.keyClick(view, "2")
+    assert project.counts()["vertical"] == 4
+    assert "<b>4</b>" in labelling.counts_label.text()
+    assert labelling.warnings_label.isVisible()  # tiny classes are pointed out
+    qtbot.mouseClick(labelling.undo_button, Qt.MouseButton.LeftButton)
+    assert project.counts()["vertical"] == 0
+    qtbot.mouseClick(labelling.redo_button, Qt.MouseButton.LeftButton)
+    assert project.counts()["vertical"] == 4
+    labelling.set_filter("class:vertical")
+    assert labelling.model.rowCount() == 4
+    assert LabelProject.open(tmp_path / "p.json").counts()["vertical"] == 4
+
+
+def test_tree_import_cancel_and_label_these_next(qtbot, make_wizard, labelled_tree, tmp_path):
+    wizard = make_wizard()
+    assert wizard.images_page.import_tree(labelled_tree) == 3 * PER_CLASS
+    extra = tmp_path / "unsorted"
+    extra.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        tifffile.imwrite(extra / f"u{i}.tif", _pattern(i, rng))
+    wizard.images_page.add_paths([extra])
+    wizard.images_page.path_edit.setText(str(tmp_path / "labels.json"))
+    wizard.next()
+    assert wizard.project.class_names == sorted(CLASS_NAMES)
+    wizard.next()
+    wizard.next()
+    assert wizard.currentId() == MODEL
+
+    # cancel after the first epoch: the best epoch so far is kept and can be used
+    wizard.model_page.select_base("diffraction_cnn", pretrained=False)
+    wizard.model_page.set_strategy("frozen")
+    wizard.model_page.epochs.setValue(300)
+    wizard.model_page.patience.setValue(0)
+    training = wizard.training_page
+    with qtbot.waitSignal(wizard.training_finished, timeout=60_000) as blocker:
+        wizard.next()
+        qtbot.waitUntil(lambda: len(training._history) >= 1, timeout=30_000)
+        qtbot.mouseClick(training.cancel_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.cancelled and result.best_epoch >= 1
+    assert f"best epoch {result.best_epoch} kept" in training.outcome_label.text()
+    qtbot.waitUntil(training.isComplete, timeout=10_000)
+
+    # back to labelling: rank the three unlabelled images by the model's uncertainty
+    wizard.back()
+    wizard.back()
+    assert wizard.currentId() == LABELLING
+    labelling = wizard.labelling_page
+    assert labelling.next_button.isEnabled()
+    qtbot.mouseClick(labelling.next_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: labelling.filter_box.currentData() == "suggested", timeout=20_000)
+    assert sorted(labelling.model.paths) == sorted(extra.iterdir())
+
+
+def test_closing_during_training_stops_every_thread(qtbot, make_wizard, labelled_tree, tmp_path):
+    project = LabelProject.create(tmp_path / "labels.json")
+    project.import_folder_tree(labelled_tree)
+    wizard = make_wizard(project=project)
+    wizard.resume()
+    wizard.next()
+    wizard.model_page.select_base("diffraction_cnn", pretrained=False)
+    wizard.model_page.epochs.setValue(500)
+    wizard.model_page.patience.setValue(0)
+    wizard.next()
+    assert wizard.training_page.running
+    qtbot.waitUntil(lambda: len(wizard.training_page._history) >= 1, timeout=30_000)
+    wizard.close()
+    assert wizard.pool.active() == []
+    assert wizard.pool.wait_for_done(0)
+    assert not wizard.isVisible()
