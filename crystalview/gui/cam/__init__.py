@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QWidget
 
 from crystalview.gui.cam.dock import HeatmapDock
+from crystalview.gui.cam.jobs import RunSettings
 
 if TYPE_CHECKING:
     from crystalview.gui.cam.feature_browser import FeatureBrowser
@@ -38,8 +39,22 @@ class HeatmapFeature(QObject):
         self.dock.features_button.clicked.connect(self.open_feature_browser)
         self.dock.playground_button.clicked.connect(self.open_playground)
         self._add_actions()
-        self.dock.refresh_models()
+        model_dock = getattr(window, "model_dock", None)
+        if model_dock is not None:
+            self.follow_model_dock(model_dock)
+        else:  # a window without the model feature: the dock lists the models itself
+            self.dock.refresh_models()
         self.on_current_changed(window.current)
+
+    def follow_model_dock(self, model_dock) -> None:
+        """Explain the model chosen in the model dock, run with that dock's settings."""
+        self.dock.follow_model_source()
+        model_dock.model_changed.connect(
+            lambda entry: self.dock.set_model_path(entry.path if entry is not None else None)
+        )
+        current = model_dock.current_model_entry()
+        self.dock.set_model_path(current.path if current is not None else None)
+        self.dock.run_settings = lambda: model_run_settings(model_dock)
 
     def _add_actions(self) -> None:
         window = self.window
@@ -76,8 +91,7 @@ class HeatmapFeature(QObject):
                 self.dock.layer_names,
                 parent=self.window,
             )
-        self.feature_browser.show()
-        self.feature_browser.raise_()
+        _bring_up(self.feature_browser)
         return self.feature_browser
 
     def open_playground(self) -> KernelPlayground:
@@ -86,9 +100,28 @@ class HeatmapFeature(QObject):
         if self.playground is None:
             self.playground = KernelPlayground(self.window.viewer, parent=self.window)
         self.playground.set_source()
-        self.playground.show()
-        self.playground.raise_()
+        _bring_up(self.playground)
         return self.playground
+
+
+def model_run_settings(model_dock) -> RunSettings:
+    """The model dock's tile size, overlap, batch size and device (what inference used)."""
+    tiled = model_dock.tile_box.isEnabled()
+    return RunSettings(
+        tile_size=model_dock.tile_box.value() if tiled else None,
+        overlap=model_dock.overlap_box.value() / 100.0,
+        batch_size=model_dock.batch_box.value(),
+        device=model_dock.device_box.currentText(),
+    )
+
+
+def _bring_up(dialog: QWidget) -> None:
+    """Show a non-modal dialog, or bring it to the front when it is already open."""
+    if dialog.isVisible():
+        dialog.raise_()
+        dialog.activateWindow()
+    else:
+        dialog.show()
 
 
 def _menu(window: MainWindow, title: str) -> QMenu:

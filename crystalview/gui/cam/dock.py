@@ -11,6 +11,7 @@ image.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from crystalview import paths
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
-from crystalview.gui.cam.jobs import CamRequest, ModelCopy, cam_job, model_layers
+from crystalview.gui.cam.jobs import CamRequest, ModelCopy, RunSettings, cam_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
@@ -99,6 +100,8 @@ class HeatmapDock(QWidget):
         self._class_names: list[str] = []
         self._external_model = False
         self._info_path: Path | None = None
+        self.run_settings: Callable[[], RunSettings] = RunSettings
+        """Tile size, overlap, batch size and device; the model dock supplies its own."""
         self._build()
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
@@ -365,6 +368,7 @@ class HeatmapDock(QWidget):
             target=self.target,
             layer=layer,
             frame=self.viewer.frame_index,
+            run=self.run_settings(),
             micrograph=self.micrograph,
         )
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.micrograph import Micrograph
-from crystalview.gui.cam.jobs import FeatureResult, ModelCopy, feature_job
+from crystalview.gui.cam.jobs import FeatureResult, ModelCopy, feature_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
@@ -117,6 +117,7 @@ class FeatureBrowser(QDialog):
         self.model_copy = ModelCopy()
         self.result: FeatureResult | None = None
         self.page = 0
+        self._layers_path: Path | None = None
 
         self.layer_box = QComboBox()
         self.layer_box.addItem("First-layer kernels (what Conv1 learned)", KERNELS)
@@ -193,12 +194,13 @@ class FeatureBrowser(QDialog):
         self.jobs.submit(
             lambda cancel: feature_job(path, copy, micrograph, layer, box, frame, cancel),
             "Feature maps",
-            self._on_result,
+            lambda result, p=path: self._on_result(p, result),
             on_error=self._on_error,
         )
 
-    def _on_result(self, result: FeatureResult) -> None:
+    def _on_result(self, path: Path, result: FeatureResult) -> None:
         self.result = result
+        self._layers_path = path
         self.set_layers(result.layers)
         channels, height, width = result.maps.shape
         what = "kernels" if result.kernels else "activation maps"
@@ -240,9 +242,33 @@ class FeatureBrowser(QDialog):
         self.next_button.setEnabled(self.page < n_pages - 1)
 
     def showEvent(self, event) -> None:
-        if self.result is None:
-            self.set_layers(self.layer_names())
+        self.refresh_layers()
         super().showEvent(event)
+
+    def refresh_layers(self) -> None:
+        """Offer the current model's layers: the heat-map dock's list when it has one, else
+        loaded on a worker (the browser's own model copy)."""
+        path = self.model_path()
+        if path is None or path == self._layers_path:
+            return
+        known = self.layer_names()
+        if known:
+            self._layers_path = path
+            self.set_layers(known)
+            return
+        copy = self.model_copy
+        self.jobs.submit(
+            lambda _cancel: model_layers(copy, path)[1],
+            f"Loading {path.stem}",
+            lambda layers, p=path: self._on_layers(p, layers),
+            on_error=self._on_error,
+            preempt=False,
+        )
+
+    def _on_layers(self, path: Path, layers: list[str]) -> None:
+        if path == self.model_path():
+            self._layers_path = path
+            self.set_layers(layers)
 
     def closeEvent(self, event) -> None:
         self.jobs.cancel()

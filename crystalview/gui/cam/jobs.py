@@ -42,8 +42,19 @@ class ModelCopy:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """How the model runs: the model dock's tile size, overlap, batch size and device, so the
+    heat map explains exactly the tiles that were classified."""
+
+    tile_size: int | None = None
+    overlap: float = 0.25
+    batch_size: int = 32
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
 class CamRequest:
-    """What to explain: which image, model, method, class and layer.
+    """What to explain: which image, model, method, class and layer, run how.
 
     ``key`` identifies the result in the dock's cache (the micrograph itself is not hashed).
     """
@@ -54,12 +65,13 @@ class CamRequest:
     target: str | None
     layer: str | None
     frame: int = 0
+    run: RunSettings = RunSettings()
     micrograph: Micrograph | None = field(default=None, compare=False, hash=False)
 
     @property
     def key(self) -> tuple:
         return (self.image_key, str(self.model_path), self.method, self.target, self.layer,
-                self.frame)  # fmt: skip
+                self.frame, self.run)  # fmt: skip
 
 
 def cam_job(
@@ -84,7 +96,12 @@ def cam_job(
             method=request.method,
             target=request.target,
             layer=layer,
-            settings=InferenceSettings(device="auto"),
+            settings=InferenceSettings(
+                tile_size=request.run.tile_size,
+                overlap=request.run.overlap,
+                batch_size=request.run.batch_size,
+                device=request.run.device,
+            ),
             cancel=cancel,
             frame=request.frame,
         )

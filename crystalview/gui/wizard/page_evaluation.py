@@ -77,7 +77,8 @@ def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
     from crystalview.io import open_image
     from crystalview.io.display import auto_levels, to_display
 
-    settings = InferenceSettings(probability_map=False)
+    # full precision: a few small images, and exact maps matter more than speed here
+    settings = InferenceSettings(probability_map=False, fast=False)
     views = []
     for index, mistake in enumerate(mistakes):
         cancel.raise_if_cancelled()
