@@ -10,8 +10,11 @@ TVIPS, ImageJ and DigitalMicrograph TIFFs; Hitachi keeps its scale in a ``.txt``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +194,38 @@ def _load_series(path: Path, index: int) -> tuple[np.ndarray, np.ndarray | None]
 
 
 def image_series(tif: Any) -> list[Any]:
-    """The series that hold pixels (empty series of odd writers are skipped)."""
+    """The series that hold pixels (empty series of odd writers are skipped).
+
+    The page chain is indexed first: tifffile detects a chain that loops back on itself while
+    indexing, but walking an unindexed chain (what ``tif.series`` does) can go round it for ever.
+    """
+    len(tif.pages)
     return [series for series in tif.series if series.shape and series.size]
+
+
+class _ThreadWarnings(logging.Handler):
+    """Collects what tifffile logs from the current thread (other threads read other files)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_warnings() -> Iterator[list[str]]:
+    """The warnings tifffile logs in this block: it repairs damaged files silently otherwise."""
+    handler = _ThreadWarnings()
+    tifffile_log = logging.getLogger("tifffile")
+    tifffile_log.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        tifffile_log.removeHandler(handler)
 
 
 def _is_color(series: Any) -> bool:
@@ -225,15 +258,20 @@ def read_tiff(path: Path) -> list[PendingImage]:
         tif = tifffile.TiffFile(path)
     except (tifffile.TiffFileError, ValueError, IndexError, EOFError) as error:
         raise CorruptFileError(f"{path}: not a readable TIFF file ({error}).") from error
-    with tif:
+    with tif, _tifffile_warnings() as damage:
         n_pages = _count_pages(path, tif)
         series_list = image_series(tif)
         if not series_list:
             raise CorruptFileError(f"{path}: the TIFF file contains no image.")
         # A header whose data lie beyond the end of the file (truncated, or a lying header) is
-        # not worth a metadata parse: the size check or the decode will report it.
+        # not worth a metadata parse: the size check or the decode will report it. Nor is a file
+        # whose tags or page chain tifffile had to repair: rosettasciio parses it again, with its
+        # own TiffFile, and a damaged chain can keep it busy for ever.
         plausible = all(_data_end(series) <= path.stat().st_size for series in series_list)
-        signals = _rsciio_signals(path) if plausible and n_pages <= MAX_PAGES_FOR_RSCIIO else []
+        if damage:
+            log.debug("%s: damaged TIFF structure (%s); calibration from tags only", path, damage)
+        wanted = plausible and not damage and n_pages <= MAX_PAGES_FOR_RSCIIO
+        signals = _rsciio_signals(path) if wanted else []
         pending = []
         for index, series in enumerate(series_list):
             signal = _match_signal(signals, _frame_shape(series))

@@ -310,6 +310,17 @@ def _dm3_endless_struct(folder: Path) -> Path:
     return path
 
 
+def _copy_of(name: str) -> Callable[[Path], Path]:
+    """A file kept in ``tests/hardening/data`` (fuzzer findings, made from our own seeds)."""
+
+    def build(folder: Path) -> Path:
+        path = folder / name
+        path.write_bytes((Path(__file__).resolve().parent / "data" / name).read_bytes())
+        return path
+
+    return build
+
+
 def _mrc_claiming_huge(folder: Path) -> Path:
     """An MRC header promising 50000 x 50000 x 1000 float32 voxels in 1 kB."""
     header = bytearray(1024)
@@ -466,6 +477,9 @@ IMAGE_CASES: list[ImageCase] = [
     ImageCase("path-over-path-max", _too_long_path, CrystalViewError),
     ImageCase("hdf5-without-emd-structure", _plain_hdf5, REFUSED),
     ImageCase("mrc-claims-huge", _mrc_claiming_huge, FileTooLargeError),
+    # Found by fuzz_readers: an IFD chain tifffile only detects as a loop when indexing it;
+    # iterating it unindexed (rosettasciio, our decode and thumbnail did) never ended.
+    ImageCase("tiff-damaged-chain-loop", _copy_of("fuzz-chain-loop.tif"), CorruptFileError),
     ImageCase("dm3-struct-of-2-billion-fields", _dm3_endless_struct, ReadTimeoutError,
               timeout_s=1.0),
 ]  # fmt: skip

@@ -114,6 +114,9 @@ def model_card_html(model: ModelEntry) -> str:
         scale = f"{manifest.pixel_size:.4g} {manifest.pixel_unit} per pixel"
     else:
         scale = "any pixel size"
+    trained_on = (
+        "any kind of image" if manifest.modality == "unknown" else f"{manifest.modality} images"
+    )
     swatches = ", ".join(
         f"<span style='color:{class_colour(i).name()}'>■</span>&nbsp;{name}"
         for i, name in enumerate(manifest.classes)
@@ -122,7 +125,7 @@ def model_card_html(model: ModelEntry) -> str:
         f"<b>{manifest.name or model.name}</b> ({origin}, {manifest.architecture})",
         f"Classes: {swatches}",
         f"Input: {manifest.input_size} x {manifest.input_size} px, {mode}",
-        f"Trained on: {manifest.modality} images, {scale}",
+        f"Trained on: {trained_on}, {scale}",
     ]
     if manifest.description:
         text = manifest.description.strip().replace("\n", " ")
@@ -330,10 +333,8 @@ class ModelDock(QWidget):
             for widget in (self.tile_box, self.overlap_box, self.grid_box):
                 widget.setEnabled(tiled)
             modality = model.manifest.modality
-            self.matching_box.setText(
-                f"Only {modality} images" if modality != "unknown" else "Any kind of image"
-            )
-            self.matching_box.setEnabled(modality != "unknown")
+            self.matching_box.setText(f"Only {modality} images")
+            self.matching_box.setVisible(modality != "unknown")
         self._update_mismatch()
         self._push_grid()
         if changed:

@@ -268,6 +268,7 @@ class LabellingPage(QWizardPage):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         wizard.project_changed.connect(self._on_project_changed)
         wizard.previews.ready.connect(self._on_preview_ready)
+        wizard.training_finished.connect(lambda _result: self._refresh_side())
 
     # -- page life --------------------------------------------------------------------------------
 
