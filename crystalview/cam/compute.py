@@ -136,7 +136,7 @@ def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def _assemble(maps: torch.Tensor, model_input: ModelInput, chunk: int) -> np.ndarray:
     """Per-input raw maps ``(n, 1, h, w)`` → one raw map ``(H, W)`` on the image's pixel grid."""
     if model_input.grid is None:
-        return _upsample(maps, model_input.image_shape)[0, 0].cpu().numpy()
+        return _upsample(maps.float(), model_input.image_shape)[0, 0].cpu().numpy()
     size = (model_input.tile_size, model_input.tile_size)
     blender = TileMapBlender(model_input.grid)
     for part in _batches(len(maps), chunk):

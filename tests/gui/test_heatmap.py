@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from PySide6.QtCore import QThreadPool, Qt
+from PySide6.QtCore import Qt, QThreadPool
 
 from crystalview.gui.cam.heatmap_layer import LAYER_NAME, threshold_lut
 
 
-@pytest.fixture
-def tiny_bundle(tmp_path):
+def save_tiny_bundle(path, input_mode="tiles"):
     """A two-class diffraction CNN with 32-px inputs, saved as a bundle (random weights)."""
     import torch
 
@@ -23,9 +22,18 @@ def tiny_bundle(tmp_path):
     torch.manual_seed(0)
     model = build_model("diffraction_cnn", num_classes=2)
     manifest = ModelManifest(
-        architecture="diffraction_cnn", classes=["spots", "rings"], input_size=32, name="tiny"
+        architecture="diffraction_cnn",
+        classes=["spots", "rings"],
+        input_size=32,
+        input_mode=input_mode,
+        name="tiny",
     )
-    return save_bundle(tmp_path / "tiny.cvmodel", model, manifest)
+    return save_bundle(path, model, manifest)
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path):
+    return save_tiny_bundle(tmp_path / "tiny.cvmodel")
 
 
 @pytest.fixture
@@ -57,21 +65,22 @@ def computed(qtbot, dock, action, timeout=20_000):
     return blocker.args[0]
 
 
-def test_compute_button_draws_the_map_over_the_image(qtbot, window, feature, tiny_bundle,
-                                                     make_tiff, tmp_path):  # fmt: skip
+def test_compute_button_draws_the_map_over_the_image(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(48, 70)])
     dock.set_model_path(tiny_bundle)
     dock.opacity_slider.setValue(70)
 
-    result = computed(qtbot, dock, lambda: qtbot.mouseClick(dock.compute_button,
-                                                            Qt.MouseButton.LeftButton))  # fmt: skip
+    click = lambda: qtbot.mouseClick(dock.compute_button, Qt.MouseButton.LeftButton)  # noqa: E731
+    result = computed(qtbot, dock, click)
 
     item = window.viewer.layer(LAYER_NAME)
     assert item is dock.layer.item and item.isVisible()
     assert item.image.shape == entry.shape == result.heatmap.shape
     assert item.opacity() == pytest.approx(0.7)
-    assert 0.0 <= result.heatmap.min() and result.heatmap.max() <= 1.0
+    assert result.heatmap.min() >= 0.0 and result.heatmap.max() <= 1.0
     assert result.class_name in ("spots", "rings")
     assert dock.layer.colour_bar is not None
     # the dock learned the model's classes and layers from the computation
@@ -85,8 +94,33 @@ def test_compute_button_draws_the_map_over_the_image(qtbot, window, feature, tin
     assert item.isVisible()
 
 
-def test_class_and_method_switches_recompute(qtbot, window, feature, tiny_bundle, make_tiff,
-                                             tmp_path):  # fmt: skip
+def test_whole_image_models_get_a_map_of_the_image_shape(
+    qtbot, window, feature, make_tiff, tmp_path
+):
+    dock = feature.dock
+    (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(90, 64)])
+    dock.set_model_path(save_tiny_bundle(tmp_path / "whole.cvmodel", input_mode="whole"))
+    result = computed(qtbot, dock, dock.compute)
+    assert result.n_tiles == 1 and result.heatmap.shape == entry.shape
+    assert dock.layer.item.image.shape == entry.shape
+
+
+def test_grad_cam_asked_before_the_layers_are_known_is_shown(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(40, 60)])
+    dock.set_model_path(tiny_bundle)
+    dock.method_box.setCurrentIndex(dock.method_box.findData("gradcam"))
+    assert dock.layer_names() == []  # the model is not loaded yet
+    result = computed(qtbot, dock, dock.compute)
+    assert result.layer == "block3" and dock.layer_box.currentText() == "block3"
+    assert dock.result is result and dock.layer.item.isVisible()
+
+
+def test_class_and_method_switches_recompute(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     open_images(qtbot, window, make_tiff, tmp_path, [(40, 60)])
     dock.set_model_path(tiny_bundle)
@@ -105,8 +139,9 @@ def test_class_and_method_switches_recompute(qtbot, window, feature, tiny_bundle
     assert dock.result is first and not dock.jobs.busy
 
 
-def test_switching_images_clears_then_follows(qtbot, window, feature, tiny_bundle, make_tiff,
-                                              tmp_path):  # fmt: skip
+def test_switching_images_clears_then_follows(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     first, second = open_images(qtbot, window, make_tiff, tmp_path, [(40, 60), (50, 36)])
     window.select_entry(first)
@@ -126,8 +161,9 @@ def test_switching_images_clears_then_follows(qtbot, window, feature, tiny_bundl
     assert window.viewer.layer(LAYER_NAME).image.shape == second.shape
 
 
-def test_export_writes_the_overlay_png_and_the_float32_map(qtbot, window, feature, tiny_bundle,
-                                                           make_tiff, tmp_path):  # fmt: skip
+def test_export_writes_the_overlay_png_and_the_float32_map(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(45, 64)])
     dock.set_model_path(tiny_bundle)
@@ -143,8 +179,9 @@ def test_export_writes_the_overlay_png_and_the_float32_map(qtbot, window, featur
         assert picture.mode == "RGB" and picture.width > picture.height > 0
 
 
-def test_export_to_an_unwritable_place_raises(qtbot, window, feature, tiny_bundle, make_tiff,
-                                              tmp_path):  # fmt: skip
+def test_export_to_an_unwritable_place_raises(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     open_images(qtbot, window, make_tiff, tmp_path, [(40, 40)])
     dock.set_model_path(tiny_bundle)
@@ -174,8 +211,9 @@ def test_a_broken_model_file_is_reported_in_the_dock(qtbot, window, feature, mak
     assert len(window.notifications) == 1  # and a dialog says it too
 
 
-def test_closing_the_window_while_computing_leaves_no_thread(qtbot, window, feature, tiny_bundle,
-                                                             make_tiff, tmp_path):  # fmt: skip
+def test_closing_the_window_while_computing_leaves_no_thread(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path
+):
     dock = feature.dock
     open_images(qtbot, window, make_tiff, tmp_path, [(256, 256)])
     dock.set_model_path(tiny_bundle)

@@ -395,3 +395,42 @@ def test_tile_grid_link_shows_the_grid_used(qtbot, cv_window, small_images):
     assert prediction.n_tiles == tile_grid((64, 64), 32, 0.5).n_tiles
     tiles.show_box.setChecked(False)
     assert not dock.grid_box.isChecked()
+
+
+def test_images_whose_pixels_were_evicted_are_read_again(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images, 3)
+    evicted = [e for e in win.gallery_model.entries if e is not win.current]
+    for entry in evicted:
+        entry.micrograph = None  # as the memory cap does for images not on screen
+    summary = run_and_wait(qtbot, win, win.model_dock.run_all)
+    assert not summary.failures
+    assert all(win.model_dock.prediction_for(e) is not None for e in evicted)
+    assert all(e.micrograph is None for e in evicted)  # the run kept no copy on the entries
+
+
+def test_out_of_memory_retries_are_told_to_the_user(qtbot, cv_window, small_images, monkeypatch):
+    from crystalview.inference.runner import BatchRunner
+
+    real_forward = BatchRunner._forward
+    calls = []
+
+    def forward_failing_once(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_forward(self, batch)
+
+    monkeypatch.setattr(BatchRunner, "_forward", forward_failing_once)
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images[1:2], 1)  # 64 x 64: 25 tiles in one batch
+    summary = run_and_wait(qtbot, win, win.model_dock.run_all)
+    assert calls[:2] == [25, 16]  # retried with half the batch
+    assert any("out of memory" in note for note in summary.notes)
+    assert "out of memory" in win.model_dock.device_label.text()
+    assert "out of memory" in win.statusBar().currentMessage()
+    assert win.model_dock.prediction_for(win.current) is not None

@@ -102,7 +102,7 @@ def test_results_of_the_current_image(qtbot, cv_window, images):
     expected = tile_grid((64, 96), 16, 0.25)
     assert results.table_model.rowCount() == prediction.n_tiles == expected.n_tiles
     row = 5
-    box = ", ".join(str(int(v)) for v in prediction.tile_boxes[row])
+    box = ",".join(str(int(v)) for v in prediction.tile_boxes[row])
     assert results.table_model.index(row, 1).data() == box
     label = CLASSES[int(prediction.tile_probabilities[row].argmax())]
     assert results.table_model.index(row, 2).data() == label
@@ -159,6 +159,8 @@ def test_whole_image_model_has_one_tile(qtbot, cv_window, images):
     for entry in win.gallery_model.entries:
         assert win.model_dock.prediction_for(entry).n_tiles == 1
     assert win.results_dock.table_model.rowCount() == 1
+    assert win.results_dock.chart.heights() != []
+    assert not win.viewer.layer(OVERLAY_LAYER).isVisible()  # one tile would only tint it
 
 
 def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, monkeypatch):

@@ -124,3 +124,26 @@ def test_failed_label_save_is_explained_and_keeps_the_old_file(tmp_path, monkeyp
     assert LabelProject.open(path).label_of(image) == "a"
     assert sorted(os.listdir(tmp_path)) == ["labels.cvlabels"]
     _assert_clear(raised.value, path)
+
+
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [("shutil.copyfile", errno.ENOSPC), ("tempfile.mkstemp", errno.EACCES)],
+    ids=["disk-full", "permission-denied"],
+)
+def test_failed_model_import_is_explained_and_leaves_nothing(tmp_path, monkeypatch, target, code):
+    from crystalview import paths
+    from crystalview.models.catalog import import_model
+
+    source = tmp_path / "shared.cvmodel"
+    save_bundle(source, *_model_and_manifest("shared"))
+    folder = paths.user_models_dir()
+    before = set(os.listdir(folder)) if folder.is_dir() else set()
+    _fail_with(monkeypatch, target, code)
+    with pytest.raises(Exception) as raised:
+        import_model(source)
+    monkeypatch.undo()
+    assert set(os.listdir(folder)) == before  # no half-copied model, no temporary file
+    message = str(raised.value)
+    assert isinstance(raised.value, CrystalViewError), f"{type(raised.value).__name__}: {message}"
+    assert "\n" not in message and any(word in message.lower() for word in ADVICE), message

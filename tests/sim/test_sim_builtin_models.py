@@ -10,13 +10,14 @@ from crystalview.sim.generators import simulate_one
 
 torch = pytest.importorskip("torch")
 
-# (bundle, pattern kind, minimum accuracy on a small fresh sample): the thresholds sit well below
-# the held-out accuracy in the model cards so the test checks "works", not the exact number.
+# (bundle, pattern kind, minimum accuracy on a small fresh sample). Chance is 1/3 and 1/5; the
+# thresholds sit clearly above chance and below the held-out accuracy in the model cards (67 %
+# and 40 %: both still short of the targets), so the test checks "works", not the number.
 BUILTINS = [
-    ("saed-crystal-system", "rings", 0.7),
-    ("saed-zone-lattice", "spots", 0.7),
+    ("saed-crystal-system", "rings", 0.5),
+    ("saed-zone-lattice", "spots", 0.3),
 ]
-N_PATTERNS = 30
+N_PATTERNS = 60
 FRESH_SEED = 424242  # used by neither training nor the held-out evaluation
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -270,6 +271,11 @@ class HeatmapDock(QWidget):
         if path == self.model_path:
             return
         self.model_path = path
+        index = self.model_box.findData(path)
+        if index >= 0 and index != self.model_box.currentIndex():
+            self.model_box.blockSignals(True)
+            self.model_box.setCurrentIndex(index)
+            self.model_box.blockSignals(False)
         self.model_label.setText(f"Model: {path.stem}" if path else "No model chosen.")
         self._info_path = None
         self._set_classes([], [], True)
@@ -410,11 +416,14 @@ class HeatmapDock(QWidget):
         )
 
     def _on_result(self, request: CamRequest, result, info) -> None:
-        self._on_model_info(request.model_path, info)
         self._store(request.key, result)
+        if request.layer is None and request.method in ("gradcam", "gradcam++"):
+            # Asked before the layer list was known: it is also the map of the layer used.
+            self._store(replace(request, layer=result.layer).key, result)
+        self._on_model_info(request.model_path, info)
         current = self.request()
-        if current is not None and current.key == request.key:
-            self._show(request.key)
+        if current is not None and current.key in self.cache:
+            self._show(current.key)
 
     def _on_error(self, error: Exception, details: str) -> None:
         self.info.setText(f"The heat map failed: {error}")

@@ -156,7 +156,9 @@ class ModelDock(QWidget):
 
         self.model_box = QComboBox()
         self.model_box.setToolTip("The model that classifies the images")
-        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.model_box.setMinimumContentsLength(14)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("List the built-in and your models again")
@@ -288,13 +290,14 @@ class ModelDock(QWidget):
         self.model_box.blockSignals(False)
         names = [m.name for m in self._models]
         current = self.main.current
+        preferred = preferred_model(self._models, current.modality) if current else None
         if select is not None and select in names:
             chosen = names.index(select)
             self._user_chose = True
+        elif preferred is not None and not self._user_chose:
+            chosen = self._models.index(preferred)
         elif previous is not None and previous.name in names:
             chosen = names.index(previous.name)
-        elif current is not None and preferred_model(self._models, current.modality):
-            chosen = self._models.index(preferred_model(self._models, current.modality))
         else:
             chosen = 0 if self._models else -1
         self.model_box.setCurrentIndex(chosen)
@@ -306,9 +309,10 @@ class ModelDock(QWidget):
         self.models_listed.emit(self.models())
 
     def select_model(self, name: str) -> bool:
-        """Choose the listed model called ``name``; False when there is none."""
+        """Choose the listed model called ``name`` (it then stays chosen); False if unlisted."""
         for row, model in enumerate(self._models):
             if model.name == name:
+                self._user_chose = True
                 self.model_box.setCurrentIndex(row)
                 return True
         return False

@@ -3,7 +3,8 @@
 For the current image it shows the predicted class and confidence, a bar chart of the class
 probabilities, the per-tile table (selecting a row outlines that tile in the viewer), and the
 per-tile class overlay on the viewer (`crystalview.gui.tile_classes`) with a legend, a toggle
-and an opacity slider. Predictions live on the image entries (see
+and an opacity slider (for tiled results only: one whole-image tile would merely tint the
+image). Predictions live on the image entries (see
 `crystalview.gui.docks.model.ModelDock.prediction_for`), so switching images shows each one's
 own result. "Export results (CSV)…" writes the same columns as ``crystalview classify``.
 """
@@ -90,7 +91,7 @@ def write_results_csv(path: str | os.PathLike, entries: Iterable[ImageEntry]) ->
 class TileTableModel(QAbstractTableModel):
     """Rows of (tile index, box, label, confidence) for one prediction."""
 
-    HEADERS = ("Tile", "Box (y0, x0, y1, x1)", "Label", "Confidence")
+    HEADERS = ("Tile", "Box y0,x0,y1,x1", "Label", "Conf.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -136,7 +137,7 @@ class TileTableModel(QAbstractTableModel):
             if column == 0:
                 return str(row)
             if column == 1:
-                return ", ".join(str(int(v)) for v in self._boxes[row])
+                return ",".join(str(int(v)) for v in self._boxes[row])
             if column == 2:
                 return self._classes[int(self._labels[row])]
             return f"{float(self._confidence[row]):.1%}"
@@ -229,8 +230,12 @@ class ResultsDock(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # class names vary most
+        header.setStretchLastSection(False)
+        # size columns from the first rows only: measuring thousands of tiles would stall the GUI
+        header.setResizeContentsPrecision(64)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
 
         self.export_button = QPushButton("Export results (CSV)…")
@@ -314,7 +319,10 @@ class ResultsDock(QWidget):
             self.show_entry(entry)
 
     def _apply_overlay_style(self, *_args) -> None:
-        visible = self.overlay_box.isChecked() and prediction_of(self.entry) is not None
+        prediction = prediction_of(self.entry)
+        # one tile covering the whole image would only tint it: the summary says it all
+        tiled = prediction is not None and prediction.n_tiles > 1
+        visible = self.overlay_box.isChecked() and tiled
         self.viewer.set_layer_visible(OVERLAY_LAYER, visible)
         self.viewer.set_layer_opacity(OVERLAY_LAYER, self.opacity_slider.value() / 100.0)
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -148,6 +149,8 @@ class EvaluationPage(QWizardPage):
         self.scores_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         for table in (self.matrix_table, self.scores_table):
             table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            # as tall as the rows need: the free space goes to the gallery of mistakes
+            table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         matrix_box = QGroupBox("Confusion matrix (validation images)")
         QVBoxLayout(matrix_box).addWidget(self.matrix_table)
         scores_box = QGroupBox("Per class")
@@ -179,8 +182,8 @@ class EvaluationPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.cancelled_label)
-        layout.addLayout(tables, 2)
-        layout.addWidget(mistakes_box, 3)
+        layout.addLayout(tables)
+        layout.addWidget(mistakes_box, 1)
 
     def initializePage(self) -> None:
         result = self._wizard.result

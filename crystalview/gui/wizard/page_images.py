@@ -248,9 +248,12 @@ class ImagesPage(QWizardPage):
         if project.path is not None:
             text += f" — saved in <i>{project.path.name}</i>"
         self.summary_label.setText(text)
-        if self.image_list.count() != len(images):
+        if self.isVisible() or self.image_list.count() != len(images):
+            labels = project.labels
             self.image_list.clear()
-            self.image_list.addItems([str(p) for p in images])
+            self.image_list.addItems(
+                [f"{p}   [{labels[p]}]" if p in labels else str(p) for p in images]
+            )
         missing = project.missing_files()
         set_message(
             self.missing_label,
@@ -265,6 +268,9 @@ class ImagesPage(QWizardPage):
         self.path_edit.setReadOnly(fixed)
         self.choose_path_button.setEnabled(not fixed)
         self.completeChanged.emit()
+
+    def initializePage(self) -> None:
+        self._refresh()
 
     def isComplete(self) -> bool:
         return bool(self._wizard.project.images)
