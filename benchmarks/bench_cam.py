@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = configure_threads()
     loaded = _loaded_resnet()
-    repeats = 4 if args.quick else 10
-    size = 2048 if args.quick else 4096
+    repeats = 4 if args.quick else 8
+    size = 1024 if args.quick else 4096
     batch = min(args.batch, 16) if args.quick else args.batch
     fast = InferenceSettings(device=args.device, batch_size=args.batch)
     fp32 = InferenceSettings(device=args.device, batch_size=args.batch, fast=False)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{times['gradcam'] * 1e3:.0f} ms",
             file=sys.stderr,
         )
-    tiled = tiled_ratio(loaded, fast, size, 1 if args.quick else 3)
+    tiled = tiled_ratio(loaded, fast, size, 1 if args.quick else 2)
     print(
         f"{size} x {size} image, {tiled['n_tiles']} tiles ({quick['precision']}): tiled inference "
         f"{tiled['infer']:.2f} s, full-image exact-CAM map {tiled['cam']:.2f} s",

@@ -208,13 +208,13 @@ def measure_job_stalls(quick: bool) -> dict[str, float]:
     threads = configure_threads()
     window = _new_window()
     loaded = _bench_model()
-    size = 1024 if quick else 2048
+    size = 2048 if quick else 4096
     micrograph = Micrograph(synthetic_micrograph(size))
     settings = InferenceSettings(probability_map=False)
     config = TrainingConfig(
         base="resnet18",
         strategy="frozen",
-        epochs=3 if quick else 8,
+        epochs=4 if quick else 10,
         batch_size=32,
         lr=1e-2,
         seed=0,
@@ -225,7 +225,7 @@ def measure_job_stalls(quick: bool) -> dict[str, float]:
         modality="SEM",
         device="auto",
     )
-    samples = synthetic_textures(45 if quick else 120, 96)
+    samples = synthetic_textures(90 if quick else 200, 96)
     jobs = {
         "inference": lambda cancel: predict_micrograph(loaded, micrograph, settings, cancel),
         "training": lambda cancel: run_training(

@@ -23,6 +23,7 @@ import platform
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -97,31 +98,33 @@ def run_area(name: str, quick: bool, timeout_s: float) -> tuple[dict[str, float]
     """Run one area's script; echo its detail and return its figures and wall time."""
     script, _ = AREAS[name]
     command = [sys.executable, str(HERE / script)] + (["--quick"] if quick else [])
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
     print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
     figures: dict[str, float] = {}
-    try:
-        completed = subprocess.run(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            cwd=HERE.parent,
-        )
-        output, returncode = completed.stdout, completed.returncode
-    except subprocess.TimeoutExpired as expired:
-        output = expired.stdout or ""
-        if isinstance(output, bytes):
-            output = output.decode(errors="replace")
-        returncode = f"timed out after {timeout_s:.0f} s"
-    for line in output.splitlines():
-        match = _FIGURE.match(line.strip())
-        if match:
-            figures[match.group(1)] = float(match.group(2))
-        print(f"  {line}")
+    # Lines are echoed as they come, so a long area shows its progress.
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=HERE.parent,
+    ) as process:
+        timer = threading.Timer(timeout_s, process.kill)
+        timer.start()
+        try:
+            for line in process.stdout:
+                match = _FIGURE.match(line.strip())
+                if match:
+                    figures[match.group(1)] = float(match.group(2))
+                print(f"  {line.rstrip()}", flush=True)
+        finally:
+            timer.cancel()
+        returncode = process.wait()
+    if time.perf_counter() - started >= timeout_s:
+        returncode = f"killed after {timeout_s:.0f} s"
     seconds = time.perf_counter() - started
     if returncode != 0:
         print(f"  !! {name} failed ({returncode})")
@@ -145,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write machine and figures to FILE")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per area (default 300, quick 120)"
+        "--timeout", type=float, default=None, help="seconds per area (default 420, quick 240)"
     )
     args = parser.parse_args(argv)
-    timeout_s = args.timeout or (120.0 if args.quick else 300.0)
+    timeout_s = args.timeout or (240.0 if args.quick else 420.0)
     areas = args.only or list(AREAS)
 
     machine = machine_summary()

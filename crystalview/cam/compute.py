@@ -18,16 +18,19 @@ import torch
 import torch.nn.functional as F
 
 from crystalview.cam.blend import TileMapBlender
-from crystalview.cam.inputs import ModelInput, prepare_model_input
+from crystalview.cam.inputs import ModelInput, frame_and_calibration, prepare_model_input
 from crystalview.cam.layers import resolve_layer
 from crystalview.cam.methods import class_activation_maps, grad_cam, occlusion_map
 from crystalview.cam.network import cam_network
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.inference.predict import InferenceSettings, make_runner
+from crystalview.inference.preprocess import normalize_intensity, transformed_view, working_copy
 from crystalview.models.bundle import LoadedModel
 
 METHODS: tuple[str, ...] = ("auto", "cam", "gradcam", "gradcam++", "occlusion")
+# Patches per image side for occlusion in image space (autocorrelation models).
+OCCLUSION_GRID = 12
 
 
 @dataclass
@@ -135,6 +138,9 @@ def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _assemble(maps: torch.Tensor, model_input: ModelInput, chunk: int) -> np.ndarray:
     """Per-input raw maps ``(n, 1, h, w)`` → one raw map ``(H, W)`` on the image's pixel grid."""
+    if model_input.grid is None and model_input.to_image is not None:
+        size = (model_input.tile_size, model_input.tile_size)
+        return model_input.to_image(_upsample(maps.float(), size)[0, 0].cpu().numpy())
     if model_input.grid is None:
         return _upsample(maps.float(), model_input.image_shape)[0, 0].cpu().numpy()
     size = (model_input.tile_size, model_input.tile_size)
@@ -146,6 +152,56 @@ def _assemble(maps: torch.Tensor, model_input: ModelInput, chunk: int) -> np.nda
         return blended
     resampled = _upsample(torch.from_numpy(blended)[None, None], model_input.image_shape)
     return resampled[0, 0].numpy()
+
+
+def _image_occlusion(
+    loaded: LoadedModel,
+    image: np.ndarray,
+    runner,
+    target: int | None,
+    batch_size: int,
+    cancel: CancelToken,
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, int]]:
+    """Occlusion in *image* space for models whose input is not a resampled image.
+
+    The autocorrelation has no pixel-to-pixel inverse: every input pixel mixes the whole image.
+    So patches of the image itself (on the working copy `prepare_whole` uses) are greyed out one
+    at a time, each occluded image goes through the model's own transform, and a pixel's value is
+    the mean drop of the target probability over the patches covering it. Returns
+    ``(raw map (H, W), probabilities (k,), target)``.
+    """
+    manifest = loaded.manifest
+    work = working_copy(normalize_intensity(image, manifest.normalization))
+    height, width = work.shape
+    patch = max(2, min(height, width) // OCCLUSION_GRID)
+    stride = max(1, patch // 2)
+    origins = [
+        (y, x)
+        for y in range(0, max(1, height - patch + 1), stride)
+        for x in range(0, max(1, width - patch + 1), stride)
+    ]
+    fill = np.float32(np.median(work))
+    probabilities = runner.probabilities(transformed_view(work, manifest)[None])[0]
+    if target is None:
+        target = int(probabilities.argmax())
+    drop_sum = np.zeros(work.shape, np.float32)
+    coverage = np.zeros(work.shape, np.float32)
+    parts = _batches(len(origins), batch_size)
+    for done, part in enumerate(parts, start=1):
+        cancel.raise_if_cancelled()
+        views = []
+        for y, x in origins[part]:
+            occluded = work.copy()
+            occluded[y : y + patch, x : x + patch] = fill
+            views.append(transformed_view(occluded, manifest))
+        drops = probabilities[target] - runner.probabilities(np.stack(views))[:, target]
+        for (y, x), drop in zip(origins[part], drops, strict=True):
+            drop_sum[y : y + patch, x : x + patch] += drop
+            coverage[y : y + patch, x : x + patch] += 1.0
+        yield Progress(done, len(parts), "heat map (occlusion of the pattern)")
+    raw = drop_sum / np.maximum(coverage, 1.0)
+    resized = _upsample(torch.from_numpy(raw)[None, None], image.shape)[0, 0].numpy()
+    return resized, probabilities, target
 
 
 def normalise_map(raw: np.ndarray) -> tuple[np.ndarray, float]:
@@ -188,7 +244,10 @@ def compute_cam(
         array (treated as uncalibrated).
     method
         ``"auto"`` (exact CAM when the head is GAP + linear, else Grad-CAM), ``"cam"``,
-        ``"gradcam"``, ``"gradcam++"`` or ``"occlusion"``.
+        ``"gradcam"``, ``"gradcam++"`` or ``"occlusion"``. Models reading the log-polar view of a
+        pattern get their map drawn back through the inverse transform; models reading its
+        autocorrelation, which has no pixel-wise inverse, are always explained by occlusion of
+        the image itself (the result's ``method`` says so).
     target
         Class index or name; ``None`` explains the image's predicted class (the mean of the
         tiles' probabilities, as inference decides it). Grad-CAM and occlusion of a tiled image
@@ -214,6 +273,24 @@ def compute_cam(
     else:
         layer_name = resolve_layer(model, layer)[0]
     target_index = resolve_target(target, list(manifest.classes))
+    if manifest.normalization.get("transform", "none") == "autocorrelation":
+        # No inverse map from the autocorrelation back to the image: explain in image space.
+        image, _, _ = frame_and_calibration(micrograph, frame)
+        runner = make_runner(loaded, settings)
+        raw, probabilities, target_index = yield from _image_occlusion(
+            loaded, image, runner, target_index, max(1, settings.batch_size), cancel
+        )
+        heatmap, peak = normalise_map(raw)
+        return CamResult(
+            heatmap=heatmap,
+            target_class=target_index,
+            method="occlusion",
+            layer=None,
+            class_name=manifest.classes[target_index],
+            peak=peak,
+            n_tiles=1,
+            probabilities=probabilities.astype(np.float32),
+        )
     model_input = prepare_model_input(
         loaded, micrograph, settings.tile_size, settings.overlap, frame
     )

@@ -7,13 +7,22 @@ inference, with the same settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.tiling import TileGrid, extract_tiles, tile_grid
-from crystalview.inference.preprocess import physical_scale, prepare_image, prepare_whole
+from crystalview.inference.diffraction import find_beam_centre, log_polar_to_image
+from crystalview.inference.preprocess import (
+    normalize_intensity,
+    physical_scale,
+    prepare_image,
+    prepare_whole,
+    resample,
+    working_copy,
+)
 from crystalview.models.bundle import LoadedModel
 
 
@@ -31,12 +40,17 @@ class ModelInput:
         ``(h, w)`` of the normalised image at the model's pixel size (what the grid tiles).
     tile_size
         Side of one model input in prepared-image pixels (the network's input size).
+    to_image
+        For a whole-image model whose input is a transform of the image (log-polar), the map of
+        an input-sized heat map back onto the image's pixel grid; ``None`` when plain resizing is
+        that map (no transform, or tiles).
     """
 
     image: np.ndarray
     grid: TileGrid | None
     prepared: np.ndarray
     tile_size: int
+    to_image: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -90,8 +104,27 @@ def prepare_model_input(
     fits_one_tile = image.shape[0] * scale <= tile and image.shape[1] * scale <= tile
     if manifest.input_mode == "whole" or fits_one_tile:
         whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
-        return ModelInput(image=image, grid=None, prepared=whole, tile_size=input_size)
+        to_image = None
+        if manifest.normalization.get("transform", "none") == "log_polar":
+            to_image = _log_polar_inverse(image, manifest)
+        return ModelInput(image, None, whole, input_size, to_image)
     prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile)
     prepared = np.asarray(prepared, dtype=np.float32)
     grid = tile_grid(prepared.shape, input_size, overlap)
     return ModelInput(image=image, grid=grid, prepared=prepared, tile_size=input_size)
+
+
+def _log_polar_inverse(image: np.ndarray, manifest) -> Callable[[np.ndarray], np.ndarray]:
+    """Inverse of the log-polar input of ``image``: input-grid map -> image-grid map.
+
+    The centre is found on the same working copy `prepare_whole` uses, the map is drawn back on
+    that copy's grid and then resized to the image, so it lines up with what the model saw.
+    """
+    work = working_copy(normalize_intensity(image, manifest.normalization))
+    centre = find_beam_centre(work, log=False)
+
+    def to_image(values: np.ndarray) -> np.ndarray:
+        on_work = log_polar_to_image(values, work.shape, centre)
+        return resample(on_work, (int(image.shape[0]), int(image.shape[1])))
+
+    return to_image

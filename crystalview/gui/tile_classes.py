@@ -97,16 +97,18 @@ def class_overlay_rgba(
     max_side: int = MAX_OVERLAY_SIDE,
 ) -> np.ndarray:
     """RGBA uint8 image of each tile's most probable class (transparent where no tile is)."""
-    probabilities = np.asarray(tile_probabilities).reshape(len(boxes), -1)
-    labels = probabilities.argmax(axis=1) if len(boxes) else np.zeros(0, dtype=np.int64)
-    n_classes = probabilities.shape[1] if probabilities.ndim == 2 else 0
-    table = np.zeros((n_classes + 1, 4), dtype=np.uint8)  # last row: transparent
+    owner = tile_index_map(boxes, shape, max_side)
+    probabilities = np.asarray(tile_probabilities, dtype=np.float32)
+    if len(boxes) == 0:
+        return np.zeros((*owner.shape, 4), dtype=np.uint8)
+    n_classes = probabilities.shape[1]
+    table = np.zeros((n_classes + 1, 4), dtype=np.uint8)  # the last row stays transparent
     for index in range(n_classes):
         colour = class_colour(index)
         table[index] = (colour.red(), colour.green(), colour.blue(), 255)
-    owner = tile_index_map(boxes, shape, max_side)
-    tile_class = np.where(owner >= 0, labels[np.maximum(owner, 0)] if len(labels) else 0, -1)
-    return table[np.where(tile_class >= 0, tile_class, n_classes)]
+    # each tile's class, plus a final "no tile" entry that owner == -1 indexes
+    tile_class = np.append(probabilities.argmax(axis=1), n_classes)
+    return table[tile_class[owner]]
 
 
 class TileClassLayer(pg.ImageItem):

@@ -19,11 +19,18 @@ import torch
 import torch.nn.functional as F
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.inference.diffraction import (
+    autocorrelation,
+    find_beam_centre,
+    log_polar,
+    subtract_background,
+)
 from crystalview.models.manifest import ModelManifest
 
 _SAMPLE_PIXELS = 1 << 20
 _SAME_SCALE_TOLERANCE = 0.01
 MAX_RESAMPLED_PIXELS = 400_000_000
+TRANSFORM_WORKING_SIDE = 256
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
@@ -128,9 +135,52 @@ def prepare_image(
     return resample(normalized, scaled_shape(normalized.shape, scale))
 
 
+def working_copy(image: np.ndarray, max_side: int = TRANSFORM_WORKING_SIDE) -> np.ndarray:
+    """``image`` shrunk (aspect kept) so its longer side is at most ``max_side`` pixels."""
+    longest = max(image.shape)
+    if longest <= max_side:
+        return image
+    return resample(image, scaled_shape(image.shape, max_side / longest))
+
+
+def _stretch(values: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
+    """Percentile stretch to 0..1 then the model's mean/std, as for intensities (no log)."""
+    lo, hi = np.percentile(values, [normalization["low"], normalization["high"]])
+    span = hi - lo
+    out = np.clip((values - lo) / span, 0.0, 1.0) if span > 0 else np.full_like(values, 0.5)
+    return ((out - normalization["mean"]) / normalization["std"]).astype(np.float32)
+
+
+def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
+    """The model input ``(input_size, input_size)`` of a normalised `working_copy`.
+
+    ``"log_polar"``: the pattern around its beam centre in (angle, log-radius) coordinates;
+    ``"autocorrelation"``: the autocorrelation of its sharp features, lags up to a quarter of
+    the side (a few spot spacings: the net's shape, at twice the resolution of all lags); see
+    `crystalview.inference.diffraction`.
+    """
+    size = manifest.input_size
+    transform = manifest.normalization.get("transform", "none")
+    if transform == "log_polar":
+        centre = find_beam_centre(work, log=False)
+        return log_polar(work, centre, n_angles=size, n_radii=size)
+    if transform == "autocorrelation":
+        correlation = autocorrelation(subtract_background(work), min(work.shape) // 2)
+        return resample(_stretch(correlation, manifest.normalization), (size, size))
+    raise CrystalViewError(f"model {manifest.name!r} asks for an unknown transform {transform!r}")
+
+
 def prepare_whole(image2d: np.ndarray, manifest: ModelManifest) -> np.ndarray:
-    """The whole image, normalised and resized to ``(input_size, input_size)``."""
+    """The whole image, normalised, transformed and resized to ``(input_size, input_size)``.
+
+    ``normalization["transform"]`` chooses the view of a diffraction pattern the model reads:
+    ``"none"`` the pattern itself, else `transformed_view` of a copy of at most
+    `TRANSFORM_WORKING_SIDE` pixels (enough for the model's input, cheap for 4k frames).
+    """
     if image2d.ndim != 2:
         raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
-    size = manifest.input_size
-    return resample(normalize_intensity(image2d, manifest.normalization), (size, size))
+    normalized = normalize_intensity(image2d, manifest.normalization)
+    if manifest.normalization.get("transform", "none") == "none":
+        size = manifest.input_size
+        return resample(normalized, (size, size))
+    return transformed_view(working_copy(normalized), manifest)

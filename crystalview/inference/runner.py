@@ -1,7 +1,9 @@
 """Running batches through a model as fast as the device allows, and surviving GPU memory limits.
 
 The fast path runs an inference copy of the model with every batch norm folded into the
-convolution before it (one pass over memory less per layer, a large win for small networks), in
+convolution before it (one pass over memory less per layer, a large win for small networks),
+every ReLU that feeds a max-pool moved behind it (the two commute, and the ReLU then touches a
+quarter of the values: on the diffraction CNN ReLU and pooling were half the time), in
 channels-last layout (oneDNN's preferred layout for convolutions), under bf16 autocast where the
 CPU has native bfloat16 units (about twice as fast again, same top-1 answers) and float16
 autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
@@ -37,10 +39,47 @@ def _weights_signature(model: torch.nn.Module) -> tuple:
     return tuple((t.data_ptr(), t._version) for t in model.state_dict().values())
 
 
+def _is_relu(graph_module: torch.fx.GraphModule, node: torch.fx.Node) -> bool:
+    if node.op == "call_module":
+        return isinstance(graph_module.get_submodule(node.target), torch.nn.ReLU)
+    return node.op == "call_function" and node.target in (torch.relu, torch.nn.functional.relu)
+
+
+def pool_before_relu(graph_module: torch.fx.GraphModule) -> int:
+    """Rewrite every ``relu -> max_pool`` into ``max_pool -> relu``; return how many moved.
+
+    ``max(relu(x)) == relu(max(x))`` because ReLU is monotonic (padding counts as -inf and every
+    window holds a real value), so the result is identical while the ReLU runs on the pooled,
+    smaller tensor. Only a ReLU whose one user is the pool is moved.
+    """
+    moved = 0
+    for pool in list(graph_module.graph.nodes):
+        if pool.op != "call_module":
+            continue
+        module = graph_module.get_submodule(pool.target)
+        if not isinstance(module, torch.nn.MaxPool2d) or module.return_indices:
+            continue
+        relu = pool.args[0]
+        if not isinstance(relu, torch.fx.Node) or not _is_relu(graph_module, relu):
+            continue
+        if len(relu.users) != 1 or len(pool.args) != 1 or pool.kwargs:
+            continue
+        pool.replace_all_uses_with(relu)
+        pool.args = (relu.args[0],)
+        relu.args = (pool, *relu.args[1:])
+        pool.append(relu)  # the graph must stay in execution order
+        moved += 1
+    if moved:
+        graph_module.graph.lint()
+        graph_module.recompile()
+    return moved
+
+
 def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool) -> torch.nn.Module:
     """An eval-mode copy of ``model`` with batch norms folded into convolutions, on ``device``.
 
-    Falls back to a plain copy when the architecture cannot be traced by torch.fx.
+    ReLUs before max-pools are also moved behind them (`pool_before_relu`). Falls back to a
+    plain copy when the architecture cannot be traced by torch.fx.
     """
     key = (str(device), channels_last, _weights_signature(model))
     cached = _INFERENCE_COPIES.get(model)
@@ -52,6 +91,7 @@ def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool)
     model.eval()
     try:
         fused = fuse(model)  # works on a deep copy
+        pool_before_relu(fused)
     except Exception as error:  # tracing is an optimisation only; any failure keeps eager
         log.debug("batch-norm folding unavailable for %s: %s", model.arch, error)
         fused = copy.deepcopy(model)

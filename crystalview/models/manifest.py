@@ -33,9 +33,24 @@ class ManifestError(ModelBundleError):
     """``model.json`` is missing a field, has a field of the wrong type, or a value out of range."""
 
 
-def default_normalization(log: bool = False) -> dict[str, Any]:
-    """Percentile contrast stretch then a fixed mean/std; ``log`` for diffraction patterns."""
-    return {"method": "percentile", "low": 0.5, "high": 99.5, "log": log, "mean": 0.5, "std": 0.25}
+TRANSFORMS = ("none", "log_polar", "autocorrelation")
+
+
+def default_normalization(log: bool = False, transform: str = "none") -> dict[str, Any]:
+    """Percentile contrast stretch then a fixed mean/std; ``log`` for diffraction patterns.
+
+    ``transform`` (whole-image diffraction models) is the beam-centred view the model reads:
+    ``"none"``, ``"log_polar"`` or ``"autocorrelation"`` (see `crystalview.inference.diffraction`).
+    """
+    return {
+        "method": "percentile",
+        "low": 0.5,
+        "high": 99.5,
+        "log": log,
+        "mean": 0.5,
+        "std": 0.25,
+        "transform": transform,
+    }
 
 
 @dataclass
@@ -184,10 +199,13 @@ def _check_normalization(norm: Any) -> None:
     if not isinstance(norm, dict):
         raise ManifestError("model.json: normalization must be an object")
     expected = set(default_normalization())
-    if set(norm) != expected:
+    # "transform" came later: bundles written before it mean "none".
+    if set(norm) not in (expected, expected - {"transform"}):
         raise ManifestError(
             f"model.json: normalization must have exactly the keys {', '.join(sorted(expected))}"
+            " (transform optional)"
         )
+    _check_choice("normalization.transform", norm.get("transform", "none"), TRANSFORMS)
     _check_choice("normalization.method", norm["method"], NORMALIZATION_METHODS)
     for key in ("low", "high", "mean"):
         value = norm[key]

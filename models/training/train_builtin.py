@@ -39,6 +39,7 @@ class Recipe:
 
     kind: str
     description: str
+    transform: str
     input_size: int
     sim_size: int
     n_train: int
@@ -52,10 +53,11 @@ RECIPES = {
             "Crystal system (cubic, hexagonal, orthorhombic) of a polycrystalline electron "
             "diffraction ring pattern. Trained on kinematically simulated patterns."
         ),
+        transform="log_polar",
         input_size=64,
         sim_size=128,
         n_train=2400,
-        epochs=14,
+        epochs=12,
     ),
     "saed-zone-lattice": Recipe(
         kind="spots",
@@ -64,13 +66,22 @@ RECIPES = {
             "single-crystal zone-axis electron diffraction spot pattern. Trained on kinematically "
             "simulated patterns."
         ),
+        transform="autocorrelation",
         input_size=64,
         sim_size=128,
         n_train=2400,
-        epochs=14,
+        epochs=12,
     ),
 }
 
+TRANSFORM_NOTES = {
+    "log_polar": "- The beam centre is found as the centre of inversion symmetry (correlation of "
+    "the log pattern with its 180°-rotated copy); the pattern is resampled around it to "
+    "64 angles x 64 log-radii, so rings are columns and a change of camera length is a shift.",
+    "autocorrelation": "- The smooth background is subtracted and the autocorrelation of the "
+    "sharp features (lags up to a quarter of the side) is fed: it does not depend on the beam "
+    "position and shows the spot net around the zero lag.",
+}
 TRAIN_SEED = 1
 HELDOUT_SEED = 1001
 ROBUSTNESS_SEED = 2001
@@ -88,7 +99,7 @@ def make_manifest(name: str, recipe: Recipe, provenance: dict) -> ModelManifest:
         classes=list(class_names(recipe.kind)),
         input_size=recipe.input_size,
         in_channels=1,
-        normalization=default_normalization(log=True),
+        normalization=default_normalization(log=True, transform=recipe.transform),
         modality="SAED",
         input_mode="whole",
         provenance=provenance,
@@ -117,8 +128,16 @@ def simulate_tensors(
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Quarter-turn rotations about the pattern and mirrors: physically valid for every class."""
+def augment(x: torch.Tensor, transform: str, generator: torch.Generator) -> torch.Tensor:
+    """Physically valid for every class: rotations about the beam and mirrors.
+
+    On the log-polar view a rotation is a cyclic shift of the angle rows and a mirror reverses
+    them; the autocorrelation turns and mirrors with the pattern (quarter turns here, the
+    simulator already draws continuous rotations).
+    """
+    if transform == "log_polar":
+        x = torch.roll(x, int(torch.randint(x.shape[2], (1,), generator=generator)), 2)
+        return x.flip(2) if bool(torch.randint(2, (1,), generator=generator)) else x
     k = int(torch.randint(4, (1,), generator=generator))
     x = torch.rot90(x, k, (2, 3))
     if bool(torch.randint(2, (1,), generator=generator)):
@@ -126,7 +145,9 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x
 
 
-def train(model, x, y, epochs: int, batch_size: int = 32, seed: int = 0) -> list[dict]:
+def train(
+    model, x, y, epochs: int, transform: str, batch_size: int = 32, seed: int = 0
+) -> list[dict]:
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps_per_epoch = len(x) // batch_size
@@ -141,7 +162,7 @@ def train(model, x, y, epochs: int, batch_size: int = 32, seed: int = 0) -> list
         total_loss, correct = 0.0, 0
         for step in range(steps_per_epoch):
             index = order[step * batch_size : (step + 1) * batch_size]
-            logits = model(augment(x[index], generator))
+            logits = model(augment(x[index], transform, generator))
             loss = torch.nn.functional.cross_entropy(logits, y[index])
             optimiser.zero_grad()
             loss.backward()
@@ -214,10 +235,18 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "",
         "## Model",
         f"- `diffraction_cnn`, input {recipe.input_size} x {recipe.input_size}, whole image "
-        '(`input_mode="whole"`), log intensity, percentile 0.5-99.5 stretch '
-        "(`prepare_whole`, identical in training and inference).",
-        "- Augmentation: quarter turns and mirrors (the simulator already draws continuous "
-        "rotations, offsets, dose, background, ellipticity and beam stops).",
+        '(`input_mode="whole"`), log intensity, percentile 0.5-99.5 stretch, then '
+        f'`"transform": "{recipe.transform}"` (`prepare_whole`, identical in training and '
+        "inference; `crystalview.inference.diffraction`).",
+        TRANSFORM_NOTES[recipe.transform],
+        "- Augmentation: "
+        + (
+            "cyclic shifts and reversal of the angle rows (rotations and mirrors about the beam)"
+            if recipe.transform == "log_polar"
+            else "quarter turns and mirrors"
+        )
+        + "; the simulator already draws continuous rotations, offsets, dose, background, "
+        "ellipticity and beam stops.",
         "",
         "## Training command",
         "```",
@@ -283,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"data ready after {time.monotonic() - start:.0f} s")
 
     model = build_model("diffraction_cnn", len(manifest.classes))
-    history = train(model, x_train, y_train, epochs)
+    history = train(model, x_train, y_train, epochs, recipe.transform)
     predictions = predict(model, x_held)
     accuracy = float((predictions == y_held.numpy()).mean())
     log(f"held-out accuracy {accuracy:.4f}")

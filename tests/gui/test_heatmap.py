@@ -227,3 +227,45 @@ def test_closing_the_window_while_computing_leaves_no_thread(
     assert window.pool.active() == []
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     assert window.pool.wait_for_done(0)
+
+
+def test_the_dock_explains_the_model_chosen_in_the_model_dock(qtbot, window, tmp_path, make_tiff):
+    from crystalview import paths
+    from crystalview.gui.cam import install
+    from crystalview.gui.docks import install_features
+
+    if not hasattr(window, "model_dock"):
+        install_features(window, ("crystalview.gui.docks.model",))
+    feature = getattr(window, "heatmap", None) or install(window)
+    model_dock, dock = window.model_dock, feature.dock
+    user_models = paths.user_models_dir()
+    user_models.mkdir(parents=True, exist_ok=True)
+    bundle = save_tiny_bundle(user_models / "heatmap-test-tiny.cvmodel")
+    try:
+        model_dock.refresh_models(select="heatmap-test-tiny")
+        qtbot.waitUntil(lambda: dock.model_path == bundle, timeout=20_000)
+        assert (
+            not dock.model_box.isVisibleTo(dock) and "heatmap-test-tiny" in dock.model_label.text()
+        )
+        open_images(qtbot, window, make_tiff, tmp_path, [(40, 60)])
+        model_dock.tile_box.setValue(48)
+        assert dock.request().run.tile_size == 48
+        result = computed(qtbot, dock, dock.compute)
+        assert result.heatmap.shape == (40, 60)
+    finally:
+        bundle.unlink()
+
+
+def test_the_map_cache_is_bounded_in_bytes(
+    qtbot, window, feature, tiny_bundle, make_tiff, tmp_path, monkeypatch
+):
+    import crystalview.gui.cam.dock as dock_module
+
+    monkeypatch.setattr(dock_module, "CACHE_BYTES", 40 * 60 * 4 + 1)  # room for one map
+    dock = feature.dock
+    open_images(qtbot, window, make_tiff, tmp_path, [(40, 60)])
+    dock.set_model_path(tiny_bundle)
+    first = computed(qtbot, dock, dock.compute)
+    other = "rings" if first.class_name == "spots" else "spots"
+    second = computed(qtbot, dock, lambda: dock.class_box.setCurrentText(other))
+    assert list(dock.cache.values()) == [second]

@@ -54,10 +54,8 @@ def builtin_dir(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-@pytest.fixture
-def cv_window(qtbot, tmp_path, monkeypatch, builtin_dir):
-    """The real window with its own user folder (models, settings) and the model dock."""
-    monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
+def open_window(qtbot):
+    """The real main window, shown (the model dock is one of its features)."""
     from crystalview.gui.main_window import MainWindow
 
     win = MainWindow()
@@ -67,6 +65,14 @@ def cv_window(qtbot, tmp_path, monkeypatch, builtin_dir):
         install(win)
     qtbot.addWidget(win)
     win.show()
+    return win
+
+
+@pytest.fixture
+def cv_window(qtbot, tmp_path, monkeypatch, builtin_dir):
+    """The real window with its own user folder (models, settings) and the model dock."""
+    monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
+    win = open_window(qtbot)
     yield win
     win.close()
     assert win.pool.active() == []
@@ -243,15 +249,7 @@ def test_closing_the_window_during_a_run_stops_it(
     qtbot, tmp_path, monkeypatch, builtin_dir, big_image
 ):
     monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
-    from crystalview.gui.main_window import MainWindow
-
-    win = MainWindow()
-    if not hasattr(win, "model_dock"):
-        from crystalview.gui.docks.model import install
-
-        install(win)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(qtbot)
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
     open_and_wait(qtbot, win, [big_image], 1)
@@ -316,14 +314,19 @@ def test_saed_images_preselect_the_builtin_model(qtbot, cv_window, builtin_dir, 
     open_and_wait(qtbot, win, [pattern], 1)
     assert win.current.modality == "SAED"
     assert dock.current_model_entry().name == "saed-crystal-system"
-    assert "saed-zone-lattice" in [
-        dock.model_box.itemText(i) for i in range(dock.model_box.count())
-    ]
+    # the other SAED built-in is offered as a link
+    assert dock.sibling_hint.isVisibleTo(dock)
+    assert "saed-zone-lattice" in dock.sibling_hint.text()
+    dock.sibling_hint.linkActivated.emit("saed-zone-lattice")
+    assert dock.current_model_entry().name == "saed-zone-lattice"
+    assert "saed-crystal-system" in dock.sibling_hint.text()
+    assert not dock.mismatch.isVisibleTo(dock)
     # a model trained on SEM images warns on a diffraction pattern; the user's choice sticks
     dock.model_box.setCurrentIndex(3)
     dock.model_box.activated.emit(3)
     assert dock.current_model_entry().name == "aaa-sem"
     assert dock.mismatch.isVisibleTo(dock) and "SAED" in dock.mismatch.text()
+    assert not dock.sibling_hint.isVisibleTo(dock)
     win.show_entry(win.current)
     assert dock.current_model_entry().name == "aaa-sem"
 
@@ -434,3 +437,43 @@ def test_out_of_memory_retries_are_told_to_the_user(qtbot, cv_window, small_imag
     assert "out of memory" in win.model_dock.device_label.text()
     assert "out of memory" in win.statusBar().currentMessage()
     assert win.model_dock.prediction_for(win.current) is not None
+
+
+def test_demo_pattern_opens_with_the_shipped_crystal_system_model(qtbot, tmp_path, monkeypatch):
+    """What ``crystalview --demo`` shows: a simulated ring pattern and the built-in model."""
+    shipped = paths.builtin_models_dir() / "saed-crystal-system.cvmodel"
+    pattern = paths.resources_dir() / "samples" / "saed" / "rings" / "cubic" / "rings_0.tif"
+    if not (shipped.is_file() and pattern.is_file()):
+        pytest.skip("the built-in SAED model or the demo patterns are not in this checkout")
+    monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
+    win = open_window(qtbot)
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, [pattern], 1)
+    assert win.model_dock.current_model_entry().name == "saed-crystal-system"
+    summary = run_and_wait(qtbot, win, win.model_dock.run_current)
+    prediction = win.model_dock.prediction_for(win.current)
+    assert not summary.failures
+    assert prediction.class_names == win.model_dock.current_model_entry().manifest.classes
+    assert win.current.badge[0].startswith(prediction.label)
+    win.close()
+    assert win.pool.active() == []
+
+
+def test_an_image_that_cannot_be_read_is_reported_and_the_others_classified(
+    qtbot, cv_window, small_images
+):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images, 3)
+    run_and_wait(qtbot, win, win.model_dock.run_all)
+    gone = next(e for e in win.gallery_model.entries if e is not win.current)
+    gone.micrograph = None
+    gone.path.unlink()  # deleted behind our back after it was evicted
+    summary = run_and_wait(qtbot, win, win.model_dock.run_all)
+    assert [path for path, _reason in summary.failures] == [gone.path]
+    assert gone.badge[0] == "failed" and win.model_dock.prediction_for(gone) is None
+    others = [e for e in win.gallery_model.entries if e is not gone]
+    assert all(win.model_dock.prediction_for(e) is not None for e in others)
+    qtbot.waitUntil(lambda: len(win.notifications) == 1, timeout=5_000)
+    assert gone.path.name in win.notifications[0].informativeText()

@@ -256,6 +256,8 @@ def test_irregular_boxes_are_painted_and_uncovered_pixels_transparent():
     assert rgba[2, 2, 3] == 255 and rgba[2, 2, 0] == class_colour(0).red()
     assert rgba[12, 8, 3] == 255 and rgba[12, 8, 0] == class_colour(1).red()
     assert rgba[18, 18, 3] == 0  # no tile there
+    empty = class_overlay_rgba(np.zeros((0, 4)), np.zeros((0, 2)), (20, 20))
+    assert empty.shape == (20, 20, 4) and not empty.any()
 
 
 def test_class_colours_are_distinct():

@@ -278,3 +278,48 @@ def test_closing_during_training_stops_every_thread(qtbot, make_wizard, labelled
     assert wizard.pool.active() == []
     assert wizard.pool.wait_for_done(0)
     assert not wizard.isVisible()
+
+
+def test_imagenet_bases_need_their_weights_on_this_computer(qtbot, make_wizard, monkeypatch,
+                                                            tmp_path):  # fmt: skip
+    from crystalview.gui.wizard import page_model
+    from crystalview.models import pretrained
+
+    cached = tmp_path / "resnet18.pth"
+    cached.write_bytes(b"")
+    monkeypatch.setattr(
+        pretrained, "cached_weights_path", lambda arch: cached if arch == "resnet18" else tmp_path
+    )
+    choices = {(c.base, c.pretrained): c for c in page_model.base_choices()}
+    assert choices[("resnet18", True)].available
+    missing = choices[("resnet50", True)]
+    assert not missing.available and "import-weights resnet50" in missing.reason
+    assert choices[("resnet50", False)].available  # from scratch always works
+    assert choices[("diffraction_cnn", False)].available
+
+    wizard = make_wizard()
+    page = wizard.model_page
+    page.initializePage()
+    assert not page.select_base("resnet50", pretrained=True)
+    assert "ResNet-34, ResNet-50" in page.base_note.text()
+    assert page.select_base("resnet18", pretrained=True)
+    assert page.strategy_buttons["frozen"].isChecked()
+    config = page.config()
+    assert (config.base, config.pretrained, config.strategy) == ("resnet18", True, "frozen")
+    page.set_modality("SAED")
+    assert set(page.config().augmentation) == {"rotation_deg", "friedel", "dose"}
+    page.augmentation_checks["dose"].setChecked(False)
+    assert "dose" not in page.config().augmentation
+
+
+def test_moved_images_are_reported_not_fatal(qtbot, make_wizard, flat_images, tmp_path):
+    images = sorted(flat_images.iterdir())
+    project = LabelProject.create(tmp_path / "p.json", images, CLASS_NAMES)
+    images[0].unlink()
+    wizard = make_wizard(project=project)
+    wizard.resume()
+    assert wizard.currentId() == LABELLING
+    wizard.back()
+    wizard.back()
+    note = wizard.images_page.missing_label
+    assert note.isVisible() and images[0].name in note.text()

@@ -48,8 +48,13 @@ METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Grad-CAM++", "gradcam++"),
     ("Occlusion (slow)", "occlusion"),
 )
-METHOD_NAMES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-                "occlusion": "Occlusion"}  # fmt: skip
+METHOD_LABELS = {method: text for text, method in METHOD_CHOICES}
+METHOD_NAMES = {
+    "cam": "CAM",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "occlusion": "Occlusion",
+}
 _METHOD_NOTES = {
     "auto": "Exact CAM when the network ends in average pooling and one linear layer "
     "(no extra cost), Grad-CAM otherwise.",
@@ -127,7 +132,9 @@ class HeatmapDock(QWidget):
         self.method_box.currentIndexChanged.connect(self._on_method)
         self.method_note = QLabel()
         self.method_note.setWordWrap(True)
-        self.method_note.setStyleSheet("color: palette(mid);")
+        note_font = self.method_note.font()
+        note_font.setPointSizeF(note_font.pointSizeF() * 0.9)
+        self.method_note.setFont(note_font)
         self.class_box = QComboBox()
         self.class_box.setToolTip("Explain the predicted class or any other class")
         self.class_box.addItem("Predicted class", None)
@@ -173,7 +180,7 @@ class HeatmapDock(QWidget):
         self.features_button = QPushButton("Feature maps…")
         self.playground_button = QPushButton("Kernel playground…")
 
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.addRow("Model", self.model_box)
         form.addRow(self.model_label)
         form.addRow("Method", self.method_box)
@@ -242,10 +249,9 @@ class HeatmapDock(QWidget):
         current = self.model_box.currentData()
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        for path in model_files():
+        for row, path in enumerate(model_files()):
             self.model_box.addItem(path.stem, path)
-            self.model_box.setItemData(self.model_box.count() - 1, str(path),
-                                       Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+            self.model_box.setItemData(row, str(path), Qt.ItemDataRole.ToolTipRole)
         index = self.model_box.findData(current)
         self.model_box.setCurrentIndex(max(0, index) if self.model_box.count() else -1)
         self.model_box.blockSignals(False)
@@ -259,11 +265,8 @@ class HeatmapDock(QWidget):
     def follow_model_source(self) -> None:
         """Another widget chooses the model (the model dock): hide this dock's own list."""
         self._external_model = True
-        self.model_box.hide()
+        self._form.setRowVisible(self.model_box, False)
         self.model_label.show()
-        form = self.model_box.parentWidget().layout()
-        if isinstance(form, QFormLayout):
-            form.setRowVisible(self.model_box, False)
 
     def set_model_path(self, path: Path | str | None) -> None:
         """Explain with the bundle at ``path`` (``None``: no model)."""
@@ -382,10 +385,7 @@ class HeatmapDock(QWidget):
         """Compute (or show from the cache) the map the controls ask for."""
         request = self.request()
         if request is None:
-            self.info.setText(
-                "Open an image and pick a model first." if self.model_path is None or
-                self.micrograph is None else "Nothing to compute."
-            )  # fmt: skip
+            self.info.setText("Open an image and pick a model first.")
             return
         self._armed = True
         if request.key in self.cache:
@@ -401,7 +401,7 @@ class HeatmapDock(QWidget):
 
     def _submit(self, request: CamRequest) -> None:
         copy = self.model_copy
-        label = dict((m, t) for t, m in METHOD_CHOICES)[request.method]
+        label = METHOD_LABELS[request.method]
         self.info.setText(f"Computing {label} for {self.image_name or 'the image'}…")
 
         def job(cancel):
@@ -434,10 +434,12 @@ class HeatmapDock(QWidget):
     def _store(self, key: tuple, result) -> None:
         self.cache[key] = result
         self.cache.move_to_end(key)
-        while len(self.cache) > 1 and sum(r.heatmap.nbytes for r in self.cache.values()) > (
-            CACHE_BYTES
-        ):
-            self.cache.popitem(last=False)
+        while len(self.cache) > 1 and self._cache_bytes() > CACHE_BYTES:
+            self.cache.popitem(last=False)  # the least recently shown
+
+    def _cache_bytes(self) -> int:
+        # A map stored under two keys (see _on_result) is one array, counted once.
+        return sum({id(r.heatmap): r.heatmap.nbytes for r in self.cache.values()}.values())
 
     def _show(self, key: tuple) -> None:
         result = self.cache[key]

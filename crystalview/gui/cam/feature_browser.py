@@ -171,7 +171,7 @@ class FeatureBrowser(QDialog):
         while self.layer_box.count() > 1:
             self.layer_box.removeItem(1)
         for name in layers:
-            self.layer_box.addItem(f"Layer {name}", name)
+            self.layer_box.addItem(name, name)
         self.layer_box.setCurrentIndex(max(0, self.layer_box.findData(current)))
         self.layer_box.blockSignals(False)
 

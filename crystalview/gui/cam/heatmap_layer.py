@@ -16,8 +16,9 @@ from crystalview.gui.viewer import ImageViewer
 
 LAYER_NAME = "heat-map"
 HEATMAP_COLORMAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "jet")
-# Above the image, below the tile grid (z 20), so tile boundaries stay visible over the map.
-_Z = 15.0
+# Above the per-tile class colours (z 15), below the tile grid (z 20) and the selected-tile
+# highlight (z 25), so tile boundaries stay visible over the map.
+_Z = 17.0
 
 
 def threshold_lut(colormap: str, threshold: float) -> np.ndarray:

@@ -70,8 +70,8 @@ class CamRequest:
 
     @property
     def key(self) -> tuple:
-        return (self.image_key, str(self.model_path), self.method, self.target, self.layer,
-                self.frame, self.run)  # fmt: skip
+        model = str(self.model_path)
+        return (self.image_key, model, self.method, self.target, self.layer, self.frame, self.run)
 
 
 def cam_job(

@@ -100,8 +100,7 @@ class KernelPlayground(QDialog):
         for index, (name, title) in enumerate(titles.items()):
             row, col = divmod(index, 2)
             self.pictures.addLabel(title, row=2 * row, col=col, color="#dddddd")
-            view = self.pictures.addViewBox(row=2 * row + 1, col=col, lockAspect=True,
-                                            invertY=True)  # fmt: skip
+            view = self.pictures.addViewBox(row=2 * row + 1, col=col, lockAspect=True, invertY=True)
             view.setMenuEnabled(False)
             item = pg.ImageItem()
             view.addItem(item)
@@ -218,12 +217,16 @@ class KernelPlayground(QDialog):
 
     @staticmethod
     def _levels(values: np.ndarray) -> tuple[float, float]:
-        """Symmetric about zero for signed responses (so zero is white), else 0..max."""
-        low, high = np.percentile(values, (0.5, 99.5))
-        if low < 0:
-            extent = float(max(abs(low), abs(high))) or 1.0
+        """Symmetric about zero for signed responses (so zero is white), else 0..high.
+
+        The top 2 % are allowed to saturate: a few very strong edges (a data bar, the sample
+        border) would otherwise wash out the grain boundaries a user wants to see.
+        """
+        if float(values.min()) < 0:
+            extent = float(np.percentile(np.abs(values), 98)) or 1.0
             return -extent, extent
-        return float(low), float(high) if high > low else float(low) + 1.0
+        high = float(np.percentile(values, 98))
+        return 0.0, high if high > 0 else 1.0
 
     @staticmethod
     def _lut(levels: tuple[float, float]) -> np.ndarray | None:

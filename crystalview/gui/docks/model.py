@@ -16,7 +16,8 @@ API for other features
 - ``models_listed(list)``: the `ModelEntry` list after each refresh.
 - ``select_model(name: str) -> bool``: choose a listed model by name.
 - ``prediction_for(entry) -> ImagePrediction | None``: the latest prediction of an image.
-- ``prediction_ready(object, object)``: ``(ImageEntry, ImagePrediction)`` as each image finishes.
+- ``prediction_ready(object, object)``: ``(ImageEntry, ImagePrediction)`` as each image
+  finishes (the prediction is None when that image could not be classified).
 - ``run_on(entries) -> RunRequest | None``: classify images with the current settings.
 - ``run_started(object)`` / ``run_finished(object)``: a `RunRequest` starts; a `RunSummary`
   (or None when the run was cancelled or failed) ends.
@@ -30,7 +31,7 @@ comes back with each prediction and is shown here and in the status bar.
 
 from __future__ import annotations
 
-import logging
+import html
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,11 +45,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -72,8 +75,6 @@ if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
     from crystalview.inference.predict import ImagePrediction
     from crystalview.models.catalog import ModelEntry
-
-log = logging.getLogger(__name__)
 
 PREFERRED_BUILTINS: dict[str, tuple[str, ...]] = {
     "SAED": ("saed-crystal-system", "saed-zone-lattice"),
@@ -118,18 +119,18 @@ def model_card_html(model: ModelEntry) -> str:
         "any kind of image" if manifest.modality == "unknown" else f"{manifest.modality} images"
     )
     swatches = ", ".join(
-        f"<span style='color:{class_colour(i).name()}'>■</span>&nbsp;{name}"
+        f"<span style='color:{class_colour(i).name()}'>■</span>&nbsp;{html.escape(name)}"
         for i, name in enumerate(manifest.classes)
     )
     lines = [
-        f"<b>{manifest.name or model.name}</b> ({origin}, {manifest.architecture})",
+        f"<b>{html.escape(manifest.name or model.name)}</b> ({origin}, {manifest.architecture})",
         f"Classes: {swatches}",
         f"Input: {manifest.input_size} x {manifest.input_size} px, {mode}",
         f"Trained on: {trained_on}, {scale}",
     ]
     if manifest.description:
         text = manifest.description.strip().replace("\n", " ")
-        lines.append(f"<i>{text[:240]}{'…' if len(text) > 240 else ''}</i>")
+        lines.append(f"<i>{html.escape(text[:240])}{'…' if len(text) > 240 else ''}</i>")
     return "<br>".join(lines)
 
 
@@ -170,8 +171,14 @@ class ModelDock(QWidget):
         self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.mismatch = QLabel()
         self.mismatch.setWordWrap(True)
+        self.mismatch.setTextFormat(Qt.TextFormat.PlainText)
         self.mismatch.setStyleSheet("color: #c77800")
         self.mismatch.hide()
+        self.sibling_hint = QLabel()
+        self.sibling_hint.setWordWrap(True)
+        self.sibling_hint.setTextFormat(Qt.TextFormat.RichText)
+        self.sibling_hint.linkActivated.connect(self.select_model)
+        self.sibling_hint.hide()
 
         self.device_box = QComboBox()
         self.device_box.addItems(DEVICES)
@@ -239,6 +246,7 @@ class ModelDock(QWidget):
         layout.addWidget(self.import_button)
         layout.addWidget(self.card)
         layout.addWidget(self.mismatch)
+        layout.addWidget(self.sibling_hint)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.queue_label)
@@ -354,19 +362,35 @@ class ModelDock(QWidget):
         self._push_grid()
 
     def _update_mismatch(self) -> None:
+        """Warn when the image is of another kind than the model's; offer sibling built-ins."""
         entry, model = self.main.current, self._current
-        modalities = {"unknown"}
-        if entry is None or model is None or {entry.modality, model.manifest.modality} & modalities:
+        self.sibling_hint.setVisible(False)
+        if entry is None or model is None:
             self.mismatch.hide()
             return
-        if entry.modality != model.manifest.modality:
+        wanted = model.manifest.modality
+        if "unknown" not in (entry.modality, wanted) and entry.modality != wanted:
             self.mismatch.setText(
                 f"This is a {entry.modality} image; {model.name} was trained on "
-                f"{model.manifest.modality} images, so its answer may mean little."
+                f"{wanted} images, so its answer may mean little."
             )
             self.mismatch.show()
         else:
             self.mismatch.hide()
+        siblings = [
+            m
+            for m in self._models
+            if m.builtin
+            and m.name in PREFERRED_BUILTINS.get(entry.modality, ())
+            and m.name != model.name
+        ]
+        if model.builtin and model.name in PREFERRED_BUILTINS.get(entry.modality, ()) and siblings:
+            links = ", ".join(f"<a href='{m.name}'>{m.name}</a>" for m in siblings)
+            self.sibling_hint.setText(f"Also for {entry.modality} images: {links}")
+            self.sibling_hint.setToolTip(
+                "\n".join(f"{m.name}: {m.manifest.description}" for m in siblings)
+            )
+            self.sibling_hint.setVisible(True)
 
     # -- importing ------------------------------------------------------------------------------
 
@@ -537,8 +561,10 @@ class ModelDock(QWidget):
 
     def _store(self, result: EntryPrediction) -> None:
         prediction = result.prediction
-        if prediction is None:
+        if prediction is None:  # an older result would no longer match the badge
+            result.entry.extra.pop(PREDICTION_KEY, None)
             self.main.gallery_model.set_badge(result.entry, ("failed", "#777777"))
+            self.prediction_ready.emit(result.entry, None)
             return
         result.entry.extra[PREDICTION_KEY] = prediction
         index = prediction.class_names.index(prediction.label)
@@ -590,13 +616,17 @@ class ModelDock(QWidget):
 
 
 def install(window: MainWindow) -> None:
-    """Add the model and results docks and the Model menu to ``window``."""
+    """Add the model and results docks and the Model menu to ``window`` (once)."""
+    if getattr(window, "model_dock", None) is not None:
+        return
     results = ResultsDock(window.viewer)
     dock = ModelDock(window)
     window.model_dock = dock
     window.results_dock = results
-    window.add_dock("model", "Model", dock, Qt.DockWidgetArea.LeftDockWidgetArea)
-    window.add_dock("results", "Results", results, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.add_dock("model", "Model", _scrollable(dock), Qt.DockWidgetArea.LeftDockWidgetArea)
+    window.add_dock(
+        "results", "Results", _scrollable(results), Qt.DockWidgetArea.RightDockWidgetArea
+    )
     results.entries_for_export = lambda: window.gallery_model.entries
     results.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
     dock.prediction_ready.connect(lambda entry, _prediction: results.update_entry(entry))
@@ -604,6 +634,15 @@ def install(window: MainWindow) -> None:
     window.current_changed.connect(results.show_entry)
     _add_menu(window, dock, results)
     dock.refresh_models()
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """Let a dock shrink below its controls' width (small screens) by scrolling instead."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def _add_menu(window: MainWindow, dock: ModelDock, results: ResultsDock) -> None:

@@ -12,6 +12,7 @@ own result. "Export results (CSV)…" writes the same columns as ``crystalview c
 from __future__ import annotations
 
 import csv
+import html
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -294,8 +295,9 @@ class ResultsDock(QWidget):
         colour = class_colour(prediction.class_names.index(prediction.label)).name()
         tiles = "whole image" if prediction.n_tiles == 1 else f"{prediction.n_tiles} tiles"
         self.summary.setText(
-            f"<span style='color:{colour}; font-size:large'><b>{prediction.label}</b></span>"
-            f" &nbsp;{prediction.confidence:.1%}<br><small>{prediction.model_name} · {tiles}"
+            f"<span style='color:{colour}; font-size:large'><b>{html.escape(prediction.label)}"
+            f"</b></span> &nbsp;{prediction.confidence:.1%}<br><small>"
+            f"{html.escape(prediction.model_name)} · {tiles}"
             f" · {prediction.device}</small>"
         )
         self.chart.set_probabilities(
@@ -305,12 +307,11 @@ class ResultsDock(QWidget):
         self.legend.setText(
             " ".join(
                 f"<span style='background:{class_colour(i).name()}'>&nbsp;&nbsp;&nbsp;</span>"
-                f"&nbsp;{name}&nbsp;&nbsp;"
+                f"&nbsp;{html.escape(name)}&nbsp;&nbsp;"
                 for i, name in enumerate(prediction.class_names)
             )
         )
-        shape = entry.shape
-        self.overlay.show_tiles(prediction.tile_boxes, prediction.tile_probabilities, shape)
+        self.overlay.show_tiles(prediction.tile_boxes, prediction.tile_probabilities, entry.shape)
         self._apply_overlay_style()
 
     def update_entry(self, entry: ImageEntry) -> None:

@@ -40,8 +40,9 @@ from crystalview.gui.wizard.wizard import FineTuneWizard
 log = logging.getLogger(__name__)
 
 MAX_HEATMAPS = 24
-HEATMAP_THUMB = 160
+HEATMAP_THUMB = 192
 HEATMAP_OPACITY = 0.45
+FEW_VALIDATION_IMAGES = 30
 
 
 @dataclass
@@ -202,10 +203,16 @@ class EvaluationPage(QWizardPage):
         names = list(result.class_names)
         matrix = np.asarray(result.confusion_matrix, dtype=np.int64)
         total = int(matrix.sum())
-        self.summary_label.setText(
+        text = (
             f"Validation accuracy <b>{result.val_accuracy:.1%}</b> on <b>{total}</b> held-out "
             f"image(s) · best epoch {result.best_epoch} of {len(result.history)}"
         )
+        if total < FEW_VALIDATION_IMAGES:
+            text += (
+                f"<br><i>Only {total} validation images: one more or less right moves the "
+                "accuracy a lot. Label more images for figures you can rely on.</i>"
+            )
+        self.summary_label.setText(text)
         set_message(
             self.cancelled_label,
             f"Training was cancelled — best epoch {result.best_epoch} kept."
@@ -304,9 +311,9 @@ class EvaluationPage(QWizardPage):
 
 def _cell_colour(share: float, diagonal: bool) -> QColor:
     """Green for right answers, red for confusions, stronger with the row's share."""
-    strength = int(40 + 160 * share) if share > 0 else 0
+    strength = int(30 + 110 * share) if share > 0 else 0
     if strength == 0:
         return QColor("white")
     if diagonal:
-        return QColor(255 - strength, 255 - strength // 3, 255 - strength)
+        return QColor(255 - strength, 255 - strength // 4, 255 - strength)
     return QColor(255, 255 - strength, 255 - strength)

@@ -60,6 +60,20 @@ def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
     return plot
 
 
+def _curve(plot: pg.PlotWidget, color: str, name: str) -> pg.PlotDataItem:
+    """An empty line with dots at the epochs, in one colour (line and dots alike)."""
+    return plot.plot(
+        [],
+        [],
+        pen=pg.mkPen(color, width=2),
+        symbol="o",
+        symbolSize=6,
+        symbolBrush=color,
+        symbolPen=color,
+        name=name,
+    )
+
+
 def run_training(samples, class_names, config: TrainingConfig, cancel: CancelToken):
     """The worker's job: threads set once (one core left to the GUI), then the training loop."""
     from crystalview.inference import configure_threads
@@ -88,25 +102,18 @@ class TrainingPage(QWizardPage):
         self.loss_plot = _curve_plot("Loss", "loss")
         self.acc_plot = _curve_plot("Accuracy", "accuracy")
         self.acc_plot.setYRange(0, 1.0)
-        pen = {"width": 2}
-        self.train_loss = self.loss_plot.plot(
-            [], [], pen=pg.mkPen(TRAIN_COLOR, **pen), symbol="o", symbolSize=5, name="training"
-        )
-        self.val_loss = self.loss_plot.plot(
-            [], [], pen=pg.mkPen(VAL_COLOR, **pen), symbol="o", symbolSize=5, name="validation"
-        )
-        self.train_acc = self.acc_plot.plot(
-            [], [], pen=pg.mkPen(TRAIN_COLOR, **pen), symbol="o", symbolSize=5, name="training"
-        )
-        self.val_acc = self.acc_plot.plot(
-            [], [], pen=pg.mkPen(VAL_COLOR, **pen), symbol="o", symbolSize=5, name="validation"
-        )
+        self.train_loss = _curve(self.loss_plot, TRAIN_COLOR, "training")
+        self.val_loss = _curve(self.loss_plot, VAL_COLOR, "validation")
+        self.train_acc = _curve(self.acc_plot, TRAIN_COLOR, "training")
+        self.val_acc = _curve(self.acc_plot, VAL_COLOR, "validation")
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
+        self.step_label = QLabel()
+        self.step_label.setMinimumWidth(300)
         self.status_label = QLabel()
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
         self.time_label = QLabel()
@@ -116,6 +123,7 @@ class TrainingPage(QWizardPage):
         self.again_button = QPushButton("Train again")
         self.again_button.clicked.connect(self.start_training)
         row = QHBoxLayout()
+        row.addWidget(self.step_label)
         row.addWidget(self.progress_bar, 1)
         row.addWidget(self.time_label)
         row.addWidget(self.cancel_button)
@@ -176,8 +184,11 @@ class TrainingPage(QWizardPage):
         worker.cancelled.connect(self._on_cancelled_early)
         worker.finished.connect(self._on_finished)
         self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat("Reading images…")
+        self.step_label.setText("Reading the images…")
         self.time_label.setText("")
+        for plot in (self.loss_plot, self.acc_plot):  # the axis shows the whole planned run
+            plot.enableAutoRange(x=False)
+            plot.setXRange(1, max(2, config.epochs), padding=0.02)
         set_message(self.outcome_label, "")
         self.status_label.setText(
             f"Training <b>{len(samples)}</b> images of {len(names)} classes from "
@@ -190,7 +201,7 @@ class TrainingPage(QWizardPage):
         """Ask the run to stop after the current batch, keeping the best epoch so far."""
         if self._token is not None and self.running:
             self._token.cancel()
-            self.progress_bar.setFormat("Stopping after this batch…")
+            self.step_label.setText("Stopping after this batch…")
 
     def _on_progress(self, event: Progress) -> None:
         if isinstance(event.partial, EpochMetrics):
@@ -199,7 +210,8 @@ class TrainingPage(QWizardPage):
         if event.total > 0:
             self.progress_bar.setRange(0, event.total)
             self.progress_bar.setValue(min(event.done, event.total))
-        self.progress_bar.setFormat(event.message or "%p %")
+        if not (self._token is not None and self._token.cancelled):
+            self.step_label.setText(event.message)
         if event.message.startswith("Epoch") and event.total:
             self._update_time_left(event)
 
@@ -247,7 +259,7 @@ class TrainingPage(QWizardPage):
             )
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        self.progress_bar.setFormat("Done" if not result.cancelled else "Cancelled")
+        self.step_label.setText("Cancelled" if result.cancelled else "Done")
         self.time_label.setText("")
         self._wizard.training_finished.emit(result)
 
@@ -260,7 +272,7 @@ class TrainingPage(QWizardPage):
         set_message(self.outcome_label, f"<b>Training failed.</b> {message}", ERROR_STYLE)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Failed")
+        self.step_label.setText("Failed")
         if not self._wizard._closing:
             box = QMessageBox(QMessageBox.Icon.Warning, "Training failed", message, parent=self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -275,7 +287,7 @@ class TrainingPage(QWizardPage):
         )
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Cancelled")
+        self.step_label.setText("Cancelled")
 
     def _on_finished(self) -> None:
         self._worker = None
