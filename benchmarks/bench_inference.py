@@ -243,7 +243,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller images, fewer tiles")
     parser.add_argument("--repeats", type=int, default=None, help="alternating timed rounds")
     args = parser.parse_args()
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (3 if args.quick else 2)
     threads = configure_threads(reserve=0)
     print(f"torch {torch.__version__}, {describe_device(select_device('cpu'))}, {threads} threads")
     size = 1024 if args.quick else 4096

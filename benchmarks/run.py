@@ -148,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write machine and figures to FILE")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per area (default 420, quick 240)"
+        "--timeout", type=float, default=None, help="seconds per area (default 600, quick 240)"
     )
     args = parser.parse_args(argv)
-    timeout_s = args.timeout or (240.0 if args.quick else 420.0)
+    timeout_s = args.timeout or (240.0 if args.quick else 600.0)
     areas = args.only or list(AREAS)
 
     machine = machine_summary()

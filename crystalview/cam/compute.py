@@ -31,6 +31,8 @@ from crystalview.models.bundle import LoadedModel
 METHODS: tuple[str, ...] = ("auto", "cam", "gradcam", "gradcam++", "occlusion")
 # Patches per image side for occlusion in image space (autocorrelation models).
 OCCLUSION_GRID = 12
+# Model inputs without a pixel-wise inverse map onto the image: explained by image occlusion.
+IMAGE_SPACE_TRANSFORMS = ("autocorrelation", "polar_autocorrelation")
 
 
 @dataclass
@@ -246,8 +248,8 @@ def compute_cam(
         ``"auto"`` (exact CAM when the head is GAP + linear, else Grad-CAM), ``"cam"``,
         ``"gradcam"``, ``"gradcam++"`` or ``"occlusion"``. Models reading the log-polar view of a
         pattern get their map drawn back through the inverse transform; models reading its
-        autocorrelation, which has no pixel-wise inverse, are always explained by occlusion of
-        the image itself (the result's ``method`` says so).
+        autocorrelation (plain or polar), which has no pixel-wise inverse, are always explained
+        by occlusion of the image itself (the result's ``method`` says so).
     target
         Class index or name; ``None`` explains the image's predicted class (the mean of the
         tiles' probabilities, as inference decides it). Grad-CAM and occlusion of a tiled image
@@ -273,7 +275,7 @@ def compute_cam(
     else:
         layer_name = resolve_layer(model, layer)[0]
     target_index = resolve_target(target, list(manifest.classes))
-    if manifest.normalization.get("transform", "none") == "autocorrelation":
+    if manifest.normalization.get("transform", "none") in IMAGE_SPACE_TRANSFORMS:
         # No inverse map from the autocorrelation back to the image: explain in image space.
         image, _, _ = frame_and_calibration(micrograph, frame)
         runner = make_runner(loaded, settings)

@@ -105,7 +105,7 @@ def prepare_model_input(
     if manifest.input_mode == "whole" or fits_one_tile:
         whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
         to_image = None
-        if manifest.normalization.get("transform", "none") == "log_polar":
+        if manifest.normalization.get("transform", "none") in ("log_polar", "log_polar_mean"):
             to_image = _log_polar_inverse(image, manifest)
         return ModelInput(image, None, whole, input_size, to_image)
     prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile)

@@ -37,3 +37,34 @@ class ModelBundleError(CrystalViewError):
 
 class Cancelled(CrystalViewError):
     """The user cancelled a long-running job."""
+
+
+class SaveError(CrystalViewError):
+    """A file could not be written (disk full, no permission, read-only medium ...)."""
+
+
+def save_failure_message(path, error: OSError) -> str:
+    """One line that says which file could not be written, why, and what the user can do.
+
+    Shared by every writer (label projects, model bundles, exports) so the advice is the same
+    wherever a save fails; the previous version of the file is always left in place.
+    """
+    import errno
+
+    reasons = {
+        errno.ENOSPC: ("the disk is full", "Free some space or choose another folder."),
+        errno.EDQUOT: ("the disk quota is used up", "Free some space or choose another folder."),
+        errno.EACCES: ("permission denied", "Choose another folder, or ask for write permission."),
+        errno.EPERM: ("permission denied", "Choose another folder, or ask for write permission."),
+        errno.EROFS: ("the medium is read-only", "Choose another folder on a writable disk."),
+        errno.ENOTDIR: (
+            "part of the path is a file, not a folder",
+            "Choose another folder.",
+        ),
+        errno.ENOENT: ("the folder does not exist", "Choose another folder."),
+    }
+    reason, advice = reasons.get(
+        error.errno, (error.strerror or str(error), "Choose another folder, or free some space.")
+    )
+    name = getattr(path, "name", None) or str(path)
+    return f"Could not save {name} ({path}): {reason}. {advice} The previous file is unchanged."

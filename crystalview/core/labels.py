@@ -30,7 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crystalview.core.errors import CorruptFileError, CrystalViewError
+from crystalview.core.errors import (
+    CorruptFileError,
+    CrystalViewError,
+    SaveError,
+    save_failure_message,
+)
 
 FORMAT_VERSION = 1
 PROJECT_SUFFIX = ".cvlabels"
@@ -217,7 +222,12 @@ class LabelProject:
         if self._path is None:
             self._dirty = False
             return
-        _atomic_write_text(self._path, json.dumps(self._to_dict(), indent=1))
+        try:
+            _atomic_write_text(self._path, json.dumps(self._to_dict(), indent=1))
+        except OSError as error:
+            # The change stays in memory (still dirty), so a later save or flush retries it.
+            self._dirty = True
+            raise SaveError(save_failure_message(self._path, error)) from None
         self._dirty = False
 
     def flush(self) -> None:

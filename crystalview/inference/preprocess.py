@@ -155,18 +155,30 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     """The model input ``(input_size, input_size)`` of a normalised `working_copy`.
 
     ``"log_polar"``: the pattern around its beam centre in (angle, log-radius) coordinates;
+    ``"log_polar_mean"``: the same with every row replaced by the mean over angles (the
+    azimuthally averaged radial profile, far less noisy for ring patterns);
     ``"autocorrelation"``: the autocorrelation of its sharp features, lags up to a quarter of
-    the side (a few spot spacings: the net's shape, at twice the resolution of all lags); see
+    the side (a few spot spacings: the net's shape, at twice the resolution of all lags);
+    ``"polar_autocorrelation"``: the autocorrelation (all lags up to half the side) in (angle,
+    log-lag) coordinates around the zero lag, where a rotation of the pattern is a cyclic shift
+    and the net's angles and length ratios are fixed offsets. See
     `crystalview.inference.diffraction`.
     """
     size = manifest.input_size
     transform = manifest.normalization.get("transform", "none")
-    if transform == "log_polar":
+    if transform in ("log_polar", "log_polar_mean"):
         centre = find_beam_centre(work, log=False)
-        return log_polar(work, centre, n_angles=size, n_radii=size)
+        view = log_polar(work, centre, n_angles=size, n_radii=size)
+        if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
+            view = np.repeat(view.mean(axis=0, keepdims=True), size, axis=0)
+        return view
     if transform == "autocorrelation":
         correlation = autocorrelation(subtract_background(work), min(work.shape) // 2)
         return resample(_stretch(correlation, manifest.normalization), (size, size))
+    if transform == "polar_autocorrelation":
+        correlation = _stretch(autocorrelation(subtract_background(work)), manifest.normalization)
+        zero_lag = (correlation.shape[0] // 2, correlation.shape[1] // 2)
+        return log_polar(correlation, zero_lag, n_angles=size, n_radii=size)
     raise CrystalViewError(f"model {manifest.name!r} asks for an unknown transform {transform!r}")
 
 

@@ -3,7 +3,10 @@
 The fast path runs an inference copy of the model with every batch norm folded into the
 convolution before it (one pass over memory less per layer, a large win for small networks),
 every ReLU that feeds a max-pool moved behind it (the two commute, and the ReLU then touches a
-quarter of the values: on the diffraction CNN ReLU and pooling were half the time), in
+quarter of the values: on the diffraction CNN ReLU and pooling were half the time), and, on the
+CPU, 2 x 2 max-pools computed as the maximum of four strided views (the CPU kernel behind
+``nn.MaxPool2d`` also writes an int64 index per output, which made it a quarter of the small
+CNN's time), in
 channels-last layout (oneDNN's preferred layout for convolutions), under bf16 autocast where the
 CPU has native bfloat16 units (about twice as fast again, same top-1 answers) and float16
 autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
@@ -75,11 +78,49 @@ def pool_before_relu(graph_module: torch.fx.GraphModule) -> int:
     return moved
 
 
+class MaxPool2x2(torch.nn.Module):
+    """``nn.MaxPool2d(2)`` as the maximum of the four pixels of each 2 x 2 block.
+
+    Same values (an odd last row or column is dropped, as the floor-mode pool does); no index
+    tensor is computed, which the CPU pooling kernel always does.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :height, :width]
+        top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
+        return torch.maximum(top, torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
+def _is_plain_2x2_pool(module: torch.nn.Module) -> bool:
+    if not isinstance(module, torch.nn.MaxPool2d) or module.return_indices or module.ceil_mode:
+        return False
+    plain = {"kernel_size": 2, "stride": 2, "padding": 0, "dilation": 1}
+    for name, wanted in plain.items():
+        value = getattr(module, name)
+        pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        if pair != (wanted, wanted):
+            return False
+    return True
+
+
+def replace_2x2_pools(network: torch.nn.Module) -> int:
+    """Swap every plain ``nn.MaxPool2d(2)`` in ``network`` for `MaxPool2x2`; return the count."""
+    swapped = 0
+    for parent in list(network.modules()):
+        for name, child in list(parent.named_children()):
+            if _is_plain_2x2_pool(child):
+                setattr(parent, name, MaxPool2x2())
+                swapped += 1
+    return swapped
+
+
 def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool) -> torch.nn.Module:
     """An eval-mode copy of ``model`` with batch norms folded into convolutions, on ``device``.
 
-    ReLUs before max-pools are also moved behind them (`pool_before_relu`). Falls back to a
-    plain copy when the architecture cannot be traced by torch.fx.
+    ReLUs before max-pools are also moved behind them (`pool_before_relu`), and on the CPU
+    2 x 2 max-pools become `MaxPool2x2`. Falls back to a plain copy when the architecture
+    cannot be traced by torch.fx.
     """
     key = (str(device), channels_last, _weights_signature(model))
     cached = _INFERENCE_COPIES.get(model)
@@ -98,6 +139,8 @@ def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool)
     finally:
         model.train(was_training)
     fused.eval().to(device)
+    if device.type == "cpu":
+        replace_2x2_pools(fused)
     if channels_last:
         fused.to(memory_format=torch.channels_last)
     _INFERENCE_COPIES[model] = (key, fused)

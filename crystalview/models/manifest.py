@@ -33,14 +33,16 @@ class ManifestError(ModelBundleError):
     """``model.json`` is missing a field, has a field of the wrong type, or a value out of range."""
 
 
-TRANSFORMS = ("none", "log_polar", "autocorrelation")
+TRANSFORMS = ("none", "log_polar", "log_polar_mean", "autocorrelation", "polar_autocorrelation")
 
 
 def default_normalization(log: bool = False, transform: str = "none") -> dict[str, Any]:
     """Percentile contrast stretch then a fixed mean/std; ``log`` for diffraction patterns.
 
     ``transform`` (whole-image diffraction models) is the beam-centred view the model reads:
-    ``"none"``, ``"log_polar"`` or ``"autocorrelation"`` (see `crystalview.inference.diffraction`).
+    ``"none"``, ``"log_polar"``, ``"log_polar_mean"``, ``"autocorrelation"`` or
+    ``"polar_autocorrelation"`` (see
+    `crystalview.inference.preprocess.transformed_view`).
     """
     return {
         "method": "percentile",

@@ -44,6 +44,7 @@ class Recipe:
     sim_size: int
     n_train: int
     epochs: int
+    target: float  # held-out accuracy the issue asks for
 
 
 RECIPES = {
@@ -53,11 +54,12 @@ RECIPES = {
             "Crystal system (cubic, hexagonal, orthorhombic) of a polycrystalline electron "
             "diffraction ring pattern. Trained on kinematically simulated patterns."
         ),
-        transform="log_polar",
+        transform="log_polar_mean",
         input_size=64,
         sim_size=128,
         n_train=2400,
         epochs=12,
+        target=0.95,
     ),
     "saed-zone-lattice": Recipe(
         kind="spots",
@@ -66,11 +68,12 @@ RECIPES = {
             "single-crystal zone-axis electron diffraction spot pattern. Trained on kinematically "
             "simulated patterns."
         ),
-        transform="autocorrelation",
+        transform="polar_autocorrelation",
         input_size=64,
         sim_size=128,
         n_train=2400,
         epochs=12,
+        target=0.90,
     ),
 }
 
@@ -78,9 +81,21 @@ TRANSFORM_NOTES = {
     "log_polar": "- The beam centre is found as the centre of inversion symmetry (correlation of "
     "the log pattern with its 180°-rotated copy); the pattern is resampled around it to "
     "64 angles x 64 log-radii, so rings are columns and a change of camera length is a shift.",
+    "log_polar_mean": "- The beam centre is found as the centre of inversion symmetry "
+    "(correlation of the log pattern with its 180°-rotated copy); the pattern is resampled "
+    "around it to 64 angles x 64 log-radii and every row replaced by the mean over angles: the "
+    "azimuthally averaged radial profile in log radius, where a change of camera length is a "
+    "shift and ring-radius ratios are fixed distances. Test at 600 patterns x 8 epochs: 66.7 % "
+    "held-out against 56.7 % for the plain log-polar view (and 73.8 % for the plain view at "
+    "the full recipe).",
     "autocorrelation": "- The smooth background is subtracted and the autocorrelation of the "
     "sharp features (lags up to a quarter of the side) is fed: it does not depend on the beam "
     "position and shows the spot net around the zero lag.",
+    "polar_autocorrelation": "- The smooth background is subtracted, the autocorrelation of the "
+    "sharp features is taken (independent of the beam position: the spot net around the zero "
+    "lag) and resampled around the zero lag to 64 angles x 64 log-lags, so a rotation is a "
+    "cyclic shift and the net's angles and length ratios are fixed offsets. Held-out test at "
+    "600 patterns x 8 epochs: 56 % against 39 % for the plain autocorrelation.",
 }
 TRAIN_SEED = 1
 HELDOUT_SEED = 1001
@@ -131,11 +146,11 @@ def simulate_tensors(
 def augment(x: torch.Tensor, transform: str, generator: torch.Generator) -> torch.Tensor:
     """Physically valid for every class: rotations about the beam and mirrors.
 
-    On the log-polar view a rotation is a cyclic shift of the angle rows and a mirror reverses
-    them; the autocorrelation turns and mirrors with the pattern (quarter turns here, the
-    simulator already draws continuous rotations).
+    On a log-polar view (of the pattern or of its autocorrelation) a rotation is a cyclic shift
+    of the angle rows and a mirror reverses them; the plain autocorrelation turns and mirrors
+    with the pattern (quarter turns here, the simulator already draws continuous rotations).
     """
-    if transform == "log_polar":
+    if transform in ("log_polar", "log_polar_mean", "polar_autocorrelation"):
         x = torch.roll(x, int(torch.randint(x.shape[2], (1,), generator=generator)), 2)
         return x.flip(2) if bool(torch.randint(2, (1,), generator=generator)) else x
     k = int(torch.randint(4, (1,), generator=generator))
@@ -217,8 +232,18 @@ def robustness(model, recipe: Recipe, manifest: ModelManifest, n: int) -> dict:
 
 def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict) -> str:
     classes = manifest.classes
+    accuracy = report["heldout_accuracy"]
+    status = (
+        f"Status: **meets the target** (held-out {100 * accuracy:.1f} % >= "
+        f"{100 * recipe.target:.0f} %)."
+        if accuracy >= recipe.target
+        else f"Status: **below target**: held-out {100 * accuracy:.1f} %, the issue asks >= "
+        f"{100 * recipe.target:.0f} %. Treat predictions as indicative only."
+    )
     lines = [
         f"# {name}",
+        "",
+        status,
         "",
         recipe.description,
         "",
@@ -242,7 +267,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "- Augmentation: "
         + (
             "cyclic shifts and reversal of the angle rows (rotations and mirrors about the beam)"
-            if recipe.transform == "log_polar"
+            if recipe.transform in ("log_polar", "log_polar_mean", "polar_autocorrelation")
             else "quarter turns and mirrors"
         )
         + "; the simulator already draws continuous rotations, offsets, dose, background, "

@@ -323,3 +323,33 @@ def test_moved_images_are_reported_not_fatal(qtbot, make_wizard, flat_images, tm
     wizard.back()
     note = wizard.images_page.missing_label
     assert note.isVisible() and images[0].name in note.text()
+
+
+def test_thumbnail_timeouts_are_retried_then_given_up(qtbot, monkeypatch, tmp_path):
+    import crystalview.io
+    from crystalview.core.errors import ReadTimeoutError
+    from crystalview.gui.wizard.thumbnails import MAX_ATTEMPTS, ThumbnailCache
+    from crystalview.gui.workers import WorkerPool
+
+    calls: list[Path] = []
+
+    def slow_then_fine(path, max_size=256):
+        calls.append(path)
+        if path.name == "slow.tif" and len(calls) < 2:
+            raise ReadTimeoutError(f"{path}: reading took longer than 10 s")
+        if path.name == "hung.tif":
+            raise ReadTimeoutError(f"{path}: reading took longer than 10 s")
+        return np.zeros((4, 6), dtype=np.float32)
+
+    monkeypatch.setattr(crystalview.io, "read_thumbnail", slow_then_fine)
+    pool = WorkerPool(max_threads=1)
+    cache = ThumbnailCache(pool, 64)
+    cache.ready.connect(cache.get)  # as the view does: a repaint asks again
+    slow, hung = tmp_path / "slow.tif", tmp_path / "hung.tif"
+    assert cache.get(slow) is None
+    qtbot.waitUntil(lambda: cache._images.get(slow) is not None, timeout=5_000)
+    assert not cache.get(slow).isNull() and calls.count(slow) == 2
+    cache.get(hung)
+    qtbot.waitUntil(lambda: cache._images.get(hung) is not None, timeout=5_000)
+    assert cache.get(hung).isNull() and calls.count(hung) == MAX_ATTEMPTS
+    pool.shutdown()

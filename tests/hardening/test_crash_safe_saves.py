@@ -102,11 +102,6 @@ def test_model_save_into_a_path_under_a_file_is_explained(tmp_path):
     assert blocker.read_text() == "a file where a folder should be"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crystalview/core/labels.py lets the raw OSError out of a failed autosave "
-    "(owner: training engineer); see docs/hardening.md",
-)
 @pytest.mark.parametrize(
     ("target", "code"),
     [("os.replace", errno.ENOSPC), ("tempfile.mkstemp", errno.EACCES)],

@@ -103,7 +103,9 @@ def test_autocorrelation_ignores_where_the_pattern_sits():
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
 
 
-@pytest.mark.parametrize("transform", ["log_polar", "autocorrelation"])
+@pytest.mark.parametrize(
+    "transform", ["log_polar", "log_polar_mean", "autocorrelation", "polar_autocorrelation"]
+)
 def test_prepare_whole_applies_the_manifest_transform(transform):
     manifest = ModelManifest(
         architecture="diffraction_cnn",
@@ -118,6 +120,8 @@ def test_prepare_whole_applies_the_manifest_transform(transform):
     assert x.shape == (48, 48) and x.dtype == np.float32 and np.isfinite(x).all()
     # Both views are built to be independent of the beam position.
     assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.8
+    if transform == "log_polar_mean":  # the radial profile, the same for every angle
+        assert np.allclose(x, x[:1])
     plain = ModelManifest.from_json(manifest.to_json())
     assert plain.normalization["transform"] == transform
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crystalview.inference.runner import inference_copy, pool_before_relu
+from crystalview.inference.runner import (
+    MaxPool2x2,
+    inference_copy,
+    pool_before_relu,
+    replace_2x2_pools,
+)
 from crystalview.models.registry import build_model
 
 
@@ -50,3 +55,24 @@ def test_relu_shared_with_another_user_stays_put():
     assert pool_before_relu(graph) == 0
     x = torch.randn(1, 2, 4, 4)
     torch.testing.assert_close(graph(x), Branching()(x))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9), (1, 1, 3, 5)])
+def test_strided_2x2_pool_equals_max_pool(shape):
+    x = torch.randn(shape)
+    x[0, 0, 0, 0] = float("nan")  # a dead pixel propagates in both
+    torch.testing.assert_close(MaxPool2x2()(x), torch.nn.MaxPool2d(2)(x), equal_nan=True)
+    cl = torch.randn(2, 4, 6, 6).contiguous(memory_format=torch.channels_last).bfloat16()
+    torch.testing.assert_close(MaxPool2x2()(cl), torch.nn.MaxPool2d(2)(cl))
+
+
+def test_only_plain_2x2_pools_are_replaced():
+    network = torch.nn.Sequential(
+        torch.nn.MaxPool2d(2),
+        torch.nn.MaxPool2d(3, stride=2, padding=1),
+        torch.nn.MaxPool2d(2, ceil_mode=True),
+        torch.nn.Sequential(torch.nn.MaxPool2d((2, 2), stride=(2, 2))),
+    )
+    assert replace_2x2_pools(network) == 2
+    assert isinstance(network[0], MaxPool2x2) and isinstance(network[3][0], MaxPool2x2)
+    assert isinstance(network[1], torch.nn.MaxPool2d) and isinstance(network[2], torch.nn.MaxPool2d)

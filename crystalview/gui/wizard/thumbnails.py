@@ -1,5 +1,9 @@
 """Thumbnails of project images, made on worker threads and cached for the wizard's pages.
 
+A read that times out is tried again (up to `MAX_ATTEMPTS` times) rather than marked unreadable:
+the first reads of a session also pay for importing the readers, which on a busy machine can
+exceed the reader's time limit although the file is fine.
+
 The gallery's `ThumbnailService` is bound to the main window's open images (`ImageEntry`);
 the wizard knows only file paths, many of which are not open in the window, so it keeps its own
 small cache keyed by path. Decoding runs on a `WorkerPool`; the cache emits ``ready(path)`` on
@@ -13,9 +17,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from crystalview.core.errors import ReadTimeoutError
 from crystalview.core.progress import CancelToken
 from crystalview.gui.gallery import to_qimage
 from crystalview.gui.workers import WorkerPool
+
+MAX_ATTEMPTS = 3
 
 
 class ThumbnailCache(QObject):
@@ -35,6 +42,7 @@ class ThumbnailCache(QObject):
         self._size = size
         self._images: dict[Path, QImage] = {}
         self._pending: set[Path] = set()
+        self._attempts: dict[Path, int] = {}
 
     def get(self, path: Path) -> QImage | None:
         """The cached thumbnail, or ``None`` after asking a worker to make it."""
@@ -46,6 +54,7 @@ class ThumbnailCache(QObject):
     def _request(self, path: Path) -> None:
         size = self._size
         self._pending.add(path)
+        self._attempts[path] = self._attempts.get(path, 0) + 1
 
         def job(cancel: CancelToken) -> QImage:
             from crystalview.io import read_thumbnail
@@ -61,8 +70,15 @@ class ThumbnailCache(QObject):
             latest_first=True,
         )
         worker.result.connect(lambda image, p=path: self._store(p, image))
-        worker.error.connect(lambda *_args, p=path: self._store(p, QImage()))
+        worker.error.connect(lambda error, _details, p=path: self._on_error(p, error))
         worker.cancelled.connect(lambda p=path: self._pending.discard(p))
+
+    def _on_error(self, path: Path, error: Exception) -> None:
+        if isinstance(error, ReadTimeoutError) and self._attempts.get(path, 0) < MAX_ATTEMPTS:
+            self._pending.discard(path)
+            self.ready.emit(path)  # the view repaints the item, which asks for it again
+            return
+        self._store(path, QImage())
 
     def _store(self, path: Path, image: QImage) -> None:
         self._pending.discard(path)
