@@ -52,6 +52,7 @@ from crystalview.gui.settings import (
     recent_paths,
 )
 from crystalview.gui.viewer import ImageViewer
+from crystalview.gui.wizard.launch import install as install_finetune
 from crystalview.gui.workers import Worker, WorkerPool
 from crystalview.logs import log_file_path
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.pool.job_finished.connect(self._on_job_finished)
         self.pool.job_failed.connect(self.show_job_error)
         install_features(self)
+        install_finetune(self)  # Model ▸ Fine-tune a Model… (joins the features' Model menu)
         self._restore_layout()  # after the features, so their docks get their saved places
 
     # -- extension points -----------------------------------------------------------------------

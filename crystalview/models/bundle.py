@@ -10,6 +10,7 @@ Nothing is ever unpickled.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import zipfile
@@ -21,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from crystalview.core.errors import ModelBundleError
+from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.base import CrystalNet
 from crystalview.models.manifest import ModelManifest
 from crystalview.models.registry import build_model
@@ -77,6 +78,9 @@ def save_bundle(
     ------
     ModelBundleError
         The manifest does not describe the model (architecture, classes or channels differ).
+    SaveError
+        The file cannot be written (disk full, no permission, a file in the way); the message
+        says what to do, and any previous file at ``path`` is left as it was.
     """
     path = Path(path)
     manifest.validate()
@@ -93,21 +97,39 @@ def save_bundle(
         name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
     }
     weights = save_safetensors(state, metadata={"format": "pt", "architecture": model.arch})
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_atomically(path, manifest.to_json(), weights, model_card)
+    except OSError as error:
+        raise SaveError(save_failure_message(path, error)) from error
+    return path
+
+
+def _write_atomically(path: Path, manifest_json: str, weights: bytes, card: str | None) -> None:
+    """Write a temporary file next to ``path``, flush it to disk, then rename it over ``path``.
+
+    A crash or a kill at any moment leaves the previous file or the new one, never half of one;
+    the ``fsync`` makes that hold after a power cut too.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be: say so, not "file exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
-            archive.writestr(MANIFEST_NAME, manifest.to_json(), zipfile.ZIP_DEFLATED)
-            # Float weights barely compress; storing them keeps loading fast.
-            archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
-            if model_card:
-                archive.writestr(CARD_NAME, model_card, zipfile.ZIP_DEFLATED)
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                archive.writestr(MANIFEST_NAME, manifest_json, zipfile.ZIP_DEFLATED)
+                # Float weights barely compress; storing them keeps loading fast.
+                archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
+                if card:
+                    archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
-    return path
 
 
 def read_manifest(path: str | os.PathLike) -> ModelManifest:

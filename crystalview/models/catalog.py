@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crystalview import paths
-from crystalview.core.errors import ModelBundleError
+from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.bundle import BUNDLE_SUFFIX, LoadedModel, load_bundle, read_manifest
 from crystalview.models.manifest import ModelManifest
 
@@ -114,10 +114,21 @@ def import_model(path: str | os.PathLike) -> ModelEntry:
     ------
     ModelBundleError
         The file is not a valid model (nothing is copied then).
+    SaveError
+        The models folder cannot take the copy (disk full, no permission); nothing is left there.
     """
     source = Path(path)
     loaded = load_bundle(source)
     destination = unique_model_path(source.stem)
+    try:
+        _copy_in(source, destination)
+    except OSError as error:
+        raise SaveError(save_failure_message(destination, error)) from error
+    return ModelEntry(destination.stem, destination, loaded.manifest, builtin=False)
+
+
+def _copy_in(source: Path, destination: Path) -> None:
+    """Copy to a temporary file in the models folder, then link it to its final name."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".import-", suffix=".tmp")
     os.close(fd)
@@ -127,4 +138,3 @@ def import_model(path: str | os.PathLike) -> ModelEntry:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return ModelEntry(destination.stem, destination, loaded.manifest, builtin=False)

@@ -59,10 +59,6 @@ def open_window(qtbot):
     from crystalview.gui.main_window import MainWindow
 
     win = MainWindow()
-    if not hasattr(win, "model_dock"):  # until the feature is listed in docks.FEATURES
-        from crystalview.gui.docks.model import install
-
-        install(win)
     qtbot.addWidget(win)
     win.show()
     return win
@@ -477,3 +473,14 @@ def test_an_image_that_cannot_be_read_is_reported_and_the_others_classified(
     assert all(win.model_dock.prediction_for(e) is not None for e in others)
     qtbot.waitUntil(lambda: len(win.notifications) == 1, timeout=5_000)
     assert gone.path.name in win.notifications[0].informativeText()
+
+
+def test_the_window_installs_the_docks_and_one_model_menu(cv_window):
+    win = cv_window
+    assert win.dock("model").widget().widget() is win.model_dock
+    assert win.dock("results").widget().widget() is win.results_dock
+    titles = [action.text() for action in win.menuBar().actions()]
+    assert titles.count("&Model") == 1 and titles[-1] == "&Help"
+    menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Model")
+    texts = [action.text() for action in menu.actions()]
+    assert "Run on &All Images" in texts and "&Export Results (CSV)…" in texts

@@ -44,10 +44,6 @@ def cv_window(qtbot, tmp_path, monkeypatch):
     from crystalview.gui.main_window import MainWindow
 
     win = MainWindow()
-    if not hasattr(win, "model_dock"):  # until the feature is listed in docks.FEATURES
-        from crystalview.gui.docks.model import install
-
-        install(win)
     qtbot.addWidget(win)
     win.show()
     yield win

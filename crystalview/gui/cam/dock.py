@@ -178,7 +178,8 @@ class HeatmapDock(QWidget):
         self.export_button.setToolTip("Save image + heat map as PNG and the raw map as TIFF")
         self.export_button.clicked.connect(self.export_dialog)
         self.features_button = QPushButton("Feature maps…")
-        self.playground_button = QPushButton("Kernel playground…")
+        self.playground_button = QPushButton("Kernels…")
+        self.playground_button.setToolTip("Kernel playground: try a 3 x 3 kernel and pooling")
 
         form = self._form = QFormLayout()
         form.addRow("Model", self.model_box)
@@ -198,6 +199,13 @@ class HeatmapDock(QWidget):
         tools = QHBoxLayout()
         tools.addWidget(self.features_button)
         tools.addWidget(self.playground_button)
+        # Narrow enough to share the right-hand dock column with the others.
+        combos = (self.model_box, self.method_box, self.class_box, self.layer_box)
+        for box in (*combos, self.colormap_box):
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(8)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)

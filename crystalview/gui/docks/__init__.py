@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
 
-FEATURES: tuple[str, ...] = ()
+FEATURES: tuple[str, ...] = ("crystalview.gui.docks.model", "crystalview.gui.cam")
 """Dotted module names, each with ``install(window)``; e.g. ``"crystalview.gui.docks.model"``."""
 
 

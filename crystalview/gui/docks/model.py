@@ -647,12 +647,17 @@ def _scrollable(widget: QWidget) -> QScrollArea:
 
 def _add_menu(window: MainWindow, dock: ModelDock, results: ResultsDock) -> None:
     bar = window.menuBar()
-    menu = QMenu("&Model", window)
-    help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
-    if help_menu is not None:  # keep Help last
-        bar.insertMenu(help_menu, menu)
+    titles = {a.text().replace("&", ""): a for a in bar.actions()}
+    existing = titles.get("Model")
+    if existing is not None and existing.menu() is not None:  # another feature made it first
+        menu = existing.menu()
+        menu.addSeparator()
     else:
-        bar.addMenu(menu)
+        menu = QMenu("&Model", window)
+        if "Help" in titles:  # keep Help last
+            bar.insertMenu(titles["Help"], menu)
+        else:
+            bar.addMenu(menu)
     entries = (
         ("Run on &Current Image", dock.run_current, "Ctrl+R"),
         ("Run on &Selected Images", dock.run_selected, None),
