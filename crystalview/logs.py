@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
-import warnings
 
 from crystalview.paths import log_dir
 
@@ -44,8 +43,9 @@ def setup_logging(verbose: bool = False) -> None:
         root.addHandler(file_handler)
     except OSError as error:  # read-only home: keep going with stderr only
         logging.getLogger(__name__).warning("cannot write the log file: %s", error)
+    # Python's default filters stay in force (ResourceWarning from lazily read TIFFs is noise to
+    # a user); the warnings that are shown go through logging, so never to stdout.
     logging.captureWarnings(True)
-    warnings.simplefilter("default")
     # Noisy libraries log at INFO about things a user cannot act on.
     for name in ("rsciio", "hyperspy", "PIL", "matplotlib", "h5py"):
         logging.getLogger(name).setLevel(logging.WARNING)

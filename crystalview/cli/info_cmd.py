@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         records = [describe(path) for path in args.paths]
         gc.collect()  # close those handles now, while the warning is still silenced
     if args.json:
-        print(json.dumps(records, indent=2, ensure_ascii=False))
+        # ASCII escapes keep the output valid JSON even for non-UTF-8 file names.
+        print(json.dumps(records, indent=2))
     else:
         print("\n".join(_format_record(record) for record in records))
     return 0 if all(record["ok"] for record in records) else 1

@@ -23,7 +23,7 @@ from crystalview.core.errors import (
 from crystalview.core.memory import format_bytes, memory_budget_bytes
 from crystalview.core.micrograph import Micrograph
 from crystalview.io.dataset import PendingImage
-from crystalview.io.registry import Format, detect_format
+from crystalview.io.registry import Format, detect_format, preload_libraries
 from crystalview.io.safety import (
     DEFAULT_TIMEOUT_S,
     check_budget,
@@ -102,6 +102,7 @@ def _open(
 ) -> list[Micrograph]:
     path = Path(path)
     check_file(path)
+    preload_libraries(path)
     return run_with_timeout(lambda: _read(path, memory_budget, primary_only), path, timeout_s)
 
 

@@ -8,6 +8,7 @@ content matches nothing.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ class Format:
     extensions: frozenset[str]
     reader: Reader
     sniff: Callable[[bytes], bool] | None = None
+    # Heavy libraries the reader imports; loaded before the read timeout starts (see reader.py).
+    libraries: tuple[str, ...] = ()
 
 
 def _is_tiff(head: bytes) -> bool:
@@ -91,11 +94,11 @@ def _is_raster(head: bytes) -> bool:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("tiff", frozenset({".tif", ".tiff", ".btf", ".tf8"}), _tiff, _is_tiff),
-    Format("emd", frozenset({".emd", ".h5", ".hdf5"}), _emd, _is_hdf5),
-    Format("dm", frozenset({".dm3", ".dm4"}), _dm, _is_dm),
-    Format("ser", frozenset({".ser"}), _tia, _is_ser),
-    Format("emi", frozenset({".emi"}), _tia),
+    Format("tiff", frozenset({".tif", ".tiff", ".btf", ".tf8"}), _tiff, _is_tiff, ("rsciio.tiff",)),
+    Format("emd", frozenset({".emd", ".h5", ".hdf5"}), _emd, _is_hdf5, ("rsciio.emd",)),
+    Format("dm", frozenset({".dm3", ".dm4"}), _dm, _is_dm, ("rsciio.digitalmicrograph",)),
+    Format("ser", frozenset({".ser"}), _tia, _is_ser, ("rsciio.tia",)),
+    Format("emi", frozenset({".emi"}), _tia, None, ("rsciio.tia",)),
     Format("mrc", frozenset({".mrc", ".mrcs", ".map", ".st", ".ali", ".rec"}), _mrc, _is_mrc),
     Format("raster", frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"}), _raster, _is_raster),
 )
@@ -107,6 +110,18 @@ _HEAD_BYTES = 2048
 def is_supported_path(path: str | Path) -> bool:
     """True when the file name has an extension CrystalView reads (the content is not checked)."""
     return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def preload_libraries(path: Path) -> None:
+    """Import the libraries the reader for ``path``'s extension needs, once per process.
+
+    Importing rosettasciio (and the dask it pulls in) takes about a second, several on a busy
+    machine; done inside the read timeout it could make the first file of a session time out.
+    """
+    for fmt in FORMATS:
+        if path.suffix.lower() in fmt.extensions:
+            for name in fmt.libraries:
+                importlib.import_module(name)
 
 
 def detect_format(path: Path) -> Format:

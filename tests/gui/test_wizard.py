@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from crystalview.core.labels import LabelProject
 from crystalview.gui.wizard import FineTuneWizard
 from crystalview.gui.wizard.wizard import CLASSES, EVALUATION, LABELLING, MODEL, SAVE, TRAINING
+from crystalview.training import EpochMetrics
 
 CLASS_NAMES = ["horizontal", "vertical", "checker"]
 PER_CLASS = 8
@@ -90,6 +91,11 @@ def _drop(widget, paths: list[Path]) -> None:
 
 def _class_of(path: Path) -> int:
     return CLASS_NAMES.index(path.name.split("_")[0])
+
+
+def _click_at_first_epoch(qtbot, event, training) -> None:
+    if isinstance(event.partial, EpochMetrics) and training.cancel_button.isEnabled():
+        qtbot.mouseClick(training.cancel_button, Qt.MouseButton.LeftButton)
 
 
 def _train(qtbot, wizard: FineTuneWizard, epochs: int = 2):
@@ -244,8 +250,8 @@ def test_tree_import_cancel_and_label_these_next(qtbot, make_wizard, labelled_tr
     training = wizard.training_page
     with qtbot.waitSignal(wizard.training_finished, timeout=60_000) as blocker:
         wizard.next()
-        qtbot.waitUntil(lambda: len(training._history) >= 1, timeout=30_000)
-        qtbot.mouseClick(training.cancel_button, Qt.MouseButton.LeftButton)
+        # press Cancel as soon as the first epoch is reported, however fast the machine is
+        training._worker.progress.connect(lambda e: _click_at_first_epoch(qtbot, e, training))
     result = blocker.args[0]
     assert result.cancelled and result.best_epoch >= 1
     assert f"best epoch {result.best_epoch} kept" in training.outcome_label.text()
@@ -271,10 +277,20 @@ def test_closing_during_training_stops_every_thread(qtbot, make_wizard, labelled
     wizard.model_page.select_base("diffraction_cnn", pretrained=False)
     wizard.model_page.epochs.setValue(500)
     wizard.model_page.patience.setValue(0)
+    finished = []
+    wizard.training_finished.connect(finished.append)
     wizard.next()
     assert wizard.training_page.running
-    qtbot.waitUntil(lambda: len(wizard.training_page._history) >= 1, timeout=30_000)
-    wizard.close()
+    closed = []
+
+    def close_at_first_epoch(event):
+        if isinstance(event.partial, EpochMetrics) and not closed:
+            closed.append(event.partial.epoch)
+            wizard.close()
+
+    wizard.training_page._worker.progress.connect(close_at_first_epoch)
+    qtbot.waitUntil(lambda: bool(closed), timeout=30_000)
+    assert finished == []  # closed mid-training: the run never got to its end
     assert wizard.pool.active() == []
     assert wizard.pool.wait_for_done(0)
     assert not wizard.isVisible()
