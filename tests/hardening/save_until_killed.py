@@ -79,6 +79,11 @@ def main() -> int:
                 _write_forever(folder, version + 1)
             finally:
                 os._exit(0)
+        # Wait for the writer's first complete save, so every round makes progress even on a
+        # busy machine, then kill it at a random moment of its later saves.
+        deadline = time.monotonic() + 30
+        while _check(folder)[0] <= version and time.monotonic() < deadline:
+            time.sleep(0.005)
         time.sleep(rng.uniform(0.01, 0.2))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

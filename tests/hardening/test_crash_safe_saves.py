@@ -41,7 +41,7 @@ def test_sigkill_during_repeated_saves_leaves_old_or_new_files(tmp_path):
     report = json.loads(result.stdout)
     assert report["problems"] == []
     versions = [version for version, _ in report["seen"]]
-    assert versions == sorted(versions) and versions[-1] > len(versions)  # writers made progress
+    assert versions == sorted(versions) and versions[-1] >= len(versions)  # progress each round
     visible = [name for name in report["files"] if not name.startswith(".")]
     assert visible == ["labels.cvlabels", "model.cvmodel"]
     assert all(name.endswith(".tmp") for name in report["files"] if name.startswith("."))
