@@ -257,6 +257,11 @@ def test_tree_import_cancel_and_label_these_next(qtbot, make_wizard, labelled_tr
     assert f"best epoch {result.best_epoch} kept" in training.outcome_label.text()
     qtbot.waitUntil(training.isComplete, timeout=10_000)
 
+    # back and forth without changes keeps the result; no new run
+    wizard.back()
+    wizard.next()
+    assert not training.running and wizard.result is result
+
     # back to labelling: rank the three unlabelled images by the model's uncertainty
     wizard.back()
     wizard.back()
@@ -266,6 +271,12 @@ def test_tree_import_cancel_and_label_these_next(qtbot, make_wizard, labelled_tr
     qtbot.mouseClick(labelling.next_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: labelling.filter_box.currentData() == "suggested", timeout=20_000)
     assert sorted(labelling.model.paths) == sorted(extra.iterdir())
+
+    # a new label makes the old result stale: going on trains again
+    qtbot.keyClick(labelling.view, "1")
+    wizard.next()
+    wizard.next()
+    assert training.running and wizard.result is None
 
 
 def test_closing_during_training_stops_every_thread(qtbot, make_wizard, labelled_tree, tmp_path):

@@ -142,10 +142,10 @@ class TrainingPage(QWizardPage):
         return self._worker is not None
 
     def initializePage(self) -> None:
-        config = self._wizard.model_page.config()
         if self.running:
             return
-        if self._wizard.result is None or self._wizard.result_config != config:
+        # train again when the settings or the labels changed since the last run
+        if self._wizard.result is None or self._wizard.result_key != self._run_key():
             self.start_training()
         else:
             self._update_buttons()
@@ -157,15 +157,20 @@ class TrainingPage(QWizardPage):
     def isComplete(self) -> bool:
         return self._wizard.result is not None and not self.running
 
+    def _run_key(self) -> tuple:
+        """What a run depends on: the settings, the labelled images and the class names."""
+        samples, names = self._wizard.project.samples()
+        return self._wizard.model_page.config(), samples, names
+
     # -- running ----------------------------------------------------------------------------------
 
     def start_training(self) -> None:
         if self.running:
             return
-        samples, names = self._wizard.project.samples()
-        config = self._wizard.model_page.config()
+        key = self._run_key()
+        config, samples, names = key
         self._wizard.result = None
-        self._wizard.result_config = None
+        self._wizard.result_key = None
         self._history = []
         self._redraw()
         self._token = CancelToken()
@@ -179,7 +184,7 @@ class TrainingPage(QWizardPage):
         )
         self._worker = worker
         worker.progress.connect(self._on_progress)
-        worker.result.connect(lambda result, c=config: self._on_result(result, c))
+        worker.result.connect(lambda result, k=key: self._on_result(result, k))
         worker.error.connect(self._on_error)
         worker.cancelled.connect(self._on_cancelled_early)
         worker.finished.connect(self._on_finished)
@@ -234,9 +239,9 @@ class TrainingPage(QWizardPage):
         self.train_acc.setData(epochs, [m.train_acc for m in self._history])
         self.val_acc.setData(epochs, [m.val_acc for m in self._history])
 
-    def _on_result(self, result, config: TrainingConfig) -> None:
+    def _on_result(self, result, key: tuple) -> None:
         self._wizard.result = result
-        self._wizard.result_config = config
+        self._wizard.result_key = key
         elapsed = format_seconds(result.train_seconds)
         if result.cancelled:
             text = (

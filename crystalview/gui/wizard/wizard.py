@@ -87,7 +87,7 @@ class FineTuneWizard(QWizard):
         self.previews = ThumbnailCache(self.pool, PREVIEW_SIZE, self)
         self.project: LabelProject = LabelProject(None)
         self.result = None  # TrainingResult of the last run
-        self.result_config = None  # the TrainingConfig that produced it
+        self.result_key = None  # (config, samples, class names) that produced it
         self.saved_path: Path | None = None
         self._closing = False
 
