@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-# Inner radius of the log-polar view as a fraction of the outer one: small enough to keep the
-# first rings of fine calibrations, large enough that the few pixels near the beam are not
-# stretched over many columns.
+# Default inner radius of the log-polar view as a fraction of the outer one (half the image's
+# shorter side): small enough to keep the nearest lags or rings, large enough that the few pixels
+# near the centre are not stretched over many columns.
 R_MIN_FRACTION = 0.04
 # Extra samples per output cell, along angle and along log-radius, averaged to avoid aliasing
 # at large radii where one angular cell spans several image pixels.
@@ -95,6 +95,8 @@ def find_beam_centre(image: np.ndarray, log: bool = True) -> tuple[float, float]
         f = np.nan_to_num(np.asarray(data, dtype=np.float64))
         f -= f.mean()
     h, w = f.shape
+    if not np.any(f):  # a flat frame holds no symmetry: say the middle
+        return (h - 1) / 2.0, (w - 1) / 2.0
     corr = _symmetry_correlation(f)
     iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
     dy = dx = 0.0
@@ -113,11 +115,12 @@ def log_polar(
     n_angles: int = 64,
     n_radii: int = 64,
     fill: float | None = None,
+    r_min_fraction: float = R_MIN_FRACTION,
 ) -> np.ndarray:
     """Resample ``image`` onto an (angle, log-radius) grid around ``centre``.
 
     Rows are angles ``2π i / n_angles`` (counter-clockwise from +x, image y pointing down);
-    columns are radii spaced evenly in log from ``R_MIN_FRACTION * r_max`` to ``r_max``, where
+    columns are radii spaced evenly in log from ``r_min_fraction * r_max`` to ``r_max``, where
     ``r_max`` is half the image's shorter side, so a column always means the same fraction of the
     image whatever the beam position. Each cell is the mean of a few bilinear samples. Points
     outside the image take ``fill`` (default: the image's median, i.e. background).
@@ -128,7 +131,7 @@ def log_polar(
     if fill is None:
         fill = float(np.median(data))
     angles, radii = log_polar_grid(
-        data.shape, n_angles, n_radii, _ANGLE_OVERSAMPLE, _RADIUS_OVERSAMPLE
+        data.shape, n_angles, n_radii, _ANGLE_OVERSAMPLE, _RADIUS_OVERSAMPLE, r_min_fraction
     )
     ys = centre[0] - radii[None, :] * np.sin(angles)[:, None]
     xs = centre[1] + radii[None, :] * np.cos(angles)[:, None]
@@ -143,6 +146,7 @@ def log_polar_grid(
     n_radii: int,
     angle_oversample: int = 1,
     radius_oversample: int = 1,
+    r_min_fraction: float = R_MIN_FRACTION,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sample angles (radians) and radii (pixels) of `log_polar`, cell centres when not oversampled.
 
@@ -150,14 +154,18 @@ def log_polar_grid(
     ``[log r_min + j Δ, log r_min + (j + 1) Δ)``; oversampled points sit evenly inside a cell.
     """
     r_max = min(shape) / 2.0
-    log_lo, log_hi = np.log(R_MIN_FRACTION * r_max), np.log(r_max)
+    log_lo, log_hi = np.log(r_min_fraction * r_max), np.log(r_max)
     a = (np.arange(n_angles * angle_oversample) + 0.5) / (n_angles * angle_oversample)
     r = (np.arange(n_radii * radius_oversample) + 0.5) / (n_radii * radius_oversample)
     return 2.0 * np.pi * a, np.exp(log_lo + (log_hi - log_lo) * r)
 
 
 def log_polar_cell(
-    shape: tuple[int, int], centre: tuple[float, float], n_angles: int, n_radii: int
+    shape: tuple[int, int],
+    centre: tuple[float, float],
+    n_angles: int,
+    n_radii: int,
+    r_min_fraction: float = R_MIN_FRACTION,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For every image pixel, its fractional (angle row, log-radius column) in `log_polar`.
 
@@ -170,14 +178,17 @@ def log_polar_cell(
     angle = np.mod(np.arctan2(dy, dx), 2.0 * np.pi)
     radius = np.maximum(np.hypot(dy, dx), 1e-6)
     r_max = min(shape) / 2.0
-    log_lo, log_hi = np.log(R_MIN_FRACTION * r_max), np.log(r_max)
+    log_lo, log_hi = np.log(r_min_fraction * r_max), np.log(r_max)
     row = angle / (2.0 * np.pi) * n_angles - 0.5
     col = (np.log(radius) - log_lo) / (log_hi - log_lo) * n_radii - 0.5
     return row, col
 
 
 def log_polar_to_image(
-    values: np.ndarray, shape: tuple[int, int], centre: tuple[float, float]
+    values: np.ndarray,
+    shape: tuple[int, int],
+    centre: tuple[float, float],
+    r_min_fraction: float = R_MIN_FRACTION,
 ) -> np.ndarray:
     """Draw a map over the `log_polar` grid back onto an image of ``shape`` (inverse transform).
 
@@ -187,7 +198,7 @@ def log_polar_to_image(
     """
     grid = np.asarray(values, dtype=np.float64)
     n_angles, n_radii = grid.shape
-    row, col = log_polar_cell(shape, centre, n_angles, n_radii)
+    row, col = log_polar_cell(shape, centre, n_angles, n_radii, r_min_fraction)
     wrapped = np.concatenate([grid[-1:], grid, grid[:1]], axis=0)  # one row either side
     out = ndimage.map_coordinates(
         wrapped, [row + 1.0, np.clip(col, 0.0, n_radii - 1.0)], order=1, mode="nearest"

@@ -57,8 +57,8 @@ RECIPES = {
         transform="log_polar_mean",
         input_size=64,
         sim_size=128,
-        n_train=2400,
-        epochs=12,
+        n_train=4800,
+        epochs=20,
         target=0.95,
     ),
     "saed-zone-lattice": Recipe(
@@ -71,8 +71,8 @@ RECIPES = {
         transform="polar_autocorrelation",
         input_size=64,
         sim_size=128,
-        n_train=2400,
-        epochs=12,
+        n_train=4800,
+        epochs=20,
         target=0.90,
     ),
 }
@@ -85,17 +85,18 @@ TRANSFORM_NOTES = {
     "(correlation of the log pattern with its 180°-rotated copy); the pattern is resampled "
     "around it to 64 angles x 64 log-radii and every row replaced by the mean over angles: the "
     "azimuthally averaged radial profile in log radius, where a change of camera length is a "
-    "shift and ring-radius ratios are fixed distances. Test at 600 patterns x 8 epochs: 66.7 % "
-    "held-out against 56.7 % for the plain log-polar view (and 73.8 % for the plain view at "
-    "the full recipe).",
+    "shift and ring-radius ratios are fixed distances. Measured on held-out data: 66.7 % "
+    "against 56.7 % for the plain log-polar view at 600 patterns x 8 epochs, 74.5 % against "
+    "73.8 % at 2400 x 12.",
     "autocorrelation": "- The smooth background is subtracted and the autocorrelation of the "
     "sharp features (lags up to a quarter of the side) is fed: it does not depend on the beam "
     "position and shows the spot net around the zero lag.",
     "polar_autocorrelation": "- The smooth background is subtracted, the autocorrelation of the "
     "sharp features is taken (independent of the beam position: the spot net around the zero "
     "lag) and resampled around the zero lag to 64 angles x 64 log-lags, so a rotation is a "
-    "cyclic shift and the net's angles and length ratios are fixed offsets. Held-out test at "
-    "600 patterns x 8 epochs: 56 % against 39 % for the plain autocorrelation.",
+    "cyclic shift and the net's angles and length ratios are fixed offsets. Measured on "
+    "held-out data at 600 patterns x 8 epochs: 56 % against 39 % for the plain "
+    "autocorrelation; 85.0 % at 2400 x 12.",
 }
 TRAIN_SEED = 1
 HELDOUT_SEED = 1001

@@ -58,6 +58,10 @@ def test_beam_centre_of_rings_on_a_non_square_image():
     assert found == pytest.approx((47.0, 81.5), abs=0.3)
 
 
+def test_beam_centre_of_a_blank_frame_is_its_middle():
+    assert find_beam_centre(np.full((40, 60), 7.0)) == (19.5, 29.5)
+
+
 def test_log_polar_turns_rings_into_columns_and_scale_into_a_shift():
     centre = (60.0, 67.0)
     near = log_polar(ring_pattern(centre=centre, radii=(15.0,)), centre, 32, 64)

@@ -11,12 +11,14 @@ from crystalview.sim.generators import simulate_one
 torch = pytest.importorskip("torch")
 
 # (bundle, pattern kind, minimum accuracy on a small fresh sample, its preprocessing). Chance is
-# 1/3 and 1/5; the thresholds sit a few standard errors (60 patterns: about 5 points) below the
-# held-out accuracy in the model cards, so a model that lost its skill, or a preprocessing that
-# differs from training, fails.
+# 1/3 and 1/5. The shipped bundles score 81.7 % and 81.7 % on these 60 patterns (81.7 % and
+# 88.3 % on 300; held-out 74.5 % and 85.0 %, see the model cards); the thresholds leave a few
+# patterns of margin for BLAS differences, and fail a model that lost its skill (the first,
+# untransformed models scored 67 % and 40 % held-out) or a preprocessing that differs from
+# training.
 BUILTINS = [
-    ("saed-crystal-system", "rings", RINGS_MIN, "log_polar_mean"),
-    ("saed-zone-lattice", "spots", SPOTS_MIN, "polar_autocorrelation"),
+    ("saed-crystal-system", "rings", 0.75, "log_polar_mean"),
+    ("saed-zone-lattice", "spots", 0.75, "polar_autocorrelation"),
 ]
 N_PATTERNS = 60
 FRESH_SEED = 424242  # used by neither training nor the held-out evaluation
