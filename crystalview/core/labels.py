@@ -19,17 +19,16 @@ No Qt and no torch here: the wizard (GUI) and the CLI both build on this module.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crystalview.core.atomic import atomic_replace
 from crystalview.core.errors import (
     CorruptFileError,
     CrystalViewError,
@@ -686,31 +685,6 @@ def _check_color(color: str) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, never half.
-
-    The data reach the disk (``fsync``) before the rename, and the folder is synced after it,
-    so even a power cut cannot leave an empty file behind the new name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        try:
-            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            return
-        try:
-            os.fsync(folder)
-        except OSError:
-            pass
-        finally:
-            os.close(folder)
+    """Replace ``path`` with ``text``; a crash leaves the old or the new file, never half."""
+    with atomic_replace(path, "w") as stream:
+        stream.write(text)

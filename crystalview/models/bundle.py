@@ -9,10 +9,7 @@ Nothing is ever unpickled.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from crystalview.core.atomic import atomic_replace
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.base import CrystalNet
 from crystalview.models.manifest import ModelManifest
@@ -105,31 +103,13 @@ def save_bundle(
 
 
 def _write_atomically(path: Path, manifest_json: str, weights: bytes, card: str | None) -> None:
-    """Write a temporary file next to ``path``, flush it to disk, then rename it over ``path``.
-
-    A crash or a kill at any moment leaves the previous file or the new one, never half of one;
-    the ``fsync`` makes that hold after a power cut too.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a file where the folder should be: say so, not "file exists"
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w") as archive:
-                archive.writestr(MANIFEST_NAME, manifest_json, zipfile.ZIP_DEFLATED)
-                # Float weights barely compress; storing them keeps loading fast.
-                archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
-                if card:
-                    archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    """Write the zip through `atomic_replace`: a kill at any moment leaves the old or new file."""
+    with atomic_replace(path) as handle, zipfile.ZipFile(handle, "w") as archive:
+        archive.writestr(MANIFEST_NAME, manifest_json, zipfile.ZIP_DEFLATED)
+        # Float weights barely compress; storing them keeps loading fast.
+        archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
+        if card:
+            archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
 
 
 def read_manifest(path: str | os.PathLike) -> ModelManifest:
