@@ -57,8 +57,8 @@ RECIPES = {
         transform="log_polar_mean",
         input_size=64,
         sim_size=128,
-        n_train=4800,
-        epochs=20,
+        n_train=2400,
+        epochs=12,
         target=0.95,
     ),
     "saed-zone-lattice": Recipe(
@@ -71,8 +71,8 @@ RECIPES = {
         transform="polar_autocorrelation",
         input_size=64,
         sim_size=128,
-        n_train=4800,
-        epochs=20,
+        n_train=2400,
+        epochs=12,
         target=0.90,
     ),
 }
@@ -308,6 +308,15 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "- Trained only on simulated kinematic patterns: dynamical effects, amorphous "
         "backgrounds, mixed phases and strongly textured films are not represented.",
         "- Real patterns of a class the model does not know still get one of its classes.",
+        *(
+            [
+                "- The beam centre comes from the pattern's inversion symmetry: a strong "
+                "beam-stop arm or a crop that does not contain the centre misleads it (seen on a "
+                "real 64 px Tecnai ring pattern with a beam stop)."
+            ]
+            if recipe.transform.startswith("log_polar")
+            else []
+        ),
         "",
     ]
     return "\n".join(lines)
