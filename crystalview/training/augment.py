@@ -46,12 +46,35 @@ def is_active(settings: dict[str, Any] | None) -> bool:
     return bool(settings) and any(bool(v) for v in settings.values())
 
 
+# Views (manifest ``normalization["transform"]``) whose rows are angles about the beam centre:
+# there a rotation of the pattern is a cyclic shift of the rows.
+_POLAR_VIEWS = frozenset({"log_polar", "polar_autocorrelation"})
+# Views that already averaged over angle: rotation and Friedel symmetry change nothing.
+_ROTATION_FREE_VIEWS = frozenset({"log_polar_mean"})
+
+
 def augment_batch(
-    batch: torch.Tensor, settings: dict[str, Any], generator: torch.Generator
+    batch: torch.Tensor,
+    settings: dict[str, Any],
+    generator: torch.Generator,
+    view: str = "none",
 ) -> torch.Tensor:
-    """A randomly augmented copy of ``batch`` ``(N, C, H, W)``; the input is not modified."""
+    """A randomly augmented copy of ``batch`` ``(N, C, H, W)``; the input is not modified.
+
+    ``view`` is the model's input transform: rotation about the beam must act on the pattern,
+    so for polar views it becomes a cyclic shift of the angle rows, and for angle-averaged
+    views it is skipped.
+    """
     out = batch
-    if settings.get("rotation_deg") or settings.get("friedel"):
+    rotates = settings.get("rotation_deg") or settings.get("friedel")
+    if rotates and view in _POLAR_VIEWS:
+        out = _roll_angles(
+            out,
+            float(settings.get("rotation_deg") or 0.0),
+            bool(settings.get("friedel")),
+            generator,
+        )
+    elif rotates and view not in _ROTATION_FREE_VIEWS:
         out = _rotate_about_beam(
             out,
             float(settings.get("rotation_deg") or 0.0),
@@ -109,6 +132,18 @@ def _rotate_about_beam(
     theta = torch.cat([rotation, shift.unsqueeze(2)], dim=2).to(batch.dtype)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=True)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _roll_angles(
+    batch: torch.Tensor, max_deg: float, friedel: bool, generator: torch.Generator
+) -> torch.Tensor:
+    """Rotate polar views (rows = angles over 360°) by whole rows, with wrap-around."""
+    n, n_angles = batch.shape[0], batch.shape[2]
+    max_rows = round(max_deg / 360.0 * n_angles)
+    shifts = torch.randint(-max_rows, max_rows + 1, (n,), generator=generator)
+    if friedel:
+        shifts = shifts + (n_angles // 2) * (torch.rand(n, generator=generator) < 0.5).long()
+    return torch.stack([torch.roll(batch[i], int(shifts[i]), dims=1) for i in range(n)])
 
 
 def _dihedral(

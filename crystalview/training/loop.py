@@ -56,6 +56,7 @@ class _Batches:
     val: torch.Tensor
     forward: Any
     augment: dict[str, Any] | None
+    view: str = "none"
 
 
 def _batch_indices(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
@@ -150,11 +151,23 @@ def train_model(
         split = find_split(model, plan, raw_val[:2].to(device))
     if split is not None:
         batches = yield from _cache(
-            split, raw_train, raw_val, augmentation, config, generator, device, cancel
+            split,
+            raw_train,
+            raw_val,
+            augmentation,
+            config,
+            generator,
+            device,
+            cancel,
+            view=manifest.normalization.get("transform", "none"),
         )
     else:
         batches = _Batches(
-            raw_train, raw_val, model, augmentation if is_active(augmentation) else None
+            raw_train,
+            raw_val,
+            model,
+            augmentation if is_active(augmentation) else None,
+            view=manifest.normalization.get("transform", "none"),
         )
 
     weights = None
@@ -184,7 +197,7 @@ def train_model(
                 break
             x = batches.train[idx, view_of[idx]].to(device)
             if batches.augment is not None:
-                x = augment_batch(x, batches.augment, generator)
+                x = augment_batch(x, batches.augment, generator, batches.view)
             y = train_labels[idx.to(device)]
             logits = batches.forward(x)
             loss = F.cross_entropy(logits, y, weight=weights)
@@ -257,8 +270,12 @@ def _cache(
     generator: torch.Generator,
     device: torch.device,
     cancel: CancelToken,
+    view: str = "none",
 ):
-    """Compute the frozen front once: a few (augmented) views per training image, and val."""
+    """Compute the frozen front once: a few (augmented) views per training image, and val.
+
+    ``view`` is the model's input transform, which decides how a rotation is applied.
+    """
     n_train, n_crops = raw_train.shape[:2]
     augment = is_active(augmentation)
     n_views = config.cached_views if (augment or n_crops > 1) else 1
@@ -270,7 +287,7 @@ def _cache(
         if augment and v > 0:  # view 0 stays as the data are; the others vary
             inputs = torch.cat(
                 [
-                    augment_batch(chunk.to(device), augmentation, generator).cpu()
+                    augment_batch(chunk.to(device), augmentation, generator, view).cpu()
                     for chunk in torch.split(inputs, config.batch_size)
                 ]
             )

@@ -73,3 +73,32 @@ def test_dose_noise_keeps_the_intensity_range():
     out = augment_batch(batch, {"dose": [50.0, 100.0]}, torch.Generator().manual_seed(2))
     assert not torch.allclose(out, batch)
     assert abs(float(out.mean() - batch.mean())) < 0.1
+
+
+def test_polar_views_rotate_by_rolling_angle_rows():
+    import torch
+
+    from crystalview.training.augment import augment_batch
+
+    # One bright angle row: after any rotation it is still one full row, just elsewhere.
+    batch = torch.zeros(6, 1, 16, 8)
+    batch[:, :, 3, :] = 1.0
+    generator = torch.Generator().manual_seed(0)
+    out = augment_batch(batch, {"rotation_deg": 180.0}, generator, view="log_polar")
+    rows = out[:, 0].sum(dim=2)
+    assert torch.all(rows.max(dim=1).values == 8.0)
+    assert torch.all((rows > 0).sum(dim=1) == 1)
+    assert len({int(r.argmax()) for r in rows}) > 1  # different images moved differently
+
+
+def test_angle_averaged_views_are_not_rotated():
+    import torch
+
+    from crystalview.training.augment import augment_batch
+
+    batch = torch.rand(4, 1, 16, 16)
+    generator = torch.Generator().manual_seed(0)
+    out = augment_batch(
+        batch, {"rotation_deg": 180.0, "friedel": True}, generator, view="log_polar_mean"
+    )
+    assert torch.equal(out, batch)
