@@ -81,9 +81,13 @@ def run(paths: Sequence[str | Path] = (), demo: bool = False) -> int:
     """Open the window (with ``paths`` and/or the demo images) and run until it closes."""
     threading.Thread(target=_warm_up_readers, name="reader-warm-up", daemon=True).start()
     app = ensure_application()
+    from crystalview.diagnostics import install_recent_errors
+    from crystalview.gui.exceptions import install_exception_hook
     from crystalview.gui.main_window import MainWindow
 
+    install_recent_errors()
     window = MainWindow()
+    install_exception_hook(window)
     window.show()
     to_open = [Path(p) for p in paths] + (demo_paths() if demo else [])
     if to_open:

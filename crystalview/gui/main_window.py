@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -34,6 +35,7 @@ from crystalview import __version__
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import Progress
+from crystalview.diagnostics import diagnostics_text
 from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
 from crystalview.gui.docks.tiles import TileOverlayDock
@@ -434,6 +436,7 @@ class MainWindow(QMainWindow):
         self.view_menu = view_menu
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Copy &Diagnostics", self.copy_diagnostics)
         self._action(help_menu, "&About CrystalView", self.show_about)
         self.gallery.addAction(close)
 
@@ -463,6 +466,15 @@ class MainWindow(QMainWindow):
             self.preferences.save(self.settings)
             self.preferences.apply()
             self.viewer.set_color_map(self.preferences.color_map)
+
+    def copy_diagnostics(self) -> str:
+        """Put versions, device, settings and recent errors on the clipboard for a bug report."""
+        text = diagnostics_text(self.device_label.text() or None)
+        QApplication.clipboard().setText(text)
+        self.statusBar().showMessage(
+            "Diagnostics copied to the clipboard: paste them into your bug report.", 8000
+        )
+        return text
 
     def show_about(self) -> None:
         QMessageBox.about(
