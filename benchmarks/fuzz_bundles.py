@@ -58,7 +58,8 @@ def load_everything(path: Path) -> None:
     """List the model (manifest only), load it, and run it once on a blank input."""
     import torch
 
-    from crystalview.models.bundle import load_bundle, read_manifest
+    from crystalview.models.bundle import load_bundle
+    from crystalview.models.bundle_format import read_manifest
 
     read_manifest(path)
     loaded = load_bundle(path)

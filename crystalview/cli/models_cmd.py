@@ -71,7 +71,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from crystalview.models.bundle import read_manifest, read_model_card
+    from crystalview.models.bundle_format import read_manifest, read_model_card
     from crystalview.models.catalog import resolve_model
 
     path = resolve_model(args.name)

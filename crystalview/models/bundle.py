@@ -22,21 +22,19 @@ from safetensors.torch import save as save_safetensors
 from crystalview.core.atomic import atomic_replace
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.base import CrystalNet
+from crystalview.models.bundle_format import (
+    CARD_NAME,
+    MANIFEST_NAME,
+    MAX_BUNDLE_BYTES,
+    MEMBER_RULES,
+    WEIGHTS_NAME,
+    parse_manifest,
+    read_card,
+)
 from crystalview.models.manifest import ModelManifest
 from crystalview.models.registry import build_model
-from crystalview.models.safe_zip import MemberRule, open_checked_zip, read_member
+from crystalview.models.safe_zip import open_checked_zip, read_member
 from crystalview.models.safetensors_check import check_against, parse_header
-
-BUNDLE_SUFFIX = ".cvmodel"
-MANIFEST_NAME = "model.json"
-WEIGHTS_NAME = "weights.safetensors"
-CARD_NAME = "README.md"
-MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
-MEMBER_RULES = (
-    MemberRule(MANIFEST_NAME, required=True, max_bytes=1024 * 1024),
-    MemberRule(WEIGHTS_NAME, required=True, max_bytes=MAX_BUNDLE_BYTES),
-    MemberRule(CARD_NAME, required=False, max_bytes=1024 * 1024),
-)
 
 _SAFETENSORS_DTYPES = {
     torch.float32: "F32",
@@ -112,22 +110,6 @@ def _write_atomically(path: Path, manifest_json: str, weights: bytes, card: str 
             archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
 
 
-def read_manifest(path: str | os.PathLike) -> ModelManifest:
-    """Only the manifest of a bundle (cheap: the weights are not read); checks the zip first."""
-    path = Path(path)
-    archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
-    with archive:
-        return _parse_manifest(archive, members, path)
-
-
-def read_model_card(path: str | os.PathLike) -> str | None:
-    """The bundle's ``README.md`` model card, or None when it has none."""
-    path = Path(path)
-    archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
-    with archive:
-        return _read_card(archive, members, path)
-
-
 def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
     """Load and fully validate a bundle; the model comes back in eval mode on ``device``.
 
@@ -140,8 +122,8 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     where = str(path)
     archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
     with archive:
-        manifest = _parse_manifest(archive, members, path)
-        card = _read_card(archive, members, path)
+        manifest = parse_manifest(archive, members, path)
+        card = read_card(archive, members, path)
         data = read_member(archive, members[WEIGHTS_NAME], where)
     header = parse_header(data, where)
     model = build_model(manifest.architecture, manifest.num_classes, manifest.in_channels)
@@ -164,28 +146,6 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     model.eval()
     model.to(device)
     return LoadedModel(model=model, manifest=manifest, path=path, model_card=card)
-
-
-def _parse_manifest(archive: zipfile.ZipFile, members: dict, path: Path) -> ModelManifest:
-    raw = read_member(archive, members[MANIFEST_NAME], str(path))
-    try:
-        return ModelManifest.from_json(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ModelBundleError(f"{path}: model.json is not UTF-8 text") from error
-    except ModelBundleError as error:
-        raise type(error)(f"{path}: {error}") from error
-    except TypeError as error:
-        raise ModelBundleError(f"{path}: model.json is malformed ({error})") from error
-
-
-def _read_card(archive: zipfile.ZipFile, members: dict, path: Path) -> str | None:
-    if CARD_NAME not in members:
-        return None
-    raw = read_member(archive, members[CARD_NAME], str(path))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ModelBundleError(f"{path}: README.md is not UTF-8 text") from error
 
 
 def _dtype_code(tensor: torch.Tensor, name: str, where: str) -> str:

@@ -14,11 +14,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crystalview import paths
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
-from crystalview.models.bundle import BUNDLE_SUFFIX, LoadedModel, load_bundle, read_manifest
+from crystalview.models.bundle_format import BUNDLE_SUFFIX, read_manifest
 from crystalview.models.manifest import ModelManifest
+
+if TYPE_CHECKING:
+    from crystalview.models.bundle import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
 
 def load_model(name_or_path: str | os.PathLike, device: str = "cpu") -> LoadedModel:
     """Resolve and fully load a model (see `load_bundle`)."""
+    from crystalview.models.bundle import load_bundle  # torch: only when a model is really used
+
     return load_bundle(resolve_model(name_or_path), device=device)
 
 
@@ -118,6 +124,8 @@ def import_model(path: str | os.PathLike) -> ModelEntry:
         The models folder cannot take the copy (disk full, no permission); nothing is left there.
     """
     source = Path(path)
+    from crystalview.models.bundle import load_bundle
+
     loaded = load_bundle(source)
     destination = unique_model_path(source.stem)
     try:

@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from crystalview.core.errors import ModelBundleError
-from crystalview.models.bundle import load_bundle, read_manifest, save_bundle
+from crystalview.models.bundle import load_bundle, save_bundle
+from crystalview.models.bundle_format import read_manifest
 from crystalview.models.manifest import ManifestError, ModelManifest
 from crystalview.models.registry import build_model
 
