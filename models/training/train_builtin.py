@@ -57,8 +57,8 @@ RECIPES = {
         transform="log_polar_mean",
         input_size=64,
         sim_size=128,
-        n_train=2400,
-        epochs=12,
+        n_train=4800,
+        epochs=20,
         target=0.95,
     ),
     "saed-zone-lattice": Recipe(
@@ -71,8 +71,8 @@ RECIPES = {
         transform="polar_autocorrelation",
         input_size=64,
         sim_size=128,
-        n_train=2400,
-        epochs=12,
+        n_train=4800,
+        epochs=20,
         target=0.90,
     ),
 }
