@@ -40,6 +40,7 @@ from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
 from crystalview.gui.docks.tiles import TileOverlayDock
 from crystalview.gui.gallery import ENTRY_ROLE, GalleryModel, GalleryView, ThumbnailService
+from crystalview.gui.garbage import GuiThreadGarbageCollector
 from crystalview.gui.library import (
     ImageEntry,
     LoadReport,
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.preferences.apply()
         self.pool = WorkerPool(parent=self)
         self.thumbnail_pool = WorkerPool(max_threads=2, parent=self)
+        self.garbage_collector = GuiThreadGarbageCollector(self)
         self.current: ImageEntry | None = None
         self.notifications: list[QMessageBox] = []
         self.last_report: LoadReport | None = None
@@ -544,6 +546,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.pool.shutdown()
         self.thumbnail_pool.shutdown()
+        self.garbage_collector.stop()
         for box in list(self.notifications):
             box.close()
         super().closeEvent(event)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -108,6 +109,16 @@ class Worker(QObject):
 
     def run(self) -> None:
         """Drive the job to its end; called on a pool thread."""
+        global _running_jobs
+        with _running_lock:
+            _running_jobs += 1
+        try:
+            self._run()
+        finally:
+            with _running_lock:
+                _running_jobs -= 1
+
+    def _run(self) -> None:
         try:
             self.token.raise_if_cancelled()
             outcome = self._factory(self.token)
@@ -148,6 +159,16 @@ class Worker(QObject):
             job.close()
             if pending is not None and not self.token.cancelled:
                 self._progress_from_job.emit(pending)
+
+
+_running_lock = threading.Lock()
+_running_jobs = 0
+
+
+def running_jobs() -> int:
+    """How many jobs are executing on pool threads right now (all pools together)."""
+    with _running_lock:
+        return _running_jobs
 
 
 class _Runnable(QRunnable):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_only_between_tests():
+    """No automatic garbage collection while a GUI test runs, one full collection after it.
+
+    The app collects only on the GUI thread while no job runs (crystalview.gui.garbage); tests
+    that build widgets without the main window get the same guarantee from this fixture.
+    Autouse, so it is set up first and torn down last, after the window fixture has waited for
+    every worker.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    if was_enabled:
+        gc.enable()
+    gc.collect()
 
 
 def write_tiff(path: Path, data: np.ndarray, pixel_size_nm: float | None = None) -> Path:

@@ -110,3 +110,34 @@ def test_shutdown_waits_for_running_jobs(qtbot):
     assert running.wait(5)
     assert pool.shutdown(5000)
     assert pool.active() == []
+
+
+def test_running_jobs_counts_jobs_on_pool_threads(pool, qtbot):
+    from crystalview.gui.workers import running_jobs
+
+    release = threading.Event()
+    worker = pool.submit(lambda token: release.wait(10))
+    qtbot.waitUntil(lambda: running_jobs() == 1, timeout=5000)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        release.set()
+    qtbot.waitUntil(lambda: running_jobs() == 0, timeout=5000)
+
+
+def test_garbage_is_collected_only_when_no_job_runs(qtbot, monkeypatch):
+    import gc
+
+    from crystalview.gui import garbage
+
+    collector = garbage.GuiThreadGarbageCollector(interval_ms=60_000)
+    try:
+        assert not gc.isenabled()
+        cycles = [[] for _ in range(2000)]
+        for item in cycles:
+            item.append(item)
+        del cycles  # now well past the first generation's threshold
+        monkeypatch.setattr(garbage, "running_jobs", lambda: 1)
+        assert collector.collect_if_idle() is None
+        monkeypatch.setattr(garbage, "running_jobs", lambda: 0)
+        assert collector.collect_if_idle() is not None
+    finally:
+        collector.stop()
