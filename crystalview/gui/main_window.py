@@ -39,6 +39,7 @@ from crystalview.diagnostics import diagnostics_text
 from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
 from crystalview.gui.docks.tiles import TileOverlayDock
+from crystalview.gui.drops import accept_if_files, dropped_paths
 from crystalview.gui.gallery import ENTRY_ROLE, GalleryModel, GalleryView, ThumbnailService
 from crystalview.gui.garbage import GuiThreadGarbageCollector
 from crystalview.gui.library import (
@@ -505,16 +506,13 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_if_files(event)
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_paths(event)
         if not paths:
             event.ignore()
             return

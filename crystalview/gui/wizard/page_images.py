@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.labels import LabelProject
+from crystalview.gui.drops import accept_if_files, dropped_paths
 from crystalview.gui.wizard.widgets import ERROR_STYLE, message_label, set_message
 from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
 
@@ -217,16 +218,13 @@ class ImagesPage(QWizardPage):
     # -- drag and drop ----------------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_if_files(event)
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = dropped_paths(event)
         if not paths:
             event.ignore()
             return
