@@ -484,3 +484,13 @@ def test_the_window_installs_the_docks_and_one_model_menu(cv_window):
     menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Model")
     texts = [action.text() for action in menu.actions()]
     assert "Run on &All Images" in texts and "&Export Results (CSV)…" in texts
+
+
+def test_model_summary_names_the_diffraction_view():
+    from crystalview.gui.docks.model import model_card_html
+    from crystalview.models.catalog import list_models
+
+    entries = {entry.name: entry for entry in list_models()}
+    if "saed-crystal-system" not in entries:
+        pytest.skip("the built-in models are not in models/")
+    assert "radial profile about the beam centre" in model_card_html(entries["saed-crystal-system"])

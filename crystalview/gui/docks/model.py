@@ -106,11 +106,23 @@ def _list_models(_cancel) -> list[ModelEntry]:
     return list_models()
 
 
+# How a diffraction model's input transform reads in the model summary.
+_VIEW_WORDS = {
+    "log_polar": "log-polar view about the beam centre",
+    "log_polar_mean": "radial profile about the beam centre",
+    "autocorrelation": "autocorrelation (spot-net) view",
+    "polar_autocorrelation": "polar autocorrelation (spot-net) view",
+}
+
+
 def model_card_html(model: ModelEntry) -> str:
     """A short summary of what a model expects: classes, input, modality, pixel size."""
     manifest = model.manifest
     origin = "built-in" if model.builtin else "your model"
     mode = "whole image resized" if manifest.input_mode == "whole" else "tiles"
+    view = _VIEW_WORDS.get(manifest.normalization.get("transform", "none"))
+    if view:
+        mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
         scale = f"{manifest.pixel_size:.4g} {manifest.pixel_unit} per pixel"
     else:
