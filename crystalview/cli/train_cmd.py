@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base",
         required=True,
-        help="architecture (resnet18, resnet34, resnet50, diffraction_cnn) or a model name/file",
+        help=(
+            "architecture (resnet18, resnet34, resnet50, diffraction_cnn, radial_profile_cnn) "
+            "or a model name/file"
+        ),
     )
     parser.add_argument(
         "--strategy",

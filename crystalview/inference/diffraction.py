@@ -30,6 +30,11 @@ R_MIN_FRACTION = 0.04
 # at large radii where one angular cell spans several image pixels.
 _ANGLE_OVERSAMPLE = 4
 _RADIUS_OVERSAMPLE = 2
+# `radial_profile`: a column averages its pixels when its annulus holds at least this many
+# (about 12 px from the beam at 256 columns); thinner inner columns are sampled on this many
+# angles (times the oversampling), plenty for circles of a few pixels.
+MIN_PIXELS_PER_COLUMN = 16
+_PROFILE_ANGLES = 64
 # Width of the smooth background removed before the autocorrelation, as a fraction of the side:
 # about twice a spot's width, well below the closest spot spacing (7 % of the side or more).
 BACKGROUND_SIGMA = 1 / 32
@@ -138,6 +143,59 @@ def log_polar(
     samples = ndimage.map_coordinates(data, [ys, xs], order=1, mode="constant", cval=fill)
     samples = samples.reshape(n_angles, _ANGLE_OVERSAMPLE, n_radii, _RADIUS_OVERSAMPLE)
     return samples.mean(axis=(1, 3)).astype(np.float32)
+
+
+def radial_profile(
+    image: np.ndarray,
+    centre: tuple[float, float],
+    n_radii: int = 64,
+    r_min_fraction: float = R_MIN_FRACTION,
+) -> np.ndarray:
+    """Mean intensity over all angles in each log-radius column of `log_polar`.
+
+    The azimuthal average of a ring pattern, column ``j`` covering the same radii as column
+    ``j`` of `log_polar` (so `log_polar_to_image` maps it back). Where a column's annulus holds
+    at least `MIN_PIXELS_PER_COLUMN` pixel centres inside the image, its value is their plain
+    mean: every pixel counts once, so no photon is lost to sampling and pixels outside the image
+    are never filled in. The innermost columns, thinner than a pixel, take the mean of
+    interpolated samples around the circle instead, as `log_polar` does. About six times
+    cheaper than averaging a full `log_polar` view.
+    """
+    data = np.asarray(image, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {data.shape}")
+    r_max = min(data.shape) / 2.0
+    log_lo, log_hi = np.log(r_min_fraction * r_max), np.log(r_max)
+    yy, xx = np.indices(data.shape, dtype=np.float32)
+    radius = np.maximum(np.hypot(yy - np.float32(centre[0]), xx - np.float32(centre[1])), 1e-6)
+    column = np.floor((np.log(radius) - log_lo) / (log_hi - log_lo) * n_radii).astype(np.int64)
+    counted = (column >= 0) & (column < n_radii) & np.isfinite(data)
+    counts = np.bincount(column[counted], minlength=n_radii)
+    sums = np.bincount(column[counted], weights=data[counted], minlength=n_radii)
+    profile = np.empty(n_radii, dtype=np.float64)
+    dense = counts >= MIN_PIXELS_PER_COLUMN
+    profile[dense] = sums[dense] / counts[dense]
+    sparse = np.flatnonzero(~dense)
+    if sparse.size:
+        angles, radii = log_polar_grid(
+            data.shape,
+            _PROFILE_ANGLES,
+            n_radii,
+            _ANGLE_OVERSAMPLE,
+            _RADIUS_OVERSAMPLE,
+            r_min_fraction,
+        )
+        radii = radii.reshape(n_radii, _RADIUS_OVERSAMPLE)[sparse].ravel()
+        ys = centre[0] - radii[None, :] * np.sin(angles)[:, None]
+        xs = centre[1] + radii[None, :] * np.cos(angles)[:, None]
+        fill = float(np.median(data[np.isfinite(data)])) if np.isfinite(data).any() else 0.0
+        samples = ndimage.map_coordinates(
+            np.nan_to_num(data, nan=fill), [ys, xs], order=1, mode="constant", cval=fill
+        )
+        profile[sparse] = samples.reshape(len(angles), sparse.size, _RADIUS_OVERSAMPLE).mean(
+            axis=(0, 2)
+        )
+    return profile.astype(np.float32)
 
 
 def log_polar_grid(

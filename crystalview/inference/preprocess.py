@@ -23,6 +23,7 @@ from crystalview.inference.diffraction import (
     autocorrelation,
     find_beam_centre,
     log_polar,
+    radial_profile,
     subtract_background,
 )
 from crystalview.models.manifest import ModelManifest
@@ -166,12 +167,11 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     """
     size = manifest.input_size
     transform = manifest.normalization.get("transform", "none")
-    if transform in ("log_polar", "log_polar_mean"):
-        centre = find_beam_centre(work, log=False)
-        view = log_polar(work, centre, n_angles=size, n_radii=size)
-        if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
-            view = np.repeat(view.mean(axis=0, keepdims=True), size, axis=0)
-        return view
+    if transform == "log_polar":
+        return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
+    if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
+        profile = radial_profile(work, find_beam_centre(work, log=False), n_radii=size)
+        return np.repeat(profile[None, :], size, axis=0)
     if transform == "autocorrelation":
         correlation = autocorrelation(subtract_background(work), min(work.shape) // 2)
         return resample(_stretch(correlation, manifest.normalization), (size, size))

@@ -15,7 +15,13 @@ from typing import Any
 from crystalview.core.errors import ModelBundleError
 
 FORMAT_VERSION = 1
-KNOWN_ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "diffraction_cnn")
+KNOWN_ARCHITECTURES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "diffraction_cnn",
+    "radial_profile_cnn",
+)
 MODALITIES = ("TEM", "STEM", "SEM", "SAED", "unknown")
 PIXEL_UNITS = ("nm", "1/nm")
 INPUT_MODES = ("tiles", "whole")

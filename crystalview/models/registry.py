@@ -17,6 +17,7 @@ from crystalview.models.pretrained import (
     has_pretrained,
     load_imagenet_state,
 )
+from crystalview.models.radial_profile_cnn import RadialProfileCNN
 from crystalview.models.resnet import ResNetNet, adapt_imagenet_state
 
 __all__ = ["ARCHITECTURES", "PretrainedWeightsUnavailable", "build_model", "has_pretrained"]
@@ -26,6 +27,7 @@ ARCHITECTURES: dict[str, Callable[[int, int], CrystalNet]] = {
     "resnet34": lambda k, c: ResNetNet("resnet34", k, c),
     "resnet50": lambda k, c: ResNetNet("resnet50", k, c),
     "diffraction_cnn": lambda k, c: DiffractionCNN(k, c),
+    "radial_profile_cnn": lambda k, c: RadialProfileCNN(k, c),
 }
 assert tuple(ARCHITECTURES) == KNOWN_ARCHITECTURES
 

@@ -42,6 +42,24 @@ REGIMES = ("train", "heldout")
 
 _QUARTERS = np.array([0.0, 0.25, 0.5, 0.75])
 
+# Lattice ranges of the ring-pattern crystals per regime: edges in Å, c/a as a ratio (drawn
+# evenly in log). c/a spans real hexagonal crystals: CaCu5-type (0.8), WC (1.0), the hcp metals
+# (1.6), graphite and h-BN (2.7), 2H-MoS2 (3.9). Held-out reaches about 10 % beyond training.
+RING_LATTICE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "train": {
+        "cubic_a": (2.8, 7.0),
+        "hexagonal_a": (2.4, 5.0),
+        "hexagonal_c_over_a": (0.7, 4.0),
+        "orthorhombic_edges": (2.6, 10.5),
+    },
+    "heldout": {
+        "cubic_a": (2.5, 8.0),
+        "hexagonal_a": (2.2, 5.5),
+        "hexagonal_c_over_a": (0.63, 4.4),
+        "orthorhombic_edges": (2.4, 12.0),
+    },
+}
+
 
 @dataclass
 class Sample:
@@ -74,17 +92,17 @@ def _ratio_away_from_one(rng: np.random.Generator, low: float, high: float, gap:
 
 def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "train") -> Crystal:
     """A crystal of the given crystal system with widely varying cell, centring and basis."""
-    held = regime == "heldout"
+    ranges = RING_LATTICE_RANGES[regime]
     n_atoms = int(rng.integers(1, 4))
     b_factor = float(rng.uniform(0.2, 1.5))
     if system == "cubic":
-        a = rng.uniform(2.5, 8.0) if held else rng.uniform(2.8, 7.0)
+        a = rng.uniform(*ranges["cubic_a"])
         lattice = Lattice(a, a, a)
         centring = str(rng.choice(["P", "I", "F"]))
         positions = _special_basis(rng, n_atoms)
     elif system == "hexagonal":
-        a = rng.uniform(2.2, 5.5) if held else rng.uniform(2.4, 5.0)
-        c_over_a = rng.uniform(0.9, 2.8) if held else rng.uniform(1.0, 2.5)
+        a = rng.uniform(*ranges["hexagonal_a"])
+        c_over_a = float(np.exp(rng.uniform(*np.log(ranges["hexagonal_c_over_a"]))))
         lattice = Lattice(a, a, a * c_over_a, 90.0, 90.0, 120.0)
         centring = "P"
         hex_sites = [(0.0, 0.0), (1 / 3, 2 / 3), (2 / 3, 1 / 3)]
@@ -99,7 +117,7 @@ def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "tr
         centring = str(rng.choice(["P", "I"]))
         positions = _special_basis(rng, n_atoms)
     elif system == "orthorhombic":
-        low, high = (2.5, 9.0) if held else (2.8, 8.0)
+        low, high = ranges["orthorhombic_edges"]
         while True:
             a, b, c = np.sort(rng.uniform(low, high, 3))
             if b / a > 1.08 and c / b > 1.08:
@@ -115,6 +133,29 @@ def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "tr
     elements = _elements(rng, len(positions))
     basis = tuple(Atom(e, p) for e, p in zip(elements, positions, strict=True))
     return Crystal(lattice, centring, basis, b_factor, name=system)
+
+
+def ring_lattice_in_training_ranges(system: str, params: dict) -> bool:
+    """Whether a ring sample's lattice (its ``params``) lies inside the training ranges.
+
+    Held-out evaluation reports accuracy on the samples outside them separately: that part
+    measures extrapolation to crystals unlike any seen in training.
+    """
+    ranges = RING_LATTICE_RANGES["train"]
+
+    def inside(value: float, key: str) -> bool:
+        low, high = ranges[key]
+        return low <= value <= high
+
+    if system == "cubic":
+        return inside(params["a"], "cubic_a")
+    if system == "hexagonal":
+        return inside(params["a"], "hexagonal_a") and inside(
+            params["c"] / params["a"], "hexagonal_c_over_a"
+        )
+    if system == "orthorhombic":
+        return all(inside(params[k], "orthorhombic_edges") for k in ("a", "b", "c"))
+    raise ValueError(f"no training ranges for crystal system {system!r}")
 
 
 # 2-D point-group operations (acting on x, y fractional coordinates) that give each zone lattice

@@ -17,13 +17,15 @@ from crystalview.models.manifest import ModelManifest, default_normalization
 from crystalview.training.config import TrainingConfig
 from crystalview.training.data import Sample, sniff_modality
 
-# Per-architecture defaults for a network started from a name: (input_size, modality or None).
-# The data's own modality (from the files' metadata) wins over the architecture's.
-ARCH_DEFAULTS: dict[str, tuple[int, str | None]] = {
-    "diffraction_cnn": (64, "SAED"),
-    "resnet18": (224, None),
-    "resnet34": (224, None),
-    "resnet50": (224, None),
+# Per-architecture defaults for a network started from a name: (input_size, modality or None,
+# input transform). The data's own modality (from the files' metadata) wins over the
+# architecture's. The radial-profile network only makes sense on the azimuthally averaged view.
+ARCH_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
+    "diffraction_cnn": (64, "SAED", "none"),
+    "radial_profile_cnn": (256, "SAED", "log_polar_mean"),
+    "resnet18": (224, None, "none"),
+    "resnet34": (224, None, "none"),
+    "resnet50": (224, None, "none"),
 }
 
 
@@ -49,7 +51,7 @@ def resolve_base(
     names = list(class_names)
     if config.base in ARCHITECTURES:
         arch = config.base
-        size, arch_modality = ARCH_DEFAULTS.get(arch, (224, None))
+        size, arch_modality, transform = ARCH_DEFAULTS.get(arch, (224, None, "none"))
         modality = config.modality or sniff_modality(samples)
         if modality == "unknown" and arch_modality is not None:
             modality = arch_modality  # e.g. diffraction_cnn is meant for patterns
@@ -60,7 +62,7 @@ def resolve_base(
             classes=names,
             input_size=config.input_size or size,
             in_channels=1,
-            normalization=default_normalization(log=modality == "SAED"),
+            normalization=default_normalization(log=modality == "SAED", transform=transform),
             modality=modality,
             input_mode=config.input_mode or "whole",
         )

@@ -140,3 +140,17 @@ def test_playground_image_is_shrunk_for_speed():
     image = playground_image(Micrograph(data=data), max_side=512)
     assert max(image.shape) <= 512 and image.dtype == np.float32
     assert image.min() >= 0.0 and image.max() <= 1.0
+
+
+def test_strip_maps_fill_their_cells_and_square_maps_keep_their_aspect(qtbot):
+    """A radial-profile network's maps are one row tall: drawn at square pixels they would be
+    hairlines, so they are stretched; ordinary maps keep square pixels."""
+    from crystalview.gui.cam.feature_browser import FeatureGrid
+
+    grid = FeatureGrid()
+    qtbot.addWidget(grid)
+    grid.show_maps(np.random.default_rng(0).random((3, 1, 64)), first=0, diverging=False)
+    assert len(grid.items) == 3
+    assert not any(item.getViewBox().state["aspectLocked"] for item in grid.items)
+    grid.show_maps(np.random.default_rng(1).random((2, 8, 8)), first=0, diverging=False)
+    assert all(item.getViewBox().state["aspectLocked"] for item in grid.items)

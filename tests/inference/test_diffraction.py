@@ -11,6 +11,7 @@ from crystalview.inference.diffraction import (
     log_polar,
     log_polar_cell,
     log_polar_to_image,
+    radial_profile,
     subtract_background,
 )
 from crystalview.inference.preprocess import prepare_whole
@@ -96,6 +97,44 @@ def test_log_polar_inverse_puts_values_back_where_they_came_from():
     assert np.abs(back - image)[annulus].mean() < 0.05
     _, col = log_polar_cell(shape, centre, 128, 128)
     assert np.all(back[col > 128] == 0)  # beyond r_max the model saw nothing
+
+
+def test_radial_profile_is_the_angle_mean_of_the_log_polar_view():
+    centre = (60.0, 67.0)
+    image = ring_pattern(centre=centre, radii=(15.0, 24.0, 33.0))
+    profile = radial_profile(image, centre, 128)
+    sampled = log_polar(image, centre, 128, 128).mean(axis=0)
+    assert profile.shape == (128,) and profile.dtype == np.float32
+    assert np.corrcoef(profile, sampled)[0, 1] > 0.99
+    # The rings sit in the same columns as in the log-polar view.
+    peaks = [c for c in range(1, 127) if profile[c] >= profile[c - 1 : c + 2].max() > 20]
+    sampled_peaks = [c for c in range(1, 127) if sampled[c] >= sampled[c - 1 : c + 2].max() > 20]
+    assert len(peaks) == 3 and np.all(np.abs(np.array(peaks) - sampled_peaks) <= 1)
+
+
+def test_radial_profile_uses_only_pixels_inside_the_image():
+    """Off-centre beam: the big annuli run off the image; their mean is over real pixels only,
+    where the sampled view fills the outside with the median."""
+    image = np.full((64, 64), 10.0)
+    image[:, :8] = 1000.0  # bright strip at the left edge, near the beam
+    centre = (32.0, 12.0)
+    profile = radial_profile(image, centre, 32)
+    assert np.isfinite(profile).all()
+    column = 28  # radii 21.4-23.7 px: a circle that leaves the image on the left
+    step = np.log(1 / 0.04) / 32
+    low, high = 0.04 * 32 * np.exp(column * step), 0.04 * 32 * np.exp((column + 1) * step)
+    yy, xx = np.indices(image.shape)
+    r = np.hypot(yy - centre[0], xx - centre[1])
+    assert profile[column] == pytest.approx(image[(r >= low) & (r < high)].mean(), rel=1e-5)
+    sampled = log_polar(image, centre, 64, 32).mean(axis=0)
+    assert profile[column] > 1.4 * sampled[column]  # the median fill dilutes the strip
+
+
+def test_radial_profile_of_a_flat_frame_is_flat_and_nan_pixels_are_skipped():
+    image = np.full((50, 70), 3.0)
+    image[10, 10] = np.nan
+    profile = radial_profile(image, (24.5, 34.5), 40)
+    assert np.allclose(profile, 3.0)
 
 
 def test_autocorrelation_ignores_where_the_pattern_sits():

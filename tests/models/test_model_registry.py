@@ -47,7 +47,7 @@ def test_resnet_gap_linear_head_reproduces_logits():
     assert model.classifier_weight().shape == (3, 512)
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "diffraction_cnn"])
+@pytest.mark.parametrize("arch", ["resnet18", "diffraction_cnn", "radial_profile_cnn"])
 def test_replace_head_changes_only_the_output(arch):
     model = build_model(arch, 3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -57,6 +57,53 @@ def test_replace_head_changes_only_the_output(arch):
     after = model.state_dict()
     changed = {k for k in before if before[k].shape != after[k].shape}
     assert changed and all(k.startswith("fc.") for k in changed)
+
+
+def test_radial_profile_cnn_reads_only_the_angle_averaged_profile():
+    """Rows (angles of the radial-profile view) are averaged first: their order is irrelevant,
+    and an input whose rows all equal the profile gives the profile's own answer."""
+    model = build_model("radial_profile_cnn", 3).eval()
+    assert 250_000 <= sum(p.numel() for p in model.parameters()) <= 290_000
+    assert list(model.conv_layers()) == ["stage1", "stage2", "stage3", "stage4"]
+    profile = torch.randn(2, 1, 1, 256, generator=torch.Generator().manual_seed(0))
+    square = profile.expand(2, 1, 256, 256).clone()
+    noisy = square + torch.randn(2, 1, 256, 256) * 0.1
+    with torch.no_grad():
+        assert torch.allclose(model(profile), model(square), atol=1e-5)
+        shuffled = noisy[:, :, torch.randperm(256)]
+        assert torch.allclose(model(noisy), model(shuffled), atol=1e-5)
+        assert model.forward_features(square).shape == (2, 128, 1, 32)
+
+
+def test_radial_profile_cnn_has_an_exact_cam_head():
+    model = build_model("radial_profile_cnn", 3).eval()
+    assert model.gap_linear
+    x = torch.randn(2, 1, 16, 128)
+    with torch.no_grad():
+        fmap = model.forward_features(x)
+        manual = fmap.mean(dim=(2, 3)) @ model.classifier_weight().T + model.classifier_bias()
+        assert torch.allclose(manual, model(x), atol=1e-5)
+
+
+def test_radial_profile_cnn_responds_to_ring_radius_ratios_not_position():
+    """Convolutions along log-radius with global pooling: a profile moved by a multiple of the
+    network's total stride (8 columns), away from the edges, gives the same logits (in float64,
+    so rounding cannot hide a small change)."""
+    torch.manual_seed(0)
+    model = build_model("radial_profile_cnn", 3).eval().double()
+    # Four "rings", moved by 96 columns, always more than the receptive field (96) from an edge.
+    profile = torch.zeros(1, 1, 1, 512, dtype=torch.float64)
+    for column in (160, 174, 183, 199):
+        profile[..., column] = 1.0
+    moved = torch.roll(profile, 96, dims=3)
+    changed = profile.clone()
+    changed[..., 183] = 0.0
+    changed[..., 188] = 1.0  # one ring radius ratio changed
+    with torch.no_grad():
+        reference = model(profile)
+        move_effect = float((model(moved) - reference).abs().max())
+        change_effect = float((model(changed) - reference).abs().max())
+    assert move_effect < 1e-12 < 1e-9 < change_effect
 
 
 def test_unknown_architecture_is_refused():

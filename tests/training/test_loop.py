@@ -164,3 +164,15 @@ def test_missing_imagenet_weights_give_the_registry_message(easy_samples, monkey
     # diffraction_cnn has no ImageNet weights: "pretrained" simply does not apply to it.
     result = _train(easy_samples, _config(pretrained=True, epochs=1))
     assert result.manifest.provenance["pretrained"] is False
+
+
+def test_radial_profile_network_gets_the_radial_profile_view(easy_samples):
+    """Started from its name, the ring network reads the azimuthally averaged profile it was
+    designed for, never the raw image (whose rows it would average into nonsense)."""
+    result = _train(
+        easy_samples, _config(base="radial_profile_cnn", input_size=64, modality=None, epochs=2)
+    )
+    manifest = result.manifest
+    assert manifest.architecture == "radial_profile_cnn"
+    assert manifest.normalization["transform"] == "log_polar_mean"
+    assert manifest.input_size == 64 and len(result.history) == 2

@@ -50,6 +50,10 @@ def view_box_region(viewer: ImageViewer) -> tuple[int, int, int, int] | None:
     return top, left, bottom, right
 
 
+# Maps longer than this many times their width are drawn stretched.
+_STRIP_RATIO = 8
+
+
 class FeatureGrid(pg.GraphicsLayoutWidget):
     """A grid of small images with titles; one `ImageItem` per map."""
 
@@ -67,11 +71,14 @@ class FeatureGrid(pg.GraphicsLayoutWidget):
         lut = pg.colormap.get("CET-D1").getLookupTable(nPts=256) if diverging else None
         for i, fmap in enumerate(maps):
             row, col = divmod(i, _COLUMNS)
-            box = self.addViewBox(row=2 * row + 1, col=col, lockAspect=True, invertY=True)
+            values = np.nan_to_num(np.asarray(fmap, dtype=np.float32))
+            # Square pixels, except for strips (a radial-profile network's 1-row maps and
+            # 1 x k kernels), which are stretched to fill their cell instead of a hairline.
+            square = max(values.shape) <= _STRIP_RATIO * min(values.shape)
+            box = self.addViewBox(row=2 * row + 1, col=col, lockAspect=square, invertY=True)
             box.setMouseEnabled(False, False)
             box.setMenuEnabled(False)
             self.addLabel(f"{first + i}", row=2 * row, col=col, size="8pt", color="#cccccc")
-            values = np.nan_to_num(np.asarray(fmap, dtype=np.float32))
             if diverging:
                 extent = float(np.abs(values).max()) or 1.0
                 levels = (-extent, extent)
