@@ -31,7 +31,7 @@ R_MIN_FRACTION = 0.04
 _ANGLE_OVERSAMPLE = 4
 _RADIUS_OVERSAMPLE = 2
 # `radial_profile`: a column averages its pixels when its annulus holds at least this many
-# (about 12 px from the beam at 256 columns); thinner inner columns are sampled on this many
+# (from about 14 px from the beam at 256 columns); thinner inner columns are sampled on this many
 # angles (times the oversampling), plenty for circles of a few pixels.
 MIN_PIXELS_PER_COLUMN = 16
 _PROFILE_ANGLES = 64
@@ -158,8 +158,8 @@ def radial_profile(
     at least `MIN_PIXELS_PER_COLUMN` pixel centres inside the image, its value is their plain
     mean: every pixel counts once, so no photon is lost to sampling and pixels outside the image
     are never filled in. The innermost columns, thinner than a pixel, take the mean of
-    interpolated samples around the circle instead, as `log_polar` does. About six times
-    cheaper than averaging a full `log_polar` view.
+    interpolated samples around the circle instead, as `log_polar` does. About eight times
+    cheaper than averaging a full `log_polar` view (2.9 against 24.2 ms for 256 x 256).
     """
     data = np.asarray(image, dtype=np.float32)
     if data.ndim != 2:
@@ -188,7 +188,8 @@ def radial_profile(
         radii = radii.reshape(n_radii, _RADIUS_OVERSAMPLE)[sparse].ravel()
         ys = centre[0] - radii[None, :] * np.sin(angles)[:, None]
         xs = centre[1] + radii[None, :] * np.cos(angles)[:, None]
-        fill = float(np.median(data[np.isfinite(data)])) if np.isfinite(data).any() else 0.0
+        finite = data[np.isfinite(data)]
+        fill = float(np.median(finite)) if finite.size else 0.0
         samples = ndimage.map_coordinates(
             np.nan_to_num(data, nan=fill), [ys, xs], order=1, mode="constant", cval=fill
         )
