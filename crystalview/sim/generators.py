@@ -22,6 +22,7 @@ import numpy as np
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.sim.camera import CameraSettings, expose
 from crystalview.sim.crystal import Atom, Crystal, Lattice, powder_rings
+from crystalview.sim.indexing import is_pseudo_hexagonal
 from crystalview.sim.patterns import (
     RingSettings,
     ZoneSettings,
@@ -277,24 +278,35 @@ def simulate_ring_sample(
     rng: np.random.Generator,
     regime: str = "train",
     camera_overrides: dict | None = None,
+    keep_pseudo_hexagonal: bool = False,
 ) -> Sample:
     """One polycrystalline ring pattern of the given crystal system.
 
     ``camera_overrides`` fixes chosen `CameraSettings` fields (e.g. ``dose``) after the random
-    draw, for robustness curves.
+    draw, for robustness curves. An orthorhombic crystal whose visible rings a hexagonal cell
+    indexes with no more lines (`is_pseudo_hexagonal`) shows a hexagonal pattern, so it is
+    redrawn with its camera, as pseudo-tetragonal cells are; ``keep_pseudo_hexagonal`` keeps
+    it (to measure what those patterns cost a model).
     """
-    crystal = random_ring_crystal(system, rng, regime)
-    # Calibration varies freely: the first strong ring lands at 9-22 % of the image width.
-    first_radius = rng.uniform(0.09, 0.22) * size
-    pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
-    camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
-    rings = RingSettings(
-        width_px=float(rng.uniform(0.5, 1.6) * max(size / 256.0, 0.5)),
-        spottiness=float(rng.choice([0.0, rng.uniform(0.2, 1.0)])),
-        grains=int(rng.integers(100, 1000)),
-        texture=float(rng.uniform(0.0, 0.4)),
-        texture_angle_deg=float(rng.uniform(0.0, 180.0)),
-    )
+    while True:
+        crystal = random_ring_crystal(system, rng, regime)
+        # Calibration varies freely: the first strong ring lands at 9-22 % of the image width.
+        first_radius = rng.uniform(0.09, 0.22) * size
+        pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
+        camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
+        rings = RingSettings(
+            width_px=float(rng.uniform(0.5, 1.6) * max(size / 256.0, 0.5)),
+            spottiness=float(rng.choice([0.0, rng.uniform(0.2, 1.0)])),
+            grains=int(rng.integers(100, 1000)),
+            texture=float(rng.uniform(0.0, 0.4)),
+            texture_angle_deg=float(rng.uniform(0.0, 180.0)),
+        )
+        if (
+            keep_pseudo_hexagonal
+            or system != "orthorhombic"
+            or not is_pseudo_hexagonal(crystal, camera, rings.width_px)
+        ):
+            break
     image = expose(ring_signal(crystal, camera, rings, rng), camera, rng)
     params = (
         _crystal_params(crystal)
@@ -382,13 +394,19 @@ def simulate_one(
     regime: str = "train",
     classes: tuple[str, ...] | None = None,
     camera_overrides: dict | None = None,
+    keep_pseudo_hexagonal: bool = False,
 ) -> Sample:
-    """Sample ``index`` of data set ``(kind, seed)``; classes cycle so every class is balanced."""
+    """Sample ``index`` of data set ``(kind, seed)``; classes cycle so every class is balanced.
+
+    ``keep_pseudo_hexagonal`` applies to ring patterns (see `simulate_ring_sample`).
+    """
     names = classes or class_names(kind)
     rng = np.random.default_rng([seed, index, REGIMES.index(regime)])
     label = names[index % len(names)]
     if kind == "rings":
-        return simulate_ring_sample(label, size, rng, regime, camera_overrides)
+        return simulate_ring_sample(
+            label, size, rng, regime, camera_overrides, keep_pseudo_hexagonal
+        )
     return simulate_spot_sample(label, size, rng, regime, camera_overrides)
 
 
