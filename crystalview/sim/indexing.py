@@ -113,11 +113,11 @@ def lattice_line_count(crystal: Crystal, camera_constant_px: float, q_max: float
 def _trial_cells(q: np.ndarray) -> np.ndarray:
     """Hexagonal ``(A, C)`` that put two of the first lines on two low-order indices."""
     m, l2 = _TRIAL_INDICES[:, 0], _TRIAL_INDICES[:, 1] ** 2
+    det = m[:, None] * l2[None, :] - m[None, :] * l2[:, None]
     cells = []
     n = min(_TRIAL_LINES, q.size)
     for i in range(n):
         for j in range(i + 1, n):
-            det = m[:, None] * l2[None, :] - m[None, :] * l2[:, None]
             with np.errstate(divide="ignore", invalid="ignore"):
                 a = (q[i] * l2[None, :] - q[j] * l2[:, None]) / det
                 c = (m[:, None] * q[j] - m[None, :] * q[i]) / det
