@@ -96,15 +96,38 @@ def to_canonical(value: float, unit: str | None) -> tuple[float, str] | None:
     return value * nm_per_unit, REAL_SPACE_UNIT
 
 
-def format_length(value_nm: float, reciprocal: bool = False) -> str:
-    """Human-readable length for scale bars and read-outs: ``"500 nm"``, ``"2 µm"``."""
+def format_length(value_nm: float, reciprocal: bool = False, digits: int | None = None) -> str:
+    """Human-readable length in the unit a person would use: ``"500 nm"``, ``"2.61 µm"``.
+
+    ``digits`` rounds to that many significant digits (read-outs and metadata use 4); ``None``
+    keeps the value as given, which suits scale bars whose lengths are already round.
+    """
+
+    def number(value: float) -> str:
+        return f"{value:g}" if digits is None else f"{value:.{digits}g}"
+
     if reciprocal:
-        return f"{value_nm:g} 1/nm"
+        return f"{number(value_nm)} 1/nm"
     magnitude = abs(value_nm)
+    if digits is not None and magnitude > 0:
+        # Round first so 999.96 nm becomes "1 µm", not "1000 nm".
+        value_nm = float(f"{value_nm:.{digits}g}")
+        magnitude = abs(value_nm)
     if magnitude >= 1e6:
-        return f"{value_nm / 1e6:g} mm"
+        return f"{number(value_nm / 1e6)} mm"
     if magnitude >= 1e3:
-        return f"{value_nm / 1e3:g} µm"
+        return f"{number(value_nm / 1e3)} µm"
     if magnitude >= 1 or magnitude == 0:
-        return f"{value_nm:g} nm"
-    return f"{value_nm * 1e3:g} pm"
+        return f"{number(value_nm)} nm"
+    return f"{number(value_nm * 1e3)} pm"
+
+
+def format_pixel_size(value: float | None, unit: str | None, digits: int = 4) -> str:
+    """A pixel size for people: ``"2.61 µm/px"``, ``"0.02723 1/nm/px"``, ``"uncalibrated"``.
+
+    Every place that prints a pixel size (status bar, metadata dock, CLI) uses this, so all of
+    them agree on units and rounding.
+    """
+    if value is None or unit is None:
+        return "uncalibrated"
+    return f"{format_length(value, reciprocal=unit == RECIPROCAL_UNIT, digits=digits)}/px"

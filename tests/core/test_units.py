@@ -65,3 +65,24 @@ def test_parse_unit_marks_reciprocal():
 )
 def test_format_length(value, reciprocal, text):
     assert format_length(value, reciprocal) == text
+
+
+def test_format_length_rounds_to_significant_digits_in_a_human_unit():
+    from crystalview.core.units import format_length
+
+    assert format_length(18325.349807739, digits=4) == "18.33 µm"
+    assert format_length(2.64e5, digits=4) == "264 µm"
+    assert format_length(3372.0, digits=4) == "3.372 µm"
+    assert format_length(999.96, digits=4) == "1 µm"
+    assert format_length(0.0123456, digits=4) == "12.35 pm"
+    assert format_length(2.5e6, digits=4) == "2.5 mm"
+    assert format_length(0.027234, reciprocal=True, digits=4) == "0.02723 1/nm"
+    assert format_length(200.0) == "200 nm"
+
+
+def test_format_pixel_size_names_the_unit_per_pixel_or_says_uncalibrated():
+    from crystalview.core.units import format_pixel_size
+
+    assert format_pixel_size(2610.3, "nm") == "2.61 µm/px"
+    assert format_pixel_size(0.0272, "1/nm") == "0.0272 1/nm/px"
+    assert format_pixel_size(None, None) == "uncalibrated"
