@@ -45,6 +45,18 @@ def _import_blocked(modules: list[str], blocked: tuple[str, ...]) -> subprocess.
             (*NO_QT, "torch"),
         ),
         (["crystalview.io"], (*NO_QT, "torch")),
+        (
+            [
+                "crystalview.measure",
+                "crystalview.measure.geometry",
+                "crystalview.measure.profile",
+                "crystalview.measure.fft",
+                "crystalview.measure.rings",
+                "crystalview.measure.calibration",
+                "crystalview.measure.export",
+            ],
+            (*NO_QT, "torch"),
+        ),
         (["crystalview.models", "crystalview.inference", "crystalview.cam"], NO_QT),
         (["crystalview.training", "crystalview.sim"], NO_QT),
     ],
