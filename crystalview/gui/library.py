@@ -86,7 +86,18 @@ class LoadReport:
 def _default_open(path: Path) -> list[Micrograph]:
     from crystalview.io import open_images
 
-    return open_images(path)
+    return _with_stored_scales(open_images(path))
+
+
+def _with_stored_scales(micrographs: list[Micrograph]) -> list[Micrograph]:
+    """Apply the scales the user set by hand (Measure ▸ Set Scale) as images are opened, so
+    the scale bar, tiling and classification use them like a calibration from the file."""
+    from crystalview.measure.calibration import ScaleStore, apply_stored_scale
+
+    store = ScaleStore()
+    for micrograph in micrographs:
+        apply_stored_scale(micrograph, store)
+    return micrographs
 
 
 def _default_find(paths: list[Path], cancel: CancelToken):
@@ -143,11 +154,11 @@ def reload_micrograph(entry: ImageEntry) -> Micrograph:
     from crystalview.io import open_image, open_images
 
     if entry.dataset_index == 0:
-        return open_image(entry.path)
+        return _with_stored_scales([open_image(entry.path)])[0]
     micrographs = open_images(entry.path)
     if entry.dataset_index >= len(micrographs):
         raise CrystalViewError(f"{entry.path.name}: image {entry.dataset_index} is gone")
-    return micrographs[entry.dataset_index]
+    return _with_stored_scales([micrographs[entry.dataset_index]])[0]
 
 
 def evict_to_budget(entries: Iterable[ImageEntry], budget_bytes: int, keep: ImageEntry | None):

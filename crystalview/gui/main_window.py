@@ -59,6 +59,7 @@ from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.wizard.launch import install as install_finetune
 from crystalview.gui.workers import Worker, WorkerPool
 from crystalview.logs import log_file_path
+from crystalview.measure.calibration import is_set_by_hand
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +384,10 @@ class MainWindow(QMainWindow):
         else:
             self.loaded_label.setText(f"{count} image(s) open")
 
+    def refresh_image_labels(self) -> None:
+        """Re-read the shown image's size and scale into the status bar (after Set Scale)."""
+        self._update_image_labels()
+
     def _update_image_labels(self) -> None:
         self._update_loaded_label()
         entry = self.current
@@ -395,6 +400,8 @@ class MainWindow(QMainWindow):
             if entry.pixel_size is not None
             else "no scale in file"
         )
+        if entry.micrograph is not None and is_set_by_hand(entry.micrograph):
+            scale += " (set by hand)"
         self.pixel_label.setText(f"{entry.modality} · {width} x {height} · {scale}")
 
     # -- menus -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the tile grid now, per-tile class colours and class-activation heat maps later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,9 @@ class ImageViewer(QWidget):
         self._frame_raw: np.ndarray | None = None
         self._log_offset = 0.0
         self._layers: dict[str, Layer] = {}
+        self.readout_extras: list[Callable[[float, float], str]] = []
+        """Functions of image coordinates ``(x, y)`` whose text joins the cursor read-out
+        (the diffraction tool adds |g| and d from the beam centre)."""
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
@@ -295,6 +299,11 @@ class ImageViewer(QWidget):
         if entry is not None:
             entry.item.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
 
+    @property
+    def frame_data(self) -> np.ndarray | None:
+        """The raw 2-D data of the shown frame (modulus for complex data), or ``None``."""
+        return self._frame_raw
+
     # -- read-out -------------------------------------------------------------------------------
 
     def readout_text(self, x: float, y: float) -> str:
@@ -316,7 +325,12 @@ class ImageViewer(QWidget):
             )
             text += f"   ({pos_x}, {pos_y})"
         shown = f"{value:.6g}" if np.asarray(value).dtype.kind == "f" else str(value)
-        return f"{text}   value {shown}"
+        text = f"{text}   value {shown}"
+        for extra in self.readout_extras:
+            more = extra(x, y)
+            if more:
+                text += f"   {more}"
+        return text
 
     def _on_mouse_moved(self, event) -> None:
         position: QPointF = event[0]

@@ -122,21 +122,38 @@ class ScaleStore:
 
 
 def apply_scale(micrograph: Micrograph, pixel_size: float, unit: str) -> None:
-    """Give ``micrograph`` a hand-set pixel size (square pixels), recorded in its metadata."""
-    original = micrograph.metadata.get(MANUAL_SCALE_KEY, {}).get("pixel size in file")
-    if MANUAL_SCALE_KEY not in micrograph.metadata:
-        original = (
-            f"{micrograph.pixel_size:g} {micrograph.pixel_unit}"
-            if micrograph.pixel_size is not None
-            else "none"
-        )
+    """Give ``micrograph`` a hand-set pixel size (square pixels), recorded in its metadata.
+
+    The file's own calibration is kept in that record, so removing the hand-set scale can
+    restore it.
+    """
+    previous = micrograph.metadata.get(MANUAL_SCALE_KEY)
+    if previous is None:
+        file_size, file_unit = micrograph.pixel_size, micrograph.pixel_unit
+    else:
+        file_size, file_unit = previous.get("file pixel size"), previous.get("file pixel unit")
     micrograph.pixel_size, micrograph.pixel_unit = float(pixel_size), unit
     micrograph.pixel_size_y = None
     micrograph.metadata[MANUAL_SCALE_KEY] = {
         "source": "set by hand",
         "pixel size": f"{pixel_size:.6g} {unit}",
-        "pixel size in file": original,
+        "pixel size in file": f"{file_size:g} {file_unit}" if file_size is not None else "none",
+        "file pixel size": file_size,
+        "file pixel unit": file_unit,
     }
+
+
+def remove_scale(micrograph: Micrograph) -> bool:
+    """Undo `apply_scale`: back to the file's own calibration (or none). True if there was one."""
+    record = micrograph.metadata.pop(MANUAL_SCALE_KEY, None)
+    if record is None:
+        return False
+    size, unit = record.get("file pixel size"), record.get("file pixel unit")
+    if size is None or unit is None:
+        micrograph.pixel_size = micrograph.pixel_unit = None
+    else:
+        micrograph.pixel_size, micrograph.pixel_unit = float(size), str(unit)
+    return True
 
 
 def apply_stored_scale(micrograph: Micrograph, store: ScaleStore | None = None) -> bool:

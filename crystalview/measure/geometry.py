@@ -38,7 +38,7 @@ def segment_angle(
     """
     sx, sy = _scales(pixel_size, pixel_size_y)
     angle = math.degrees(math.atan2(-(end[1] - start[1]) * sy, (end[0] - start[0]) * sx))
-    return 180.0 if angle == -180.0 else angle
+    return 180.0 if angle == -180.0 else angle + 0.0  # + 0.0: no "-0.0°" for a level line
 
 
 def angle_between(

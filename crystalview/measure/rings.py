@@ -21,13 +21,15 @@ class RadialProfile:
     """Mean intensity against distance from the beam centre.
 
     ``radius`` (pixels) and ``g`` (1/nm, ``None`` without a calibration) are bin centres;
-    ``counts`` is how many pixels each bin averages (0 where no pixel fell).
+    ``counts`` is how many pixels each bin averages (0 where no pixel fell) and ``errors`` the
+    standard error of each mean (the pixels' spread over the square root of their count).
     """
 
     radius: np.ndarray
     values: np.ndarray
     counts: np.ndarray
     pixel_size: float | None
+    errors: np.ndarray | None = None
 
     @property
     def g(self) -> np.ndarray | None:
@@ -71,10 +73,14 @@ def azimuthal_profile(
     n_bins = int(index.max()) + 1 if index.size else 0
     counts = np.bincount(index, minlength=n_bins)
     sums = np.bincount(index, weights=data[used], minlength=n_bins)
+    squares = np.bincount(index, weights=data[used] ** 2, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        n = np.maximum(counts, 1)
+        values = np.where(counts > 0, sums / n, np.nan)
+        variance = np.maximum(squares / n - values**2, 0.0) * n / np.maximum(n - 1, 1)
+        errors = np.where(counts > 1, np.sqrt(variance / n), np.nan)
     centres = (np.arange(n_bins) + 0.5) * bin_width
-    return RadialProfile(centres, values, counts, pixel_size)
+    return RadialProfile(centres, values, counts, pixel_size, errors)
 
 
 def _parabola_offset(before: float, peak: float, after: float) -> float:
@@ -89,13 +95,16 @@ def find_rings(
     min_radius: float = 4.0,
     min_coverage: float = 0.25,
     prominence: float = 0.03,
+    significance: float = 5.0,
     max_rings: int = 12,
 ) -> list[Ring]:
     """Peaks of the radial profile (rings or shells of spots), innermost first.
 
     Peaks are found on ``log1p`` of the profile above its minimum, so weak outer rings on the
     steep diffuse fall-off around the direct beam count as well as strong inner ones;
-    ``prominence`` is a fraction of that log profile's range. Bins nearer than ``min_radius``
+    ``prominence`` is a fraction of that log profile's range; a peak must also stand
+    ``significance`` standard errors of its bin's mean above its surroundings, so the noise of
+    a flat or falling profile is not read as rings. Bins nearer than ``min_radius``
     pixels (the direct beam) or covering less than ``min_coverage`` of their circle (the
     corners, where noise on a few pixels would pass for rings) are ignored. The ``max_rings``
     most prominent are kept.
@@ -121,6 +130,12 @@ def find_rings(
     if span <= 0:
         return []
     peaks, props = signal.find_peaks(log, prominence=prominence * span)
+    if profile.errors is not None and peaks.size:
+        errors = np.nan_to_num(profile.errors[first : last + 1][peaks], nan=0.0)
+        log_errors = errors / (1.0 + segment[peaks] - segment.min())  # d log1p(v) = dv / (1 + v)
+        keep = props["prominences"] >= significance * np.sqrt(2.0) * log_errors
+        peaks = peaks[keep]
+        props = {key: value[keep] for key, value in props.items()}
     order = np.argsort(props["prominences"])[::-1][:max_rings]
     rings = []
     for k in sorted(order, key=lambda i: peaks[i]):
