@@ -121,25 +121,27 @@ class ScaleStore:
         return True
 
 
+def _file_calibration_text(size: float | None, unit: str | None) -> str:
+    # repr keeps every digit, so `remove_scale` restores the file's value exactly
+    return "none" if size is None or unit is None else f"{size!r} {unit}"
+
+
 def apply_scale(micrograph: Micrograph, pixel_size: float, unit: str) -> None:
     """Give ``micrograph`` a hand-set pixel size (square pixels), recorded in its metadata.
 
-    The file's own calibration is kept in that record, so removing the hand-set scale can
-    restore it.
+    The record keeps the file's own calibration, so removing the hand-set scale restores it.
     """
     previous = micrograph.metadata.get(MANUAL_SCALE_KEY)
     if previous is None:
-        file_size, file_unit = micrograph.pixel_size, micrograph.pixel_unit
+        in_file = _file_calibration_text(micrograph.pixel_size, micrograph.pixel_unit)
     else:
-        file_size, file_unit = previous.get("file pixel size"), previous.get("file pixel unit")
+        in_file = previous.get("pixel size in file", "none")
     micrograph.pixel_size, micrograph.pixel_unit = float(pixel_size), unit
     micrograph.pixel_size_y = None
     micrograph.metadata[MANUAL_SCALE_KEY] = {
         "source": "set by hand",
         "pixel size": f"{pixel_size:.6g} {unit}",
-        "pixel size in file": f"{file_size:g} {file_unit}" if file_size is not None else "none",
-        "file pixel size": file_size,
-        "file pixel unit": file_unit,
+        "pixel size in file": in_file,
     }
 
 
@@ -148,11 +150,11 @@ def remove_scale(micrograph: Micrograph) -> bool:
     record = micrograph.metadata.pop(MANUAL_SCALE_KEY, None)
     if record is None:
         return False
-    size, unit = record.get("file pixel size"), record.get("file pixel unit")
-    if size is None or unit is None:
+    size, _, unit = str(record.get("pixel size in file", "none")).partition(" ")
+    try:
+        micrograph.pixel_size, micrograph.pixel_unit = float(size), unit
+    except ValueError:  # "none": the file had no calibration
         micrograph.pixel_size = micrograph.pixel_unit = None
-    else:
-        micrograph.pixel_size, micrograph.pixel_unit = float(size), str(unit)
     return True
 
 

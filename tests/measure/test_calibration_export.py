@@ -10,9 +10,11 @@ from crystalview.core.micrograph import Micrograph
 from crystalview.measure.calibration import (
     MANUAL_SCALE_KEY,
     ScaleStore,
+    apply_scale,
     apply_stored_scale,
     is_set_by_hand,
     pixel_size_from_line,
+    remove_scale,
 )
 from crystalview.measure.export import export_frame, write_imagej_tiff
 
@@ -51,6 +53,16 @@ def test_scale_is_stored_per_file_and_applied_when_the_image_is_opened(tmp_path)
     assert micrograph.metadata[MANUAL_SCALE_KEY]["source"] == "set by hand"
     assert micrograph.metadata[MANUAL_SCALE_KEY]["pixel size in file"] == "none"
     assert not apply_stored_scale(Micrograph(np.zeros((8, 8)), path=other), store)
+
+    apply_scale(micrograph, 2.0, "nm")  # set again: the file's own value is still remembered
+    assert micrograph.metadata[MANUAL_SCALE_KEY]["pixel size in file"] == "none"
+    assert remove_scale(micrograph) and micrograph.pixel_size is None
+    assert not is_set_by_hand(micrograph) and not remove_scale(micrograph)
+
+    calibrated = Micrograph(np.zeros((4, 4)), pixel_size=0.1234567891, pixel_unit="1/nm")
+    apply_scale(calibrated, 0.2, "1/nm")
+    assert remove_scale(calibrated)
+    assert (calibrated.pixel_size, calibrated.pixel_unit) == (0.1234567891, "1/nm")
 
     image_file.write_bytes(b"x" * 200)  # a different file under the same name
     assert store.get(image_file, 0) is None

@@ -48,13 +48,14 @@ class SetScaleDialog(QDialog):
         row.addWidget(self.length_box, 1)
         row.addWidget(self.unit_box)
         form = QFormLayout(self)
-        form.addRow(
-            QLabel(
-                "Type the real length of the line you drew (for a diffraction pattern, the "
-                "distance between the two spots in 1/nm). The scale is kept for this file in "
-                "your CrystalView data folder; the file itself is not changed."
-            )
+        intro = QLabel(
+            "Type the real length of the line you drew (for a diffraction pattern, the "
+            "distance between the two spots in 1/nm). The scale is kept for this file in "
+            "your CrystalView data folder; the file itself is not changed."
         )
+        intro.setWordWrap(True)
+        self.setMinimumWidth(420)
+        form.addRow(intro)
         form.addRow("Line:", QLabel(f"{length_px:.2f} px"))
         form.addRow("Known length:", row)
         form.addRow("Pixel size:", self.result_label)
