@@ -179,6 +179,13 @@ def test_ring_pattern_gives_d_spacings_from_the_beam_centre(qtbot, window, tools
     tools.radial_panel.refind_button.click()
     assert "found automatically" in tools.radial_panel.info.text()
 
+    window.close_all()  # a real-space image next: no beam centre, no |g| read-out
+    write_imagej_tiff(tmp_path / "real.tif", np.ones((50, 50)), 1.0, "nm")
+    open_and_wait(qtbot, window, tmp_path / "real.tif")
+    assert tools.centre is None and not tools.centre_marker.isVisible()
+    assert "|g|" not in window.viewer.readout_text(10, 10)
+    assert "Open a diffraction pattern" in tools.radial_panel.info.text()
+
 
 def test_uncalibrated_pattern_says_so_and_shows_pixels(qtbot, window, tools, tmp_path):
     path = tmp_path / "spots.tif"

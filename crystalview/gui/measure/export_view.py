@@ -11,8 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QLinearGradient,
+    QPainter,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -55,13 +64,15 @@ def render_view(viewer: ImageViewer, options: ExportOptions) -> QImage:
     picture.fill(QColor("#000000"))
 
     view_box = viewer.view_box
-    hidden = [
-        layer.item
+    shown = [
+        item
         for name in viewer.layer_names()
-        if (layer := viewer._layers.get(name)) is not None
-        and layer.item.isVisible()
-        and not options.overlays
+        if (item := viewer.layer(name)) is not None and item.isVisible()
     ]
+    # Text labels keep their screen size (they ignore the view's scaling), which scene.render
+    # cannot reproduce at another resolution: they are painted afterwards at print size.
+    labels = [item for item in shown if isinstance(item, pg.TextItem)]
+    hidden = shown if not options.overlays else labels
     bar_visible = viewer.scale_bar.isVisible()
     clips = bool(view_box.flags() & QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
     painter = QPainter(picture)
@@ -76,6 +87,9 @@ def render_view(viewer: ImageViewer, options: ExportOptions) -> QImage:
         view_box.scene().render(
             painter, QRectF(0, 0, out_w, out_h), source, Qt.AspectRatioMode.IgnoreAspectRatio
         )
+        if options.overlays:
+            for label in labels:
+                _paint_label(painter, font, label, scale)
         m = viewer.micrograph
         if options.scale_bar and m is not None and m.pixel_size is not None:
             _paint_scale_bar(painter, font, out_w, out_h, width, m.pixel_size, m.pixel_unit)
@@ -88,6 +102,30 @@ def render_view(viewer: ImageViewer, options: ExportOptions) -> QImage:
             item.show()
         viewer.scale_bar.setVisible(bar_visible)
     return picture
+
+
+def _paint_label(painter: QPainter, font: QFont, label: pg.TextItem, scale: float) -> None:
+    """A measurement label: its text in a dark box, above and right of its anchor point."""
+    text = label.textItem.toPlainText()
+    if not text:
+        return
+    small = QFont(font)
+    small.setPixelSize(max(10, round(font.pixelSize() * 0.7)))
+    metrics = QFontMetricsF(small)
+    pad = small.pixelSize() * 0.3
+    anchor = label.pos() * scale
+    box = QRectF(
+        anchor.x(),
+        anchor.y() - metrics.height() - 2 * pad,
+        metrics.horizontalAdvance(text) + 2 * pad,
+        metrics.height() + 2 * pad,
+    )
+    painter.setPen(label.border if isinstance(label.border, QPen) else QPen(Qt.PenStyle.NoPen))
+    painter.setBrush(QColor(0, 0, 0, 170))
+    painter.drawRect(box)
+    painter.setPen(QColor("white"))
+    painter.setFont(small)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def _paint_scale_bar(painter, font, out_w, out_h, width_px, pixel_size, unit) -> None:

@@ -223,6 +223,7 @@ class MeasureTools(QObject):
         if m is not None and m.is_diffraction:
             self.fft_action.setChecked(False)
             self._find_centre(m)
+        self._place_marker()
         self.update_radial()
         if self.fft_action.isChecked():
             self._ensure_region()
@@ -279,8 +280,7 @@ class MeasureTools(QObject):
         }.get(checked)
 
     def _on_radial_tool(self, on: bool) -> None:
-        if self.centre_marker is not None:
-            self.centre_marker.setVisible(on)
+        self._place_marker()
         if on:
             self._show_dock("radial")
             m = self.micrograph
@@ -444,7 +444,8 @@ class MeasureTools(QObject):
         self._place_marker()
 
     def _place_marker(self) -> None:
-        if self.centre is None:
+        """Show the draggable centre marker while the radial tool is on (and there is a centre)."""
+        if self.centre is None or not self.radial_action.isChecked():
             if self.centre_marker is not None:
                 self.centre_marker.hide()
             return
@@ -460,7 +461,7 @@ class MeasureTools(QObject):
             self.centre_marker.blockSignals(True)
             self.centre_marker.setPos(position)
             self.centre_marker.blockSignals(False)
-        self.centre_marker.setVisible(self.radial_action.isChecked())
+        self.centre_marker.show()
 
     def _on_marker_moved(self, *_args) -> None:
         m = self.micrograph
