@@ -23,6 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("crystalview.cli.models_cmd", "list, import and inspect models"),
     "train": ("crystalview.cli.train_cmd", "fine-tune a model on a labelled folder"),
     "simulate": ("crystalview.cli.simulate_cmd", "simulate diffraction patterns"),
+    "measure": (
+        "crystalview.cli.measure_cmd",
+        "lengths, profiles, FFT spots, ring d-spacings, scale",
+    ),
     "install-desktop": ("crystalview.cli.desktop_cmd", "add or remove a desktop launcher"),
 }
 
