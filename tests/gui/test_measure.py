@@ -142,6 +142,31 @@ def test_fft_region_reads_the_fringe_spacing_and_follows_the_region_live(
     assert tools.fft_panel.pick(-spot.gx, -spot.gy) is not None  # its Friedel mate
     assert "Angle between spots 1 and 2: 180.0°" in tools.fft_panel.picked.text()
 
+    # hover and click on the spectrum with the mouse, as a user does
+    panel = tools.fft_panel
+    panel.clear_spots()
+    qtbot.waitUntil(lambda: panel.graphics.width() > 50)
+    target = panel.graphics.viewport()
+    near = panel.plot.vb.mapViewToScene(QPointF(spot.gx + 0.05, spot.gy - 0.05))
+    where = panel.graphics.mapFromScene(near)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, button, buttons in (
+        (QEvent.Type.MouseMove, none, none),
+        (QEvent.Type.MouseButtonPress, left, left),
+        (QEvent.Type.MouseButtonRelease, left, none),
+    ):
+        event = QMouseEvent(
+            kind,
+            QPointF(where),
+            QPointF(target.mapToGlobal(where)),
+            button,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(target, event)
+    assert panel.hover.text().startswith("Cursor: |g| 2.")
+    assert len(panel.spots) == 1 and panel.spots[0].d == pytest.approx(d, rel=0.01)
+
     before = tools.region.roi.pos()
     inside = QPointF(before.x() + 60, before.y() + 60)  # away from the corner handles
     mouse_drag(qtbot, window.viewer, inside, QPointF(inside.x() - 20, inside.y() + 15))

@@ -117,6 +117,7 @@ class FftPanel(QWidget):
         super().__init__(parent)
         self.gram: Diffractogram | None = None
         self.spots: list[Spot] = []
+        self._extent: tuple | None = None
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
         self.plot = self.graphics.addPlot()
@@ -159,6 +160,9 @@ class FftPanel(QWidget):
         lo, hi = np.percentile(shown, [50.0, 99.95])
         self.image.setImage(shown, autoLevels=False, levels=(lo, max(hi, lo + 1e-6)))
         self.image.setRect(QRectF((-cx - 0.5) * sx, (cy - h + 0.5) * sy, w * sx, h * sy))
+        if self._extent != (h, w, sx, sy):  # a new size: show it all; moving keeps the zoom
+            self._extent = (h, w, sx, sy)
+            self.plot.vb.autoRange(padding=0)
         unit = gram.unit or "1/px"
         self.plot.getAxis("bottom").setLabel("g<sub>x</sub>", units=unit)
         self.plot.getAxis("left").setLabel("g<sub>y</sub>", units=unit)

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_FFT_SIZE = 256
+# Larger regions are cut to their central square of this side: the spectrum follows the region
+# live, and a 2048² FFT still takes a fraction of a second where 8192² would take many.
+MAX_FFT_SIZE = 2048
 # Patterns above this side are binned before the beam centre is searched: the search is an FFT
 # of twice the image, and a pixel of a 1024-px copy is still far below a ring's width.
 _CENTRE_SEARCH_SIDE = 1024
@@ -103,6 +106,8 @@ class MeasureTools(QObject):
             "fft": window.add_dock("fft", "FFT", self.fft_panel, right),
             "radial": window.add_dock("radial-profile", "Radial Profile", self.radial_panel, right),
         }
+        for dock in self.docks.values():
+            dock.hide()  # each panel opens with its tool (or from the View menu)
         self._fft_timer = self._debounce(self.update_fft)
         self._radial_timer = self._debounce(self.update_radial)
         self._build_actions()
@@ -420,6 +425,9 @@ class MeasureTools(QObject):
             return
         top, left, rows, cols = self.region.bounds()
         top, left = max(0, top), max(0, left)
+        if rows > MAX_FFT_SIZE:
+            top, left = top + (rows - MAX_FFT_SIZE) // 2, left + (cols - MAX_FFT_SIZE) // 2
+            rows = cols = MAX_FFT_SIZE
         patch = data[top : top + rows, left : left + cols]
         if min(patch.shape) < 8:
             self.fft_panel.set_diffractogram(None)
@@ -430,7 +438,10 @@ class MeasureTools(QObject):
         )
         self.fft_panel.set_diffractogram(gram)
         side = format_distance(patch.shape[1] * m.pixel_size, "nm") if real_space else ""
-        self.region.place_label(f"FFT {patch.shape[1]} px" + (f" ({side})" if side else ""))
+        text = f"FFT {patch.shape[1]} px" + (f" ({side})" if side else "")
+        if patch.shape[1] == MAX_FFT_SIZE and self.region.bounds()[2] > MAX_FFT_SIZE:
+            text += " — central part of the region"
+        self.region.place_label(text)
 
     # -- diffraction ----------------------------------------------------------------------------
 
