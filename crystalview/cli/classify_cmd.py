@@ -89,8 +89,10 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
         raise CrystalViewError(f"class-activation maps are not available ({error})") from error
     from crystalview.core.progress import run_to_completion
     from crystalview.io import open_image
+    from crystalview.measure.calibration import apply_stored_scale
 
     micrograph = open_image(result.path)
+    apply_stored_scale(micrograph)  # the same pixel size the classification used
     cam = run_to_completion(
         compute_cam(loaded, micrograph, target=result.prediction.label, settings=settings)
     )

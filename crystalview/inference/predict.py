@@ -221,6 +221,7 @@ def predict_paths(
     run goes on. Progress counts files; each finished file is the ``partial`` of one event.
     """
     from crystalview.io import find_images, open_image
+    from crystalview.measure.calibration import apply_stored_scale
 
     settings = settings or InferenceSettings()
     cancel = cancel or CancelToken()
@@ -235,6 +236,7 @@ def predict_paths(
         cancel.raise_if_cancelled()
         try:
             micrograph = open_image(path)
+            apply_stored_scale(micrograph)  # a scale set by hand counts like the file's
             job = predict_micrograph(loaded, micrograph, settings, cancel, runner=runner)
             while True:
                 try:
