@@ -297,3 +297,16 @@ def test_export_view_png_and_raw_tiff(qtbot, window, tools, tmp_path, make_tiff)
         np.testing.assert_array_equal(tif.pages[0].asarray(), data.astype(np.float32))
         x_res = tif.pages[0].tags["XResolution"].value
     assert x_res[1] / x_res[0] == pytest.approx(1.5, rel=1e-6)
+
+
+def test_measurements_follow_the_frame_of_a_stack(qtbot, window, tools, tmp_path):
+    stack = np.zeros((2, 40, 60), np.float32)
+    stack[1] = 5.0
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, imagej=True, metadata={"axes": "TYX"})
+    open_and_wait(qtbot, window, path)
+    assert window.viewer.micrograph.n_frames == 2
+    tools.draw_line(QPointF(5, 20), QPointF(50, 20))
+    assert np.nanmax(tools.profile_panel.profile.values) == 0.0
+    window.viewer.set_frame(1)
+    assert np.nanmin(tools.profile_panel.profile.values) == pytest.approx(5.0)

@@ -113,6 +113,7 @@ class MeasureTools(QObject):
         self._build_actions()
         self.viewer.readout_extras.append(self.diffraction_readout)
         window.current_changed.connect(self._on_image_changed)
+        self.viewer.frame_changed.connect(self._on_frame_changed)
         self.scale_changed.connect(self._on_scale_changed)
 
     def _debounce(self, slot) -> QTimer:
@@ -232,6 +233,12 @@ class MeasureTools(QObject):
         self.update_radial()
         if self.fft_action.isChecked():
             self._ensure_region()
+
+    def _on_frame_changed(self, _index: int) -> None:
+        """Another frame of a stack: the same shapes measure the new pixels."""
+        self.update_line()
+        self.update_fft()
+        self.update_radial()
 
     def _remove_shapes(self) -> None:
         for shape, name in ((self.line, "line"), (self.angle, "angle"), (self.region, "fft")):
