@@ -310,3 +310,18 @@ def test_measurements_follow_the_frame_of_a_stack(qtbot, window, tools, tmp_path
     assert np.nanmax(tools.profile_panel.profile.values) == 0.0
     window.viewer.set_frame(1)
     assert np.nanmin(tools.profile_panel.profile.values) == pytest.approx(5.0)
+
+
+def test_real_dark_subtracted_pattern_plots_its_whole_profile(qtbot, window, tools, test_data):
+    """A real TIA SAED frame with a beam stop; its dark-subtracted counts go below zero."""
+    open_and_wait(qtbot, window, test_data / "em" / "64x64_diffraction_acquire.emi")
+    m = window.viewer.micrograph
+    assert m.is_diffraction and m.pixel_unit == "1/nm"
+    row, col = tools.centre
+    assert 0 <= row < 64 and 0 <= col < 64
+    tools.radial_action.trigger()
+    x, y = tools.radial_panel.curve.getData()
+    assert x[0] < 0.1  # from the beam centre outwards, negative means included
+    assert (y < 0).any()
+    assert "log" not in tools.radial_panel.plot.getAxis("left").labelText
+    assert "from beam: |g|" in window.viewer.readout_text(col + 10.5, row + 0.5)

@@ -290,7 +290,11 @@ class RadialPanel(QWidget):
         calibrated = profile.pixel_size is not None
         x = profile.g if calibrated else profile.radius
         self.plot.getAxis("bottom").setLabel("|g| (1/nm)" if calibrated else "r (px)")
-        usable = np.isfinite(profile.values) & (profile.counts > 0) & (profile.values > 0)
+        usable = np.isfinite(profile.values) & (profile.counts > 0)
+        # Log scale for counts; dark-subtracted data with negative means stay linear (all shown).
+        log = bool(usable.any() and np.all(profile.values[usable] > 0))
+        self.plot.setLogMode(y=log)
+        self.plot.getAxis("left").setLabel("mean intensity" + (" (log scale)" if log else ""))
         self.curve.setData(x[usable], profile.values[usable])
         self.table.setRowCount(len(rings))
         for i, ring in enumerate(rings):
