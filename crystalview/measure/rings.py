@@ -150,6 +150,23 @@ def find_rings(
     return rings
 
 
+def beam_stop_threshold(image: np.ndarray) -> float:
+    """A default level below which pixels are taken as beam-stop shadow: halfway from the
+    darkest pixel to the median.
+
+    A beam stop (or its arm) is the darkest thing on a pattern, well below the diffuse
+    background that fills most of the frame, whatever the detector's offset (dark-subtracted
+    frames go negative). The user can change the level; it only excludes pixels from the radial
+    profile, never from the image.
+    """
+    finite = np.asarray(image, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 0.0
+    darkest, median = float(finite.min()), float(np.median(finite))
+    return darkest + 0.5 * (median - darkest)
+
+
 def reciprocal_position(
     x: float, y: float, centre: tuple[float, float], pixel_size: float | None
 ) -> tuple[float, float | None, float | None]:

@@ -325,3 +325,11 @@ def test_real_dark_subtracted_pattern_plots_its_whole_profile(qtbot, window, too
     assert (y < 0).any()
     assert "log" not in tools.radial_panel.plot.getAxis("left").labelText
     assert "from beam: |g|" in window.viewer.readout_text(col + 10.5, row + 0.5)
+
+    panel = tools.radial_panel
+    counted = panel.profile.counts.sum()
+    panel.mask_box.setChecked(True)  # leave out the beam stop (level proposed by the app)
+    qtbot.waitUntil(lambda: panel.profile.counts.sum() < counted, timeout=2000)
+    data = window.viewer.frame_data
+    assert panel.profile.counts.sum() == (data >= panel.threshold_box.value()).sum()
+    assert "beam-stop pixels left out" in panel.info.text()

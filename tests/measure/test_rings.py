@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from crystalview.measure.rings import azimuthal_profile, find_rings, reciprocal_position
+from crystalview.measure.rings import (
+    azimuthal_profile,
+    beam_stop_threshold,
+    find_rings,
+    reciprocal_position,
+)
 
 # Gold (fcc, a = 0.40782 nm): the first rings are 111, 200, 220, 311, 222.
 GOLD_A = 0.40782
@@ -91,3 +96,20 @@ def test_profile_bins_count_every_pixel_once():
     assert profile.counts.sum() == image.size
     assert np.allclose(profile.values[profile.counts > 0], 1.0)
     assert profile.g is None
+
+
+def test_the_default_beam_stop_level_separates_the_shadow_from_the_background():
+    image, calibration = ring_pattern(512, (250.3, 262.7), 25.0)
+    level = beam_stop_threshold(image)
+    shadow = image <= 1.0
+    assert np.all(image[shadow] < level)
+    rows, cols = np.indices(image.shape)
+    rings_zone = np.hypot(rows - 250.3, cols - 262.7) < 220  # out to beyond the 222 ring
+    # (only the faint far corners, at the stop's level, share its fate)
+    assert (image[~shadow & rings_zone] < level).mean() < 0.01
+    profile = azimuthal_profile(image, (250.3, 262.7), calibration, mask=image >= level)
+    found = [ring.d for ring in find_rings(profile, min_radius=12)]
+    for expected in gold_d_spacings():
+        assert min(found, key=lambda d: abs(d - expected)) == pytest.approx(expected, rel=0.01)
+    # dark-subtracted data (negative background) work the same way
+    assert beam_stop_threshold(image - 1000.0) == pytest.approx(level - 1000.0)

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -241,6 +243,7 @@ class RadialPanel(QWidget):
 
     refind_requested = Signal()
     export_requested = Signal()
+    mask_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -265,6 +268,20 @@ class RadialPanel(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
+        self.mask_box = QCheckBox("Leave out the beam stop: pixels below")
+        self.mask_box.setToolTip(
+            "Pixels darker than this (the beam stop's shadow) are not averaged into the profile"
+        )
+        self.threshold_box = QDoubleSpinBox()
+        self.threshold_box.setRange(-1e12, 1e12)
+        self.threshold_box.setDecimals(3)
+        self.threshold_box.setEnabled(False)
+        self.mask_box.toggled.connect(self.threshold_box.setEnabled)
+        self.mask_box.toggled.connect(lambda _on: self.mask_changed.emit())
+        self.threshold_box.valueChanged.connect(lambda _v: self.mask_changed.emit())
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.mask_box)
+        mask_row.addWidget(self.threshold_box, 1)
         row = QHBoxLayout()
         row.addWidget(self.refind_button)
         row.addStretch(1)
@@ -274,7 +291,18 @@ class RadialPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.plot_widget, 2)
         layout.addWidget(self.table, 1)
+        layout.addLayout(mask_row)
         layout.addLayout(row)
+
+    def set_default_threshold(self, value: float) -> None:
+        """The beam-stop level proposed for a newly shown pattern (the check box is kept)."""
+        self.threshold_box.blockSignals(True)
+        self.threshold_box.setValue(value)
+        self.threshold_box.blockSignals(False)
+
+    def beam_stop_level(self) -> float | None:
+        """The level below which pixels are left out, or ``None`` when nothing is left out."""
+        return self.threshold_box.value() if self.mask_box.isChecked() else None
 
     def set_profile(self, profile: RadialProfile | None, rings: list[Ring], info: str) -> None:
         self.profile, self.rings = profile, rings

@@ -40,7 +40,12 @@ from crystalview.measure.geometry import (
     segment_length,
 )
 from crystalview.measure.profile import line_profile
-from crystalview.measure.rings import azimuthal_profile, find_rings, reciprocal_position
+from crystalview.measure.rings import (
+    azimuthal_profile,
+    beam_stop_threshold,
+    find_rings,
+    reciprocal_position,
+)
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
@@ -100,6 +105,7 @@ class MeasureTools(QObject):
         self.radial_panel = RadialPanel()
         self.radial_panel.refind_requested.connect(self.refind_centre)
         self.radial_panel.export_requested.connect(self.export_radial_dialog)
+        self.radial_panel.mask_changed.connect(lambda: self._radial_timer.start())
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.docks = {
             "profile": window.add_dock("line-profile", "Line Profile", self.profile_panel, right),
@@ -228,6 +234,7 @@ class MeasureTools(QObject):
         m = self.micrograph
         if m is not None and m.is_diffraction:
             self.fft_action.setChecked(False)
+            self.radial_panel.set_default_threshold(beam_stop_threshold(data))
             self._find_centre(m)
         self._place_marker()
         self.update_radial()
@@ -515,12 +522,16 @@ class MeasureTools(QObject):
             )
             return
         pixel_size = m.pixel_size if m.pixel_unit == RECIPROCAL_UNIT else None
-        profile = azimuthal_profile(data, self.centre, pixel_size)
+        level = self.radial_panel.beam_stop_level()
+        mask = None if level is None else data >= level
+        profile = azimuthal_profile(data, self.centre, pixel_size, mask=mask)
         rings = find_rings(profile, min_radius=max(3.0, 0.02 * min(data.shape[-2:])))
         row, col = self.centre
         info = (
             f"Beam centre x {col:.1f}, y {row:.1f} px ({self.centre_source}; drag it to correct)."
         )
+        if mask is not None:
+            info += f" {int(mask.size - mask.sum())} beam-stop pixels left out."
         if pixel_size is None:
             info += (
                 " No calibration: radii in pixels. Set Scale (Ctrl+K) on a known ring or spot pair."
