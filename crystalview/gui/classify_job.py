@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from crystalview.core.errors import Cancelled, CrystalViewError
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.gui.library import ImageEntry, reload_micrograph
+from crystalview.inference.settings import InferenceSettings
 
 if TYPE_CHECKING:
     from crystalview.inference.predict import ImagePrediction
@@ -33,19 +34,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What the user asked for when pressing a Run button (a snapshot of the dock's settings).
-
-    ``tile_size`` is in model pixels (``None``: the model's input size); ``device`` is a
-    preference (``auto``, ``cpu``, ``cuda``, ``mps``).
-    """
+    """What the user asked for when pressing a Run button: model, images and the dock's
+    `InferenceSettings` (a frozen snapshot)."""
 
     model_path: Path
     model_name: str
     entries: tuple[ImageEntry, ...]
-    tile_size: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 32
-    device: str = "auto"
+    settings: InferenceSettings = field(default_factory=InferenceSettings)
 
 
 @dataclass
@@ -114,20 +109,14 @@ def classify_entries(
     `EntryPrediction` and the run goes on; `Cancelled` stops it within one batch of tiles.
     """
     from crystalview.inference.device import describe_device
-    from crystalview.inference.predict import InferenceSettings, make_runner, predict_micrograph
+    from crystalview.inference.predict import make_runner, predict_micrograph
 
     entries = list(request.entries)
     total = len(entries)
     summary = RunSummary(request)
     yield Progress(0, total, f"Loading model {request.model_name}")
-    settings = InferenceSettings(
-        tile_size=request.tile_size,
-        overlap=request.overlap,
-        batch_size=request.batch_size,
-        device=request.device,
-        # the window shows per-tile classes; the stitched per-class maps would only cost memory
-        probability_map=False,
-    )
+    # the window shows per-tile classes; the stitched per-class maps would only cost memory
+    settings = replace(request.settings, probability_map=False)
     with holder.lease(request.model_path) as loaded:
         runner = make_runner(loaded, settings)
         for index, entry in enumerate(entries):

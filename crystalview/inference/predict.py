@@ -20,40 +20,13 @@ import numpy as np
 from crystalview.core.errors import Cancelled, CrystalViewError
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
-from crystalview.core.tiling import extract_tiles, stitch_tiles, tile_grid
+from crystalview.core.tiling import extract_tiles, stitch_tiles
 from crystalview.inference.device import configure_threads, select_device
-from crystalview.inference.preprocess import physical_scale, prepare_image, prepare_whole
+from crystalview.inference.plan import plan_input
+from crystalview.inference.preprocess import prepare_image, prepare_whole
 from crystalview.inference.runner import BatchRunner
+from crystalview.inference.settings import InferenceSettings
 from crystalview.models.bundle import LoadedModel
-
-
-@dataclass
-class InferenceSettings:
-    """How to run a model.
-
-    Attributes
-    ----------
-    tile_size
-        Tile side in model pixels (image pixels unless the image is resampled to the model's
-        pixel size); ``None`` uses the model's input size. Tiles are scaled to the input size.
-    overlap
-        Minimum fraction by which neighbouring tiles overlap, in [0, 1).
-    batch_size
-        Tiles per forward pass.
-    device
-        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-    fast
-        Channels-last and reduced precision where the device does it natively.
-    probability_map
-        Also compute the stitched per-class map (skip it for batch runs that only need labels).
-    """
-
-    tile_size: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 32
-    device: str = "auto"
-    fast: bool = True
-    probability_map: bool = True
 
 
 @dataclass
@@ -144,26 +117,19 @@ def predict_image(
     cancel = cancel or CancelToken()
     runner = runner or make_runner(loaded, settings)
     manifest = loaded.manifest
-    if image.ndim != 2 or min(image.shape) < 1:
-        raise CrystalViewError(f"cannot classify an image of shape {image.shape}")
-    input_size = manifest.input_size
-    tile_size = int(settings.tile_size or input_size)
-    if tile_size < 8:
-        raise CrystalViewError(f"tile size {tile_size} px is too small (at least 8)")
-    scale = physical_scale(manifest, pixel_size, pixel_unit)
-    model_h, model_w = image.shape[0] * scale, image.shape[1] * scale
+    plan = plan_input(manifest, image.shape, pixel_size, pixel_unit, settings)
+    boxes = plan.boxes
     notes_seen = len(runner.notes)
     cancel.raise_if_cancelled()
 
-    if manifest.input_mode == "whole" or (model_h <= tile_size and model_w <= tile_size):
+    if plan.grid is None:
         tile_probs = runner.probabilities(prepare_whole(image, manifest)[None])
-        boxes = np.array([[0, 0, image.shape[0], image.shape[1]]], dtype=np.int64)
         yield Progress(1, 1, "classified whole image", TileBatch(0, boxes, tile_probs))
         stitched = None
     else:
-        prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile_size)
-        grid = tile_grid(prepared.shape, input_size, settings.overlap)
-        boxes = _boxes_in_image(grid.boxes, prepared.shape, image.shape)
+        # the plan's zoom already includes the physical scale: resample exactly as planned
+        prepared = prepare_image(image, manifest, zoom=plan.zoom)
+        grid = plan.grid
         tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
         batch = max(1, settings.batch_size)
         for start in range(0, grid.n_tiles, batch):
@@ -195,18 +161,6 @@ def predict_image(
         model_name=loaded.name,
         notes=list(runner.notes),
     )
-
-
-def _boxes_in_image(
-    boxes: np.ndarray, prepared_shape: tuple[int, int], image_shape: tuple[int, int]
-) -> np.ndarray:
-    """Map boxes from the resampled image back to original pixels (clipped to the image)."""
-    sy = image_shape[0] / prepared_shape[0]
-    sx = image_shape[1] / prepared_shape[1]
-    scaled = np.rint(boxes * np.array([sy, sx, sy, sx])).astype(np.int64)
-    scaled[:, [0, 2]] = np.clip(scaled[:, [0, 2]], 0, image_shape[0])
-    scaled[:, [1, 3]] = np.clip(scaled[:, [1, 3]], 0, image_shape[1])
-    return scaled
 
 
 def predict_paths(

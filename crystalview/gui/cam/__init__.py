@@ -15,7 +15,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
 from crystalview.gui.cam.dock import HeatmapDock
-from crystalview.gui.cam.jobs import RunSettings
 
 if TYPE_CHECKING:
     from crystalview.gui.cam.feature_browser import FeatureBrowser
@@ -54,7 +53,8 @@ class HeatmapFeature(QObject):
         )
         current = model_dock.current_model_entry()
         self.dock.set_model_path(current.path if current is not None else None)
-        self.dock.run_settings = lambda: model_run_settings(model_dock)
+        model_dock.settings_changed.connect(self.dock.set_run_settings)
+        self.dock.set_run_settings(model_dock.run_settings())
 
     def _add_actions(self) -> None:
         window = self.window
@@ -102,17 +102,6 @@ class HeatmapFeature(QObject):
         self.playground.set_source()
         _bring_up(self.playground)
         return self.playground
-
-
-def model_run_settings(model_dock) -> RunSettings:
-    """The model dock's tile size, overlap, batch size and device (what inference used)."""
-    tiled = model_dock.tile_box.isEnabled()
-    return RunSettings(
-        tile_size=model_dock.tile_box.value() if tiled else None,
-        overlap=model_dock.overlap_box.value() / 100.0,
-        batch_size=model_dock.batch_box.value(),
-        device=model_dock.device_box.currentText(),
-    )
 
 
 def _bring_up(dialog: QWidget) -> None:

@@ -11,7 +11,6 @@ image.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,10 +35,11 @@ from crystalview import paths
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
-from crystalview.gui.cam.jobs import CamRequest, ModelCopy, RunSettings, cam_job, model_layers
+from crystalview.gui.cam.jobs import CamRequest, ModelCopy, cam_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
+from crystalview.inference.settings import InferenceSettings
 
 METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Automatic", "auto"),
@@ -106,8 +106,8 @@ class HeatmapDock(QWidget):
         self._class_names: list[str] = []
         self._external_model = False
         self._info_path: Path | None = None
-        self.run_settings: Callable[[], RunSettings] = RunSettings
-        """Tile size, overlap, batch size and device; the model dock supplies its own."""
+        self.settings = InferenceSettings()
+        """Tile size, overlap, batch size and device; the model dock's, when it is followed."""
         self._build()
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
@@ -295,6 +295,10 @@ class HeatmapDock(QWidget):
         self._update_enabled()
         self._refresh()
 
+    def set_run_settings(self, settings: InferenceSettings) -> None:
+        """Explain runs made with ``settings`` (the model dock's, observed)."""
+        self.settings = settings
+
     def layer_names(self) -> list[str]:
         """Grad-CAM layers of the model, once its information has been loaded."""
         return [self.layer_box.itemText(i) for i in range(self.layer_box.count())]
@@ -385,7 +389,7 @@ class HeatmapDock(QWidget):
             target=self.target,
             layer=layer,
             frame=self.viewer.frame_index,
-            run=self.run_settings(),
+            run=self.settings,
             micrograph=self.micrograph,
         )
 

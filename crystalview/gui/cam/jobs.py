@@ -18,6 +18,7 @@ import numpy as np
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
+from crystalview.inference.settings import InferenceSettings
 
 
 @dataclass
@@ -42,17 +43,6 @@ class ModelCopy:
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """How the model runs: the model dock's tile size, overlap, batch size and device, so the
-    heat map explains exactly the tiles that were classified."""
-
-    tile_size: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 32
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
 class CamRequest:
     """What to explain: which image, model, method, class and layer, run how.
 
@@ -65,7 +55,8 @@ class CamRequest:
     target: str | None
     layer: str | None
     frame: int = 0
-    run: RunSettings = RunSettings()
+    run: InferenceSettings = field(default_factory=InferenceSettings)
+    """The model dock's settings, so the heat map explains exactly the tiles classified."""
     micrograph: Micrograph | None = field(default=None, compare=False, hash=False)
 
     @property
@@ -83,7 +74,6 @@ def cam_job(
     ``inference_mode`` elsewhere.
     """
     from crystalview.cam import compute_cam
-    from crystalview.inference.predict import InferenceSettings
 
     yield Progress(0, 0, f"loading model {request.model_path.stem}")
     loaded = model.get(request.model_path)
@@ -96,12 +86,7 @@ def cam_job(
             method=request.method,
             target=request.target,
             layer=layer,
-            settings=InferenceSettings(
-                tile_size=request.run.tile_size,
-                overlap=request.run.overlap,
-                batch_size=request.run.batch_size,
-                device=request.run.device,
-            ),
+            settings=request.run,
             cancel=cancel,
             frame=request.frame,
         )
