@@ -11,6 +11,7 @@ image.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,6 +80,18 @@ def model_files() -> list[Path]:
     return found
 
 
+class _ListedOnDemand(QComboBox):
+    """A combo box that asks for its items (``fill()``) when the user opens it."""
+
+    def __init__(self, fill: Callable[[], None]):
+        super().__init__()
+        self._fill = fill
+
+    def showPopup(self) -> None:
+        self._fill()
+        super().showPopup()
+
+
 class HeatmapDock(QWidget):
     """Controls of the heat-map layer over ``viewer``.
 
@@ -135,11 +148,11 @@ class HeatmapDock(QWidget):
         note_font = self.method_note.font()
         note_font.setPointSizeF(note_font.pointSizeF() * 0.9)
         self.method_note.setFont(note_font)
-        self.class_box = QComboBox()
+        self.class_box = _ListedOnDemand(self._load_model_info)
         self.class_box.setToolTip("Explain the predicted class or any other class")
         self.class_box.addItem("Predicted class", None)
         self.class_box.currentIndexChanged.connect(lambda _i: self._refresh())
-        self.layer_box = QComboBox()
+        self.layer_box = _ListedOnDemand(self._load_model_info)
         self.layer_box.setToolTip("Grad-CAM layer: the last one is the most class-specific")
         self.layer_box.currentIndexChanged.connect(lambda _i: self._refresh())
 
@@ -290,8 +303,6 @@ class HeatmapDock(QWidget):
         self.model_label.setText(f"Model: {path.stem}" if path else "No model chosen.")
         self._info_path = None
         self._set_classes([], [], True)
-        if self.isVisible():
-            self._load_model_info()
         self._update_enabled()
         self._refresh()
 
@@ -305,7 +316,8 @@ class HeatmapDock(QWidget):
 
     def _load_model_info(self) -> None:
         """Fill the class and layer lists on a worker (loading the model imports torch, which
-        is why this waits until the dock is first seen or a map is computed)."""
+        is why this waits until the user opens one of the lists or computes a map: merely
+        showing the window must not load the deep-learning stack)."""
         path = self.model_path
         if path is None or self._info_path == path:
             return
@@ -318,10 +330,6 @@ class HeatmapDock(QWidget):
             on_error=self._on_model_error,
             preempt=False,
         )
-
-    def showEvent(self, event) -> None:
-        self._load_model_info()
-        super().showEvent(event)
 
     def _on_model_info(self, path: Path, info: tuple[list[str], list[str], bool]) -> None:
         if path == self.model_path:
