@@ -59,6 +59,7 @@ from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.wizard.launch import install as install_finetune
 from crystalview.gui.workers import Worker, WorkerPool
 from crystalview.logs import log_file_path
+from crystalview.paths import demo_paths
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +244,6 @@ class MainWindow(QMainWindow):
             self.open_paths([folder])
 
     def open_demo(self) -> None:
-        from crystalview.gui.app import demo_paths
-
         self.open_paths(demo_paths(), remember=False)
 
     def _last_folder(self) -> str:

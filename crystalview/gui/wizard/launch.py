@@ -18,8 +18,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from crystalview.core.errors import CrystalViewError
-from crystalview.core.labels import LabelProject
-from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
+from crystalview.core.labels import LabelProject, default_project_path
+from crystalview.gui.wizard.wizard import FineTuneWizard
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow

@@ -12,6 +12,7 @@ import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -35,7 +36,9 @@ from PySide6.QtWidgets import (
 
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 

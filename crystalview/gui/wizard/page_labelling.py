@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -57,7 +58,9 @@ from crystalview.gui.wizard.widgets import (
     set_message,
     swatch_html,
 )
-from crystalview.gui.wizard.wizard import FineTuneWizard
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 
