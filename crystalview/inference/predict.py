@@ -11,15 +11,16 @@ classified whole.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from crystalview.core.errors import Cancelled, CrystalViewError
 from crystalview.core.micrograph import Micrograph
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import CancelToken, Progress, relay
 from crystalview.core.tiling import extract_tiles, stitch_tiles
 from crystalview.inference.device import configure_threads, select_device
 from crystalview.inference.plan import plan_input
@@ -27,6 +28,12 @@ from crystalview.inference.preprocess import prepare_image, prepare_whole
 from crystalview.inference.runner import BatchRunner
 from crystalview.inference.settings import InferenceSettings
 from crystalview.models.bundle import LoadedModel
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+PREDICTION_ERRORS = (CrystalViewError, OSError, ValueError, MemoryError)
+"""What makes one image of a batch fail without stopping the others."""
 
 
 @dataclass
@@ -178,29 +185,65 @@ def predict_paths(
 
     settings = settings or InferenceSettings()
     cancel = cancel or CancelToken()
-    runner = make_runner(loaded, settings)
     discovery = find_images([Path(p) for p in paths], cancel=cancel)
     total = len(discovery.files)
     results = []
     for unreadable, message in discovery.errors:
         results.append(PathResult(Path(unreadable), error=str(message)))
         yield Progress(0, total, f"cannot read {unreadable}", results[-1])
-    for index, path in enumerate(discovery.files):
+    found = yield from predict_many(
+        loaded,
+        discovery.files,
+        open_image,
+        lambda path, prediction, error: PathResult(path, prediction, error),
+        settings,
+        cancel,
+        name=lambda path: path.name,
+    )
+    return results + found
+
+
+def predict_many(
+    loaded: LoadedModel,
+    items: Sequence[Item],
+    read: Callable[[Item], Micrograph],
+    result: Callable[[Item, ImagePrediction | None, str | None], Result],
+    settings: InferenceSettings | None = None,
+    cancel: CancelToken | None = None,
+    runner: BatchRunner | None = None,
+    name: Callable[[Item], str] = str,
+) -> Generator[Progress, None, list[Result]]:
+    """Classify every item (a path, a gallery entry…), going on past the ones that fail.
+
+    ``read`` turns an item into its micrograph; ``result(item, prediction, error)`` makes what
+    is kept for it (``error`` set, prediction None, when reading or classifying failed with one
+    of `PREDICTION_ERRORS`). Progress counts items, or the tiles of a run of one item, so a big
+    image still shows a moving bar; each finished item's result is the ``partial`` of one
+    event. `Cancelled` stops the run within one batch of tiles.
+    """
+    settings = settings or InferenceSettings()
+    cancel = cancel or CancelToken()
+    runner = runner or make_runner(loaded, settings)
+    total = len(items)
+    results = []
+    for index, item in enumerate(items):
         cancel.raise_if_cancelled()
+        label = name(item)
+
+        def relabel(event: Progress, index=index, label=label) -> Progress:
+            message = f"{label}: {event.message}"
+            if total == 1:
+                return Progress(event.done, event.total, message)
+            return Progress(index, total, message)
+
         try:
-            micrograph = open_image(path)
-            job = predict_micrograph(loaded, micrograph, settings, cancel, runner=runner)
-            while True:
-                try:
-                    event = next(job)
-                except StopIteration as stop:
-                    result = PathResult(path, prediction=stop.value)
-                    break
-                yield Progress(index, total, f"{path.name}: {event.message}")
+            job = predict_micrograph(loaded, read(item), settings, cancel, runner=runner)
+            prediction = yield from relay(job, relabel)
+            outcome = result(item, prediction, None)
         except Cancelled:
             raise
-        except (CrystalViewError, OSError, ValueError, MemoryError) as error:
-            result = PathResult(path, error=str(error) or type(error).__name__)
-        results.append(result)
-        yield Progress(index + 1, total, path.name, result)
+        except PREDICTION_ERRORS as error:
+            outcome = result(item, None, str(error) or type(error).__name__)
+        results.append(outcome)
+        yield Progress(index + 1, total, label, outcome)
     return results

@@ -32,15 +32,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crystalview import paths
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
-from crystalview.gui.cam.jobs import CamRequest, ModelCopy, cam_job, model_layers
+from crystalview.gui.cam.jobs import CamRequest, cam_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
 from crystalview.inference.settings import InferenceSettings
+from crystalview.models.cache import ModelCache
+from crystalview.models.catalog import list_models
 
 METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Automatic", "auto"),
@@ -71,15 +72,6 @@ _METHOD_NOTES = {
 CACHE_BYTES = 256 * 2**20
 
 
-def model_files() -> list[Path]:
-    """Model bundles in the built-in and user folders (file names only; nothing is loaded)."""
-    found: list[Path] = []
-    for folder in (paths.builtin_models_dir(), paths.user_models_dir()):
-        if Path(folder).is_dir():
-            found.extend(sorted(Path(folder).glob("*.cvmodel")))
-    return found
-
-
 class _ListedOnDemand(QComboBox):
     """A combo box that asks for its items (``fill()``) when the user opens it."""
 
@@ -108,7 +100,7 @@ class HeatmapDock(QWidget):
         self.viewer = viewer
         self.layer = HeatmapLayer(viewer)
         self.jobs = SerialJobs(pool, self)
-        self.model_copy = ModelCopy()
+        self.model_copy = ModelCache()
         self.model_path: Path | None = None
         self.image_key: tuple | None = None
         self.micrograph: Micrograph | None = None
@@ -270,7 +262,7 @@ class HeatmapDock(QWidget):
         current = self.model_box.currentData()
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        for row, path in enumerate(model_files()):
+        for row, path in enumerate(entry.path for entry in list_models()):
             self.model_box.addItem(path.stem, path)
             self.model_box.setItemData(row, str(path), Qt.ItemDataRole.ToolTipRole)
         index = self.model_box.findData(current)

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.micrograph import Micrograph
-from crystalview.gui.cam.jobs import FeatureResult, ModelCopy, feature_job, model_layers
+from crystalview.gui.cam.jobs import FeatureResult, feature_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
+from crystalview.models.cache import ModelCache
 
 KERNELS = "__kernels__"
 _COLUMNS = 4
@@ -121,7 +122,7 @@ class FeatureBrowser(QDialog):
         self.model_path = model_path
         self.layer_names = layer_names
         self.jobs = SerialJobs(pool, self)
-        self.model_copy = ModelCopy()
+        self.model_copy = ModelCache()
         self.result: FeatureResult | None = None
         self.page = 0
         self._layers_path: Path | None = None

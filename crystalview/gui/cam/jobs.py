@@ -1,8 +1,8 @@
 """The heat-map and feature-map jobs the window runs on worker threads (no Qt in here).
 
 Each job owns a private copy of its model, loaded from the bundle file by the job itself (a
-`ModelCopy`): the model the inference dock runs is never touched, so a heat map can be computed
-while a classification runs. A `ModelCopy` is used by one job at a time — the caller starts the
+`ModelCache`): the model the inference dock runs is never touched, so a heat map can be computed
+while a classification runs. A `ModelCache` is used by one job at a time — the caller starts the
 next job only after the previous one finished — because Grad-CAM and the feature browser put
 temporary hooks on the network's layers.
 """
@@ -19,27 +19,7 @@ import numpy as np
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.inference.settings import InferenceSettings
-
-
-@dataclass
-class ModelCopy:
-    """A model loaded for one consumer; reloaded when the file or its modification time changes."""
-
-    path: Path | None = None
-    stamp: float = 0.0
-    loaded: Any = None  # crystalview.models.bundle.LoadedModel, imported lazily (torch)
-
-    def get(self, path: Path) -> Any:
-        """The loaded model for ``path``, loading it (on the calling thread) when needed."""
-        from crystalview.models.catalog import load_model
-
-        path = Path(path)
-        stamp = path.stat().st_mtime if path.exists() else 0.0
-        if self.loaded is None or self.path != path or self.stamp != stamp:
-            self.loaded = None
-            self.loaded = load_model(path)
-            self.path, self.stamp = path, stamp
-        return self.loaded
+from crystalview.models.cache import ModelCache
 
 
 @dataclass(frozen=True)
@@ -66,7 +46,7 @@ class CamRequest:
 
 
 def cam_job(
-    request: CamRequest, model: ModelCopy, cancel: CancelToken
+    request: CamRequest, model: ModelCache, cancel: CancelToken
 ) -> Generator[Progress, None, Any]:
     """Load the model copy if needed, then run `crystalview.cam.compute_cam` for ``request``.
 
@@ -93,7 +73,7 @@ def cam_job(
     )
 
 
-def model_layers(model: ModelCopy, path: Path) -> tuple[list[str], list[str], bool]:
+def model_layers(model: ModelCache, path: Path) -> tuple[list[str], list[str], bool]:
     """``(class names, Grad-CAM layer names, exact CAM possible)`` of the bundle at ``path``."""
     loaded = model.get(path)
     network = loaded.model
@@ -116,7 +96,7 @@ class FeatureResult:
 
 def feature_job(
     path: Path,
-    model: ModelCopy,
+    model: ModelCache,
     micrograph: Micrograph | None,
     layer: str | None,
     box: tuple[int, int, int, int] | None,

@@ -28,7 +28,7 @@ API for other features
 
 Only one classification runs at a time. Pressing Run while one is going *queues* the new run
 (the dock says how many wait); cancelling (status-bar Cancel or Esc) stops the running one and
-drops the queued ones. The dock's runs own their loaded model (`ModelHolder`); CAM and training
+drops the queued ones. The dock's runs own their loaded model (a `ModelCache`); CAM and training
 load their own copies. Which device really ran the model (after any GPU out-of-memory fallback)
 comes back with each prediction and is shown here and in the status bar.
 """
@@ -64,7 +64,6 @@ from PySide6.QtWidgets import (
 from crystalview.core.progress import Progress
 from crystalview.gui.classify_job import (
     EntryPrediction,
-    ModelHolder,
     RunRequest,
     RunSummary,
     classify_entries,
@@ -74,6 +73,7 @@ from crystalview.gui.library import ImageEntry
 from crystalview.gui.tile_classes import class_colour
 from crystalview.gui.workers import Worker
 from crystalview.inference.settings import DEVICES, InferenceSettings
+from crystalview.models.cache import ModelCache
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
@@ -166,7 +166,7 @@ class ModelDock(QWidget):
         self._models: list[ModelEntry] = []
         self._current: ModelEntry | None = None
         self._user_chose = False
-        self._holder = ModelHolder()
+        self._holder = ModelCache()
         self._worker: Worker | None = None
         self._queue: deque[RunRequest] = deque()
         self.device_text = ""

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import CancelToken, Progress, run_to_completion
 from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_message
 
 if TYPE_CHECKING:
@@ -60,16 +60,6 @@ class MistakeView:
     error: str = ""
 
 
-def blend_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = HEATMAP_OPACITY):
-    """Greyscale ``image`` (0..1) under an inferno heat map, as RGB uint8 (same shape)."""
-    from crystalview.cam.colormaps import apply_colormap
-
-    grey = np.repeat(np.clip(image, 0, 1)[..., None] * 255.0, 3, axis=2)
-    colours = apply_colormap(heatmap).astype(np.float32)
-    weight = opacity * np.clip(heatmap, 0, 1)[..., None] + 0.15 * opacity
-    return np.clip(grey * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
-
-
 def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
     """Heat maps of the wrongly predicted class for each mistake (a progress generator).
 
@@ -77,6 +67,7 @@ def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
     `Progress` so the gallery fills as they come.
     """
     from crystalview.cam import compute_cam
+    from crystalview.cam.colormaps import blend_heatmap
     from crystalview.core.errors import Cancelled, CrystalViewError
     from crystalview.inference.predict import InferenceSettings
     from crystalview.io import open_image
@@ -99,19 +90,14 @@ def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
             job = compute_cam(
                 loaded, micrograph, target=mistake.predicted, settings=settings, cancel=cancel
             )
-            while True:
-                try:
-                    next(job)
-                except StopIteration as stop:
-                    heatmap = stop.value.heatmap
-                    break
+            heatmap = run_to_completion(job).heatmap
             image = np.asarray(micrograph.image, dtype=np.float32)
             step = max(1, int(np.ceil(max(image.shape) / HEATMAP_THUMB)))
             small = image[::step, ::step]
             shown = to_display(
                 small, auto_levels(small, micrograph.is_diffraction), micrograph.is_diffraction
             )
-            view.rgb = blend_heatmap(shown, heatmap[::step, ::step])
+            view.rgb = blend_heatmap(shown, heatmap[::step, ::step], opacity=HEATMAP_OPACITY)
         except Cancelled:
             raise
         except (CrystalViewError, OSError, ValueError, RuntimeError) as error:

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import CancelToken, Progress, relay
 from crystalview.gui.gallery import (
     BADGE_ROLE,
     MODALITY_ROLE,
@@ -530,33 +530,23 @@ def predict_probabilities(loaded, paths: list[Path], cancel: CancelToken):
     Runs on a worker thread with the caller's own copy of the model; unreadable images are
     skipped (they come last in the ranking).
     """
-    from crystalview.core.errors import CrystalViewError
-    from crystalview.inference.predict import InferenceSettings, make_runner, predict_micrograph
+    from crystalview.inference.predict import predict_many
+    from crystalview.inference.settings import InferenceSettings
     from crystalview.io import open_image
 
-    settings = InferenceSettings(probability_map=False)
-    runner = make_runner(loaded, settings)
     names = list(loaded.manifest.classes)
-    found: dict[Path, list[float]] = {}
-    for index, path in enumerate(paths):
-        cancel.raise_if_cancelled()
-        try:
-            micrograph = open_image(path)
-            job = predict_micrograph(loaded, micrograph, settings, cancel, runner=runner)
-            prediction = yield from _as_step(job, index, len(paths), f"Ranking {path.name}")
-        except (CrystalViewError, OSError, ValueError) as error:
+
+    def ranked(path: Path, prediction, error: str | None) -> list[float] | None:
+        if prediction is None:
             log.info("not ranked: %s (%s)", path, error)
-        else:
-            found[path] = [prediction.probabilities[n] for n in names]
-        yield Progress(index + 1, len(paths), f"Ranking {path.name}")
-    return found
+            return None
+        return [prediction.probabilities[n] for n in names]
+
+    settings = InferenceSettings(probability_map=False)
+    job = predict_many(loaded, paths, open_image, ranked, settings, cancel, name=_path_name)
+    rows = yield from relay(job, lambda e: Progress(e.done, e.total, f"Ranking {e.message}"))
+    return {path: row for path, row in zip(paths, rows, strict=True) if row is not None}
 
 
-def _as_step(job, done: int, total: int, message: str):
-    """Drive an inner progress generator, reporting it as step ``done`` of ``total``."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(done, total, message)
+def _path_name(path: Path) -> str:
+    return path.name
