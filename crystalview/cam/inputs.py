@@ -103,7 +103,7 @@ def prepare_model_input(
     if plan.grid is None:
         whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
         to_image = None
-        if manifest.normalization.get("transform", "none") in ("log_polar", "log_polar_mean"):
+        if manifest.transform in ("log_polar", "log_polar_mean"):
             to_image = _log_polar_inverse(image, manifest)
         return ModelInput(image, None, whole, plan.input_size, to_image)
     prepared = np.asarray(prepare_image(image, manifest, zoom=plan.zoom), dtype=np.float32)

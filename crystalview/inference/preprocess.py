@@ -147,7 +147,7 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     `crystalview.inference.diffraction`.
     """
     size = manifest.input_size
-    transform = manifest.normalization.get("transform", "none")
+    transform = manifest.transform
     if transform == "log_polar":
         return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
@@ -173,7 +173,7 @@ def prepare_whole(image2d: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     if image2d.ndim != 2:
         raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
     normalized = normalize_intensity(image2d, manifest.normalization)
-    if manifest.normalization.get("transform", "none") == "none":
+    if manifest.transform == "none":
         size = manifest.input_size
         return resample(normalized, (size, size))
     return transformed_view(working_copy(normalized), manifest)

@@ -159,7 +159,7 @@ def train_model(
             generator,
             device,
             cancel,
-            view=manifest.normalization.get("transform", "none"),
+            view=manifest.transform,
         )
     else:
         batches = _Batches(
@@ -167,7 +167,7 @@ def train_model(
             raw_val,
             model,
             augmentation if is_active(augmentation) else None,
-            view=manifest.normalization.get("transform", "none"),
+            view=manifest.transform,
         )
 
     weights = None

@@ -269,3 +269,10 @@ def test_the_map_cache_is_bounded_in_bytes(
     other = "rings" if first.class_name == "spots" else "spots"
     second = computed(qtbot, dock, lambda: dock.class_box.setCurrentText(other))
     assert list(dock.cache.values()) == [second]
+
+
+def test_every_heat_map_method_has_a_choice_in_the_dock():
+    from crystalview.cam.names import METHODS
+    from crystalview.gui.cam.dock import METHOD_CHOICES, METHOD_LABELS
+
+    assert {method for _, method in METHOD_CHOICES} == set(METHODS) == set(METHOD_LABELS)

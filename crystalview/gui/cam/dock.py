@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crystalview.cam.names import LAYER_METHODS
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
@@ -252,7 +253,7 @@ class HeatmapDock(QWidget):
     def _on_method(self, *_args) -> None:
         method = self.method
         self.method_note.setText(_METHOD_NOTES[method])
-        self.layer_box.setEnabled(method in ("gradcam", "gradcam++"))
+        self.layer_box.setEnabled(method in LAYER_METHODS)
         self._refresh()
 
     # -- the model ---------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ class HeatmapDock(QWidget):
         if self.micrograph is None or self.model_path is None or self.image_key is None:
             return None
         method = self.method
-        layer = self.layer_box.currentText() or None if method in ("gradcam", "gradcam++") else None
+        layer = self.layer_box.currentText() or None if method in LAYER_METHODS else None
         return CamRequest(
             image_key=self.image_key,
             model_path=self.model_path,
@@ -429,7 +430,7 @@ class HeatmapDock(QWidget):
 
     def _on_result(self, request: CamRequest, result, info) -> None:
         self._store(request.key, result)
-        if request.layer is None and request.method in ("gradcam", "gradcam++"):
+        if request.layer is None and request.method in LAYER_METHODS:
             # Asked before the layer list was known: it is also the map of the layer used.
             self._store(replace(request, layer=result.layer).key, result)
         self._on_model_info(request.model_path, info)

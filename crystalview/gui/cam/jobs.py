@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from crystalview.cam.names import LAYER_METHODS
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.inference.settings import InferenceSettings
@@ -58,7 +59,7 @@ def cam_job(
     yield Progress(0, 0, f"loading model {request.model_path.stem}")
     loaded = model.get(request.model_path)
     cancel.raise_if_cancelled()
-    layer = request.layer if request.method not in ("cam", "occlusion") else None
+    layer = request.layer if request.method in (*LAYER_METHODS, "auto") else None
     return (
         yield from compute_cam(
             loaded,

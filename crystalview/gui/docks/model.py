@@ -124,7 +124,7 @@ def model_card_html(model: ModelEntry) -> str:
     manifest = model.manifest
     origin = "built-in" if model.builtin else "your model"
     mode = "whole image resized" if manifest.input_mode == "whole" else "tiles"
-    view = _VIEW_WORDS.get(manifest.normalization.get("transform", "none"))
+    view = _VIEW_WORDS.get(manifest.transform)
     if view:
         mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
