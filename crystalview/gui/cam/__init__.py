@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QWidget
 
 from crystalview.gui.cam.dock import HeatmapDock
 
@@ -38,7 +38,7 @@ class HeatmapFeature(QObject):
         self.dock.features_button.clicked.connect(self.open_feature_browser)
         self.dock.playground_button.clicked.connect(self.open_playground)
         self._add_actions()
-        model_dock = getattr(window, "model_dock", None)
+        model_dock = window.model_dock
         if model_dock is not None:
             self.follow_model_dock(model_dock)
         else:  # a window without the model feature: the dock lists the models itself
@@ -61,12 +61,12 @@ class HeatmapFeature(QObject):
         self.export_action = QAction("Export &Heat Map…", window)
         self.export_action.setStatusTip("Save image + heat map as PNG and the raw map as TIFF")
         self.export_action.triggered.connect(self.dock.export_dialog)
-        file_menu = _menu(window, "&File")
+        file_menu = window.menu("&File")
         preferences = next(
             (a for a in file_menu.actions() if a.text().startswith("&Preferences")), None
         )
         file_menu.insertAction(preferences, self.export_action)
-        tools = _menu(window, "&Tools")
+        tools = window.menu("&Tools")
         self.features_action = tools.addAction("&Feature Maps…")
         self.features_action.triggered.connect(self.open_feature_browser)
         self.playground_action = tools.addAction("&Kernel Playground…")
@@ -111,18 +111,6 @@ def _bring_up(dialog: QWidget) -> None:
         dialog.activateWindow()
     else:
         dialog.show()
-
-
-def _menu(window: MainWindow, title: str) -> QMenu:
-    """The menu-bar menu called ``title``, created (before Help) when it does not exist yet."""
-    bar = window.menuBar()
-    for action in bar.actions():
-        if action.menu() is not None and action.text() == title:
-            return action.menu()
-    help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
-    menu = QMenu(title, bar)
-    bar.insertMenu(help_action, menu)
-    return menu
 
 
 def install(window: MainWindow) -> HeatmapFeature:

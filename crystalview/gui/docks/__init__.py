@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
 
-FEATURES: tuple[str, ...] = ("crystalview.gui.docks.model", "crystalview.gui.cam")
+FEATURES: tuple[str, ...] = (
+    "crystalview.gui.docks.model",
+    "crystalview.gui.cam",
+    "crystalview.gui.wizard.launch",
+)
 """Dotted module names, each with ``install(window)``; e.g. ``"crystalview.gui.docks.model"``."""
 
 

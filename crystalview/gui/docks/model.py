@@ -53,7 +53,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -603,7 +602,7 @@ class ModelDock(QWidget):
 
 def install(window: MainWindow) -> None:
     """Add the model and results docks and the Model menu to ``window`` (once)."""
-    if getattr(window, "model_dock", None) is not None:
+    if window.model_dock is not None:
         return
     results = ResultsDock(window.viewer)
     dock = ModelDock(window)
@@ -649,18 +648,9 @@ def _scrollable(widget: QWidget) -> QScrollArea:
 
 
 def _add_menu(window: MainWindow, dock: ModelDock, results: ResultsDock) -> None:
-    bar = window.menuBar()
-    titles = {a.text().replace("&", ""): a for a in bar.actions()}
-    existing = titles.get("Model")
-    if existing is not None and existing.menu() is not None:  # another feature made it first
-        menu = existing.menu()
+    menu = window.menu("&Model")
+    if not menu.isEmpty():  # another feature made it first
         menu.addSeparator()
-    else:
-        menu = QMenu("&Model", window)
-        if "Help" in titles:  # keep Help last
-            bar.insertMenu(titles["Help"], menu)
-        else:
-            bar.addMenu(menu)
     entries = (
         ("Run on &Current Image", dock.run_current, "Ctrl+R"),
         ("Run on &Selected Images", dock.run_selected, None),
