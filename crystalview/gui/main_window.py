@@ -44,13 +44,6 @@ from crystalview.gui.docks.tiles import TileOverlayDock
 from crystalview.gui.drops import accept_if_files, dropped_paths
 from crystalview.gui.gallery import ENTRY_ROLE, GalleryModel, GalleryView, ThumbnailService
 from crystalview.gui.garbage import GuiThreadGarbageCollector
-from crystalview.gui.library import (
-    ImageEntry,
-    LoadReport,
-    evict_to_budget,
-    load_images,
-    reload_micrograph,
-)
 from crystalview.gui.settings import (
     Preferences,
     add_recent_paths,
@@ -59,6 +52,13 @@ from crystalview.gui.settings import (
 )
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import Worker, WorkerPool
+from crystalview.jobs.library import (
+    ImageEntry,
+    LoadReport,
+    evict_to_budget,
+    load_images,
+    reload_micrograph,
+)
 from crystalview.logs import log_file_path
 from crystalview.paths import demo_paths
 

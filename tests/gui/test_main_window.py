@@ -231,7 +231,7 @@ def test_closing_with_a_job_running_waits_for_it(qtbot, image_folder):
 
 
 def test_cancel_button_stops_loading(qtbot, window, tmp_path, monkeypatch, make_tiff):
-    import crystalview.gui.library as library
+    import crystalview.jobs.library as library
 
     gate = threading.Event()
     original = library._default_open

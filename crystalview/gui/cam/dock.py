@@ -36,11 +36,11 @@ from crystalview.cam.names import LAYER_METHODS
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
-from crystalview.gui.cam.jobs import CamRequest, cam_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
 from crystalview.inference.settings import InferenceSettings
+from crystalview.jobs.cam import CamRequest, cam_job, model_layers
 from crystalview.models.cache import ModelCache
 from crystalview.models.catalog import list_models
 

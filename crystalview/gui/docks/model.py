@@ -61,17 +61,17 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import Progress
-from crystalview.gui.classify_job import (
+from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
+from crystalview.gui.tile_classes import class_colour
+from crystalview.gui.workers import Worker
+from crystalview.inference.settings import DEVICES, InferenceSettings
+from crystalview.jobs.classify import (
     EntryPrediction,
     RunRequest,
     RunSummary,
     classify_entries,
 )
-from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
-from crystalview.gui.library import ImageEntry
-from crystalview.gui.tile_classes import class_colour
-from crystalview.gui.workers import Worker
-from crystalview.inference.settings import DEVICES, InferenceSettings
+from crystalview.jobs.library import ImageEntry
 from crystalview.models.cache import ModelCache
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
-from crystalview.gui.library import ImageEntry, reload_micrograph
 from crystalview.inference.settings import InferenceSettings
+from crystalview.jobs.library import ImageEntry, reload_micrograph
 from crystalview.models.cache import ModelCache
 
 if TYPE_CHECKING:
