@@ -54,19 +54,9 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(data) -> Path:
+def model(data, tiny_bundle_factory) -> Path:
     """A tiny tiled model with 16 px inputs (seeded, untrained)."""
-    import torch
-
-    from crystalview.models.bundle import save_bundle
-    from crystalview.models.manifest import ModelManifest
-    from crystalview.models.registry import build_model
-
-    torch.manual_seed(0)
-    manifest = ModelManifest(
-        architecture="diffraction_cnn", classes=list(CLASSES), input_size=16, name="tiny"
-    )
-    return save_bundle(data / "tiny.cvmodel", build_model("diffraction_cnn", 2), manifest)
+    return tiny_bundle_factory(data / "tiny.cvmodel", CLASSES, input_size=16)
 
 
 def test_open_and_inspect(data, tmp_path):

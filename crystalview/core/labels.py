@@ -288,23 +288,6 @@ class LabelProject:
             self._changed()
         return added
 
-    def remove_images(self, paths: Iterable[str | os.PathLike[str]]) -> int:
-        """Drop images and their labels from the project (not undoable: the files are gone)."""
-        doomed = {_absolute(p) for p in paths} & self._image_set
-        if not doomed:
-            return 0
-        self._images = [p for p in self._images if p not in doomed]
-        self._image_set -= doomed
-        for image in doomed:
-            self._labels.pop(image, None)
-        for stack in (self._undo, self._redo):
-            for entry in stack:
-                entry["changes"] = [c for c in entry["changes"] if c[0] not in doomed]
-        self._undo = [e for e in self._undo if e["changes"] or e["kind"] != "labels"]
-        self._redo = [e for e in self._redo if e["changes"] or e["kind"] != "labels"]
-        self._changed()
-        return len(doomed)
-
     def missing_files(self) -> list[Path]:
         """Images whose files no longer exist (moved or deleted), for the GUI to report."""
         return [p for p in self._images if not p.is_file()]
@@ -436,10 +419,6 @@ class LabelProject:
         if changes or new_images:
             self._changed()
         return len(changes)
-
-    def clear_label(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> int:
-        """Remove the labels of one or many images (one undo step)."""
-        return self.set_label(paths, None)
 
     @property
     def can_undo(self) -> bool:
