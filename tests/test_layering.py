@@ -87,6 +87,7 @@ WALK = textwrap.dedent(
                 "crystalview.training",
                 "crystalview.sim",
                 "crystalview.cli",
+                "crystalview.jobs",
             ],
             NO_QT,
         ),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +33,9 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress, run_to_completion
+from crystalview.core.progress import Progress
 from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_message
+from crystalview.jobs.mistakes import HEATMAP_THUMB, MistakeView, explain_mistakes
 
 if TYPE_CHECKING:
     from crystalview.gui.wizard.wizard import FineTuneWizard
@@ -43,68 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_HEATMAPS = 24
-HEATMAP_THUMB = 192
-HEATMAP_OPACITY = 0.45
 FEW_VALIDATION_IMAGES = 30
-
-
-@dataclass
-class MistakeView:
-    """One misclassified validation image, ready to show: RGB thumbnail with its heat map."""
-
-    path: Path
-    true_name: str
-    predicted_name: str
-    confidence: float
-    rgb: np.ndarray | None  # (h, w, 3) uint8, or None when the image could not be explained
-    error: str = ""
-
-
-def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
-    """Heat maps of the wrongly predicted class for each mistake (a progress generator).
-
-    ``mistakes`` are `ValPrediction`s with a path. Each finished image is the ``partial`` of one
-    `Progress` so the gallery fills as they come.
-    """
-    from crystalview.cam import compute_cam
-    from crystalview.cam.colormaps import blend_heatmap
-    from crystalview.core.errors import Cancelled, CrystalViewError
-    from crystalview.inference.predict import InferenceSettings
-    from crystalview.io import open_image
-    from crystalview.io.display import auto_levels, to_display
-
-    # full precision: a few small images, and exact maps matter more than speed here
-    settings = InferenceSettings(probability_map=False, fast=False)
-    views = []
-    for index, mistake in enumerate(mistakes):
-        cancel.raise_if_cancelled()
-        view = MistakeView(
-            mistake.path,
-            class_names[mistake.true],
-            class_names[mistake.predicted],
-            float(mistake.probabilities[mistake.predicted]),
-            None,
-        )
-        try:
-            micrograph = open_image(mistake.path)
-            job = compute_cam(
-                loaded, micrograph, target=mistake.predicted, settings=settings, cancel=cancel
-            )
-            heatmap = run_to_completion(job).heatmap
-            image = np.asarray(micrograph.image, dtype=np.float32)
-            step = max(1, int(np.ceil(max(image.shape) / HEATMAP_THUMB)))
-            small = image[::step, ::step]
-            shown = to_display(
-                small, auto_levels(small, micrograph.is_diffraction), micrograph.is_diffraction
-            )
-            view.rgb = blend_heatmap(shown, heatmap[::step, ::step], opacity=HEATMAP_OPACITY)
-        except Cancelled:
-            raise
-        except (CrystalViewError, OSError, ValueError, RuntimeError) as error:
-            view.error = str(error) or type(error).__name__
-        views.append(view)
-        yield Progress(index + 1, len(mistakes), f"Heat map of {mistake.path.name}", view)
-    return views
 
 
 def _rgb_icon(rgb: np.ndarray) -> QIcon:

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress, relay
+from crystalview.core.progress import CancelToken
 from crystalview.gui.gallery import (
     BADGE_ROLE,
     MODALITY_ROLE,
@@ -58,6 +58,7 @@ from crystalview.gui.wizard.widgets import (
     set_message,
     swatch_html,
 )
+from crystalview.jobs.ranking import predict_probabilities
 
 if TYPE_CHECKING:
     from crystalview.gui.wizard.wizard import FineTuneWizard
@@ -522,31 +523,3 @@ class LabellingPage(QWizardPage):
         self._rank_worker = None
         self.rank_progress.hide()
         self._refresh_side()
-
-
-def predict_probabilities(loaded, paths: list[Path], cancel: CancelToken):
-    """Class probabilities of each readable image in ``paths`` (a progress generator).
-
-    Runs on a worker thread with the caller's own copy of the model; unreadable images are
-    skipped (they come last in the ranking).
-    """
-    from crystalview.inference.predict import predict_many
-    from crystalview.inference.settings import InferenceSettings
-    from crystalview.io import open_image
-
-    names = list(loaded.manifest.classes)
-
-    def ranked(path: Path, prediction, error: str | None) -> list[float] | None:
-        if prediction is None:
-            log.info("not ranked: %s (%s)", path, error)
-            return None
-        return [prediction.probabilities[n] for n in names]
-
-    settings = InferenceSettings(probability_map=False)
-    job = predict_many(loaded, paths, open_image, ranked, settings, cancel, name=_path_name)
-    rows = yield from relay(job, lambda e: Progress(e.done, e.total, f"Ranking {e.message}"))
-    return {path: row for path, row in zip(paths, rows, strict=True) if row is not None}
-
-
-def _path_name(path: Path) -> str:
-    return path.name
