@@ -180,6 +180,23 @@ def test_only_the_gui_imports_qt_even_lazily():
     assert _forbidden_imports(outside_gui, NO_QT) == []
 
 
+# GUI wiring that needs no Qt name of its own: the window's exception hook.
+GUI_WITHOUT_QT = {"crystalview.gui.exceptions"}
+
+
+def test_gui_holds_only_qt_code():
+    # headless code belongs below gui/ (crystalview.jobs …), where the CLI can run it too
+    qt_free = [
+        name
+        for name, path in MODULES.items()
+        if name.startswith("crystalview.gui.")
+        and path.name != "__init__.py"
+        and name not in GUI_WITHOUT_QT
+        and not any(imported.split(".")[0] in NO_QT for imported, _ in imports_of(name))
+    ]
+    assert qt_free == []
+
+
 def test_the_source_check_sees_lazy_imports(tmp_path, monkeypatch):
     module = tmp_path / "crystalview" / "core" / "sneaky.py"
     module.parent.mkdir(parents=True)
