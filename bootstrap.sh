@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up CrystalView in ./.venv (once; re-runs are quick), then run what was asked:
 #   bash bootstrap.sh run [ARGS...]   launch the app (default: --demo)
-#   bash bootstrap.sh test [ARGS...]  run the whole test suite with pytest
+#   bash bootstrap.sh test [ARGS...]  check the style (ruff check, ruff format --check), then run
+#                                     the test suite with pytest (ARGS go to pytest)
 #   bash bootstrap.sh setup           only set up
 # torch and torchvision are pinned here (not in pyproject.toml, which stays open for users).
 set -euo pipefail
@@ -53,6 +54,8 @@ case $action in
     exec "$VENV/bin/crystalview" "$@"
     ;;
   test)
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   setup) ;;

@@ -57,3 +57,9 @@ def resources_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return REPO_DIR / "resources"
+
+
+def demo_paths() -> list[Path]:
+    """The sample images shipped in ``resources/samples`` (opened by ``--demo``)."""
+    samples = resources_dir() / "samples"
+    return [samples] if samples.is_dir() else []

@@ -34,3 +34,44 @@ def shared_data() -> Path:
 def test_data() -> Path:
     """Small files committed to tests/data."""
     return TEST_DATA
+
+
+def save_tiny_bundle(
+    path: Path,
+    classes: tuple[str, ...] = ("spots", "rings"),
+    input_size: int = 32,
+    seed: int = 0,
+    **manifest_fields,
+) -> Path:
+    """The suite's tiny model: a seeded diffraction CNN (random weights) saved as a bundle.
+
+    ``manifest_fields`` (``input_mode``, ``name``, ``pixel_size``…) go to the `ModelManifest`.
+    """
+    import torch
+
+    from crystalview.models.bundle import save_bundle
+    from crystalview.models.manifest import ModelManifest
+    from crystalview.models.registry import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("diffraction_cnn", num_classes=len(classes))
+    manifest_fields.setdefault("name", "tiny")
+    manifest = ModelManifest(
+        architecture="diffraction_cnn",
+        classes=list(classes),
+        input_size=input_size,
+        **manifest_fields,
+    )
+    return save_bundle(path, model, manifest)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_factory():
+    """`save_tiny_bundle` (test modules cannot import a conftest under importlib mode)."""
+    return save_tiny_bundle
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path) -> Path:
+    """A two-class (spots, rings) tiny model with 32 px inputs, tiled."""
+    return save_tiny_bundle(tmp_path / "tiny.cvmodel")

@@ -88,3 +88,17 @@ def apply_colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
     clean = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0)
     index = np.rint(np.clip(clean, 0.0, 1.0) * (len(lut) - 1)).astype(np.intp)
     return lut[index]
+
+
+def blend_heatmap(
+    grey: np.ndarray, heatmap: np.ndarray, colormap: str = "inferno", opacity: float = 0.5
+) -> np.ndarray:
+    """``grey`` (display values 0..1) under ``heatmap`` (0..1) at ``opacity``, as RGB uint8.
+
+    The one blend of a heat map over its image: a uniform opacity, as the viewer's heat-map layer
+    composes it, so the exported PNG and the wizard's mistakes look like the window.
+    """
+    alpha = float(np.clip(opacity, 0.0, 1.0))
+    colour = apply_colormap(heatmap, colormap).astype(np.float32)
+    blended = (1.0 - alpha) * np.asarray(grey, dtype=np.float32)[..., None] * 255.0 + alpha * colour
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

@@ -21,6 +21,7 @@ from crystalview.cam.blend import TileMapBlender
 from crystalview.cam.inputs import ModelInput, frame_and_calibration, prepare_model_input
 from crystalview.cam.layers import resolve_layer
 from crystalview.cam.methods import class_activation_maps, grad_cam, occlusion_map
+from crystalview.cam.names import METHODS
 from crystalview.cam.network import cam_network
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
@@ -28,7 +29,6 @@ from crystalview.inference.predict import InferenceSettings, make_runner
 from crystalview.inference.preprocess import normalize_intensity, transformed_view, working_copy
 from crystalview.models.bundle import LoadedModel
 
-METHODS: tuple[str, ...] = ("auto", "cam", "gradcam", "gradcam++", "occlusion")
 # Patches per image side for occlusion in image space (autocorrelation models).
 OCCLUSION_GRID = 12
 # Model inputs without a pixel-wise inverse map onto the image: explained by image occlusion.
@@ -275,7 +275,7 @@ def compute_cam(
     else:
         layer_name = resolve_layer(model, layer)[0]
     target_index = resolve_target(target, list(manifest.classes))
-    if manifest.normalization.get("transform", "none") in IMAGE_SPACE_TRANSFORMS:
+    if manifest.transform in IMAGE_SPACE_TRANSFORMS:
         # No inverse map from the autocorrelation back to the image: explain in image space.
         image, _, _ = frame_and_calibration(micrograph, frame)
         runner = make_runner(loaded, settings)

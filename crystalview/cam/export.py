@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from crystalview.cam.colormaps import apply_colormap
+from crystalview.cam.colormaps import apply_colormap, blend_heatmap
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.units import format_length
 from crystalview.io.display import auto_levels, to_display
@@ -170,10 +170,7 @@ def render_overlay(
     grey = _resize(grey, shape)
     heat = np.clip(_resize(heatmap, shape), 0.0, 1.0)
 
-    alpha = float(np.clip(opacity, 0.0, 1.0))
-    colour = apply_colormap(heat, colormap).astype(np.float32)
-    blended = (1.0 - alpha) * grey[..., None] * 255.0 + alpha * colour
-    picture = Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8), mode="RGB")
+    picture = Image.fromarray(blend_heatmap(grey, heat, colormap, opacity), mode="RGB")
 
     if micrograph is not None and micrograph.pixel_size is not None and micrograph.pixel_unit:
         # After downscaling one drawn pixel covers 1/scale image pixels.

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from crystalview.core.micrograph import Micrograph
-from crystalview.core.tiling import TileGrid, extract_tiles, tile_grid
+from crystalview.core.tiling import TileGrid, extract_tiles
 from crystalview.inference.diffraction import find_beam_centre, log_polar_to_image
+from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import (
     normalize_intensity,
-    physical_scale,
     prepare_image,
     prepare_whole,
     resample,
     working_copy,
 )
+from crystalview.inference.settings import InferenceSettings
 from crystalview.models.bundle import LoadedModel
 
 
@@ -92,26 +93,21 @@ def prepare_model_input(
 ) -> ModelInput:
     """Prepare ``micrograph`` for ``loaded`` exactly as `crystalview.inference.predict` does.
 
-    Whole-image models, and images no larger than one tile at the model's scale, are resized
-    whole to the input size. Otherwise the image is normalised and resampled so that ``tile_size``
-    model pixels become ``input_size`` input pixels, and tiled with inputs of ``input_size``.
+    The plan (whole or tiles, resample factor, grid) is `crystalview.inference.plan.plan_input`,
+    the one inference and the window's tile overlay use.
     """
     manifest = loaded.manifest
     image, pixel_size, pixel_unit = frame_and_calibration(micrograph, frame)
-    input_size = int(manifest.input_size)
-    tile = int(tile_size or input_size)
-    scale = physical_scale(manifest, pixel_size, pixel_unit)
-    fits_one_tile = image.shape[0] * scale <= tile and image.shape[1] * scale <= tile
-    if manifest.input_mode == "whole" or fits_one_tile:
+    settings = InferenceSettings(tile_size=tile_size, overlap=overlap)
+    plan = plan_input(manifest, image.shape, pixel_size, pixel_unit, settings)
+    if plan.grid is None:
         whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
         to_image = None
-        if manifest.normalization.get("transform", "none") in ("log_polar", "log_polar_mean"):
+        if manifest.transform in ("log_polar", "log_polar_mean"):
             to_image = _log_polar_inverse(image, manifest)
-        return ModelInput(image, None, whole, input_size, to_image)
-    prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile)
-    prepared = np.asarray(prepared, dtype=np.float32)
-    grid = tile_grid(prepared.shape, input_size, overlap)
-    return ModelInput(image=image, grid=grid, prepared=prepared, tile_size=input_size)
+        return ModelInput(image, None, whole, plan.input_size, to_image)
+    prepared = np.asarray(prepare_image(image, manifest, zoom=plan.zoom), dtype=np.float32)
+    return ModelInput(image=image, grid=plan.grid, prepared=prepared, tile_size=plan.input_size)
 
 
 def _log_polar_inverse(image: np.ndarray, manifest) -> Callable[[np.ndarray], np.ndarray]:

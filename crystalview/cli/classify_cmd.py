@@ -17,6 +17,7 @@ from typing import TextIO
 
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError
+from crystalview.inference.settings import DEVICES
 
 BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model"]
 
@@ -31,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)"
     )
     parser.add_argument("--batch", type=int, default=32, help="tiles per batch (default 32)")
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where to run"
-    )
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
     parser.add_argument(
         "--fp32", action="store_true", help="full precision (no bf16/fp16 fast path)"
     )

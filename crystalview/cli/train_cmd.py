@@ -16,6 +16,7 @@ from pathlib import Path
 
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError
+from crystalview.inference.settings import DEVICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,9 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="for a new architecture: resize whole images (default) or train on tiles",
     )
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where to train"
-    )
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to train")
     parser.add_argument("--name", default="", help="model name shown in the model list")
     parser.add_argument(
         "--out",

@@ -37,7 +37,21 @@ from crystalview.core.errors import (
 )
 
 FORMAT_VERSION = 1
-PROJECT_SUFFIX = ".cvlabels"
+PROJECT_FILE_NAME = "crystalview-labels.json"
+"""The label file a new project gets, in the folder holding its images."""
+
+
+def default_project_path(images: Iterable[str | os.PathLike]) -> Path | None:
+    """`PROJECT_FILE_NAME` in the folder that holds all ``images`` (None if no images)."""
+    folders = [str(Path(p).parent) for p in images]
+    if not folders:
+        return None
+    try:
+        common = Path(os.path.commonpath(folders))
+    except ValueError:  # images on different drives (Windows): use the first image's folder
+        common = Path(folders[0])
+    return common / PROJECT_FILE_NAME
+
 
 # Tableau-like palette: distinct on a grey micrograph and for the common colour-vision deficiencies.
 DEFAULT_COLORS = (
@@ -274,23 +288,6 @@ class LabelProject:
             self._changed()
         return added
 
-    def remove_images(self, paths: Iterable[str | os.PathLike[str]]) -> int:
-        """Drop images and their labels from the project (not undoable: the files are gone)."""
-        doomed = {_absolute(p) for p in paths} & self._image_set
-        if not doomed:
-            return 0
-        self._images = [p for p in self._images if p not in doomed]
-        self._image_set -= doomed
-        for image in doomed:
-            self._labels.pop(image, None)
-        for stack in (self._undo, self._redo):
-            for entry in stack:
-                entry["changes"] = [c for c in entry["changes"] if c[0] not in doomed]
-        self._undo = [e for e in self._undo if e["changes"] or e["kind"] != "labels"]
-        self._redo = [e for e in self._redo if e["changes"] or e["kind"] != "labels"]
-        self._changed()
-        return len(doomed)
-
     def missing_files(self) -> list[Path]:
         """Images whose files no longer exist (moved or deleted), for the GUI to report."""
         return [p for p in self._images if not p.is_file()]
@@ -422,10 +419,6 @@ class LabelProject:
         if changes or new_images:
             self._changed()
         return len(changes)
-
-    def clear_label(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> int:
-        """Remove the labels of one or many images (one undo step)."""
-        return self.set_label(paths, None)
 
     @property
     def can_undo(self) -> bool:

@@ -8,10 +8,13 @@ event into a signal. Neither side needs the other, and the core stays testable w
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from crystalview.core.errors import Cancelled
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,22 @@ def run_to_completion(job, on_progress=None):
             return stop.value
         if on_progress is not None:
             on_progress(event)
+
+
+def relay(
+    job: Generator[Any, Any, T], relabel: Callable[[Any], Progress | None]
+) -> Generator[Progress, None, T]:
+    """Drive the inner progress generator ``job`` and yield its events re-labelled.
+
+    Each event of ``job`` goes through ``relabel`` (which may also check a cancel token); a
+    ``None`` from it is dropped. Returns ``job``'s return value, so an outer job writes
+    ``result = yield from relay(job, lambda e: Progress(i, n, f"{name}: {e.message}"))``.
+    """
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        outer = relabel(event)
+        if outer is not None:
+            yield outer

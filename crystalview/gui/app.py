@@ -18,17 +18,11 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from crystalview import __version__
-from crystalview.paths import APP_NAME, resources_dir
+from crystalview.paths import APP_NAME, demo_paths, resources_dir
 
 log = logging.getLogger(__name__)
 
 ORGANIZATION = "CrystalView"
-
-
-def demo_paths() -> list[Path]:
-    """The sample images shipped in ``resources/samples`` (opened by ``--demo``)."""
-    samples = resources_dir() / "samples"
-    return [samples] if samples.is_dir() else []
 
 
 def app_icon() -> QIcon:

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import CancelToken
-from crystalview.gui.library import ImageEntry
 from crystalview.gui.workers import WorkerPool
+from crystalview.jobs.library import ImageEntry
 
 THUMB_SIZE = 128
 _TEXT_HEIGHT = 20
@@ -54,7 +54,7 @@ def thumbnail_array(entry: ImageEntry, max_size: int = THUMB_SIZE) -> np.ndarray
     if micrograph is None and entry.dataset_index == 0:
         return read_thumbnail(entry.path, max_size=max_size)
     if micrograph is None:
-        from crystalview.gui.library import reload_micrograph
+        from crystalview.jobs.library import reload_micrograph
 
         micrograph = reload_micrograph(entry)
     image = np.asarray(micrograph.image)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -42,13 +44,6 @@ from crystalview.gui.docks.tiles import TileOverlayDock
 from crystalview.gui.drops import accept_if_files, dropped_paths
 from crystalview.gui.gallery import ENTRY_ROLE, GalleryModel, GalleryView, ThumbnailService
 from crystalview.gui.garbage import GuiThreadGarbageCollector
-from crystalview.gui.library import (
-    ImageEntry,
-    LoadReport,
-    evict_to_budget,
-    load_images,
-    reload_micrograph,
-)
 from crystalview.gui.settings import (
     Preferences,
     add_recent_paths,
@@ -56,10 +51,23 @@ from crystalview.gui.settings import (
     recent_paths,
 )
 from crystalview.gui.viewer import ImageViewer
-from crystalview.gui.wizard.launch import install as install_finetune
 from crystalview.gui.workers import Worker, WorkerPool
+from crystalview.jobs.library import (
+    ImageEntry,
+    LoadReport,
+    evict_to_budget,
+    load_images,
+    reload_micrograph,
+)
 from crystalview.logs import log_file_path
 from crystalview.measure.calibration import is_set_by_hand
+from crystalview.paths import demo_paths
+
+if TYPE_CHECKING:
+    from crystalview.gui.cam import HeatmapFeature
+    from crystalview.gui.docks.model import ModelDock
+    from crystalview.gui.docks.results import ResultsDock
+    from crystalview.gui.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,14 @@ class MainWindow(QMainWindow):
     """CrystalView's window. ``current_changed(ImageEntry | None)`` follows the viewer."""
 
     current_changed = Signal(object)
+
+    # What the features of `crystalview.gui.docks.FEATURES` provide, declared here so that other
+    # features read them as plain attributes (None while the feature is not installed).
+    model_dock: ModelDock | None = None
+    results_dock: ResultsDock | None = None
+    heatmap: HeatmapFeature | None = None
+    finetune_action: QAction | None = None
+    finetune_wizard: FineTuneWizard | None = None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -111,10 +127,21 @@ class MainWindow(QMainWindow):
         self.pool.job_finished.connect(self._on_job_finished)
         self.pool.job_failed.connect(self.show_job_error)
         install_features(self)
-        install_finetune(self)  # Model ▸ Fine-tune a Model… (joins the features' Model menu)
         self._restore_layout()  # after the features, so their docks get their saved places
 
     # -- extension points -----------------------------------------------------------------------
+
+    def menu(self, title: str) -> QMenu:
+        """The menu-bar menu called ``title`` (``&`` ignored), made before Help when absent."""
+        bar = self.menuBar()
+        plain = title.replace("&", "")
+        for action in bar.actions():
+            if action.menu() is not None and action.text().replace("&", "") == plain:
+                return action.menu()
+        help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = QMenu(title, bar)
+        bar.insertMenu(help_action, menu)
+        return menu
 
     def add_dock(
         self,
@@ -244,8 +271,6 @@ class MainWindow(QMainWindow):
             self.open_paths([folder])
 
     def open_demo(self) -> None:
-        from crystalview.gui.app import demo_paths
-
         self.open_paths(demo_paths(), remember=False)
 
     def _last_folder(self) -> str:

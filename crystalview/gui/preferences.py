@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.memory import format_bytes, total_ram_bytes
-from crystalview.gui.settings import DEVICES, Preferences
+from crystalview.gui.settings import Preferences
 from crystalview.gui.viewer import COLOR_MAPS
+from crystalview.inference.settings import DEVICES
 
 
 class PreferencesDialog(QDialog):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from crystalview.inference.settings import DEVICES
 from crystalview.paths import user_data_dir
 
 SETTINGS_FILE = "crystalview.ini"
 MAX_RECENT = 12
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def make_settings() -> QSettings:

@@ -80,11 +80,6 @@ class Worker(QObject):
         self._progress_from_job.connect(self._relay_progress)
         self._outcome_from_job.connect(self._relay_outcome)
 
-    @property
-    def is_done(self) -> bool:
-        """True once ``finished`` has been emitted."""
-        return self._done
-
     def cancel(self) -> None:
         """Ask the job to stop at its next check; ``cancelled`` follows when it does."""
         self.token.cancel()
@@ -206,13 +201,6 @@ class WorkerPool(QObject):
         self._workers: list[Worker] = []
         self._priority = 0
 
-    @property
-    def max_threads(self) -> int:
-        return self._pool.maxThreadCount()
-
-    def set_max_threads(self, n: int) -> None:
-        self._pool.setMaxThreadCount(max(1, int(n)))
-
     def submit(
         self,
         factory: JobFactory,
@@ -244,11 +232,6 @@ class WorkerPool(QObject):
     def active(self, include_background: bool = True) -> list[Worker]:
         """Workers that have not finished yet, oldest first."""
         return [w for w in self._workers if include_background or not w.background]
-
-    def cancel_all(self) -> None:
-        """Ask every job to stop; queued jobs that have not started are dropped."""
-        for worker in self._workers:
-            worker.cancel()
 
     def wait_for_done(self, timeout_ms: int = -1) -> bool:
         """Block until every pool thread is idle; True if they all finished in time."""

@@ -13,10 +13,10 @@ from functools import lru_cache
 import torch
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.inference.settings import DEVICES
 
 log = logging.getLogger(__name__)
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _threads_configured = False
 
 
@@ -34,8 +34,8 @@ def select_device(preference: str = "auto") -> torch.device:
         A named accelerator was asked for but is not present.
     """
     preference = (preference or "auto").lower()
-    if preference not in DEVICE_CHOICES:
-        raise CrystalViewError(f"unknown device {preference!r}; choose {', '.join(DEVICE_CHOICES)}")
+    if preference not in DEVICES:
+        raise CrystalViewError(f"unknown device {preference!r}; choose {', '.join(DEVICES)}")
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -11,49 +11,29 @@ classified whole.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from crystalview.core.errors import Cancelled, CrystalViewError
 from crystalview.core.micrograph import Micrograph
-from crystalview.core.progress import CancelToken, Progress
-from crystalview.core.tiling import extract_tiles, stitch_tiles, tile_grid
+from crystalview.core.progress import CancelToken, Progress, relay
+from crystalview.core.tiling import extract_tiles, stitch_tiles
 from crystalview.inference.device import configure_threads, select_device
-from crystalview.inference.preprocess import physical_scale, prepare_image, prepare_whole
+from crystalview.inference.plan import plan_input
+from crystalview.inference.preprocess import prepare_image, prepare_whole
 from crystalview.inference.runner import BatchRunner
+from crystalview.inference.settings import InferenceSettings
 from crystalview.models.bundle import LoadedModel
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-@dataclass
-class InferenceSettings:
-    """How to run a model.
-
-    Attributes
-    ----------
-    tile_size
-        Tile side in model pixels (image pixels unless the image is resampled to the model's
-        pixel size); ``None`` uses the model's input size. Tiles are scaled to the input size.
-    overlap
-        Minimum fraction by which neighbouring tiles overlap, in [0, 1).
-    batch_size
-        Tiles per forward pass.
-    device
-        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-    fast
-        Channels-last and reduced precision where the device does it natively.
-    probability_map
-        Also compute the stitched per-class map (skip it for batch runs that only need labels).
-    """
-
-    tile_size: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 32
-    device: str = "auto"
-    fast: bool = True
-    probability_map: bool = True
+PREDICTION_ERRORS = (CrystalViewError, OSError, ValueError, MemoryError)
+"""What makes one image of a batch fail without stopping the others."""
 
 
 @dataclass
@@ -144,26 +124,19 @@ def predict_image(
     cancel = cancel or CancelToken()
     runner = runner or make_runner(loaded, settings)
     manifest = loaded.manifest
-    if image.ndim != 2 or min(image.shape) < 1:
-        raise CrystalViewError(f"cannot classify an image of shape {image.shape}")
-    input_size = manifest.input_size
-    tile_size = int(settings.tile_size or input_size)
-    if tile_size < 8:
-        raise CrystalViewError(f"tile size {tile_size} px is too small (at least 8)")
-    scale = physical_scale(manifest, pixel_size, pixel_unit)
-    model_h, model_w = image.shape[0] * scale, image.shape[1] * scale
+    plan = plan_input(manifest, image.shape, pixel_size, pixel_unit, settings)
+    boxes = plan.boxes
     notes_seen = len(runner.notes)
     cancel.raise_if_cancelled()
 
-    if manifest.input_mode == "whole" or (model_h <= tile_size and model_w <= tile_size):
+    if plan.grid is None:
         tile_probs = runner.probabilities(prepare_whole(image, manifest)[None])
-        boxes = np.array([[0, 0, image.shape[0], image.shape[1]]], dtype=np.int64)
         yield Progress(1, 1, "classified whole image", TileBatch(0, boxes, tile_probs))
         stitched = None
     else:
-        prepared = prepare_image(image, manifest, pixel_size, pixel_unit, input_size / tile_size)
-        grid = tile_grid(prepared.shape, input_size, settings.overlap)
-        boxes = _boxes_in_image(grid.boxes, prepared.shape, image.shape)
+        # the plan's zoom already includes the physical scale: resample exactly as planned
+        prepared = prepare_image(image, manifest, zoom=plan.zoom)
+        grid = plan.grid
         tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
         batch = max(1, settings.batch_size)
         for start in range(0, grid.n_tiles, batch):
@@ -197,18 +170,6 @@ def predict_image(
     )
 
 
-def _boxes_in_image(
-    boxes: np.ndarray, prepared_shape: tuple[int, int], image_shape: tuple[int, int]
-) -> np.ndarray:
-    """Map boxes from the resampled image back to original pixels (clipped to the image)."""
-    sy = image_shape[0] / prepared_shape[0]
-    sx = image_shape[1] / prepared_shape[1]
-    scaled = np.rint(boxes * np.array([sy, sx, sy, sx])).astype(np.int64)
-    scaled[:, [0, 2]] = np.clip(scaled[:, [0, 2]], 0, image_shape[0])
-    scaled[:, [1, 3]] = np.clip(scaled[:, [1, 3]], 0, image_shape[1])
-    return scaled
-
-
 def predict_paths(
     loaded: LoadedModel,
     paths: Iterable[str | os.PathLike],
@@ -225,30 +186,71 @@ def predict_paths(
 
     settings = settings or InferenceSettings()
     cancel = cancel or CancelToken()
-    runner = make_runner(loaded, settings)
     discovery = find_images([Path(p) for p in paths], cancel=cancel)
     total = len(discovery.files)
     results = []
     for unreadable, message in discovery.errors:
         results.append(PathResult(Path(unreadable), error=str(message)))
         yield Progress(0, total, f"cannot read {unreadable}", results[-1])
-    for index, path in enumerate(discovery.files):
+
+    def read(path: Path) -> Micrograph:
+        micrograph = open_image(path)
+        apply_stored_scale(micrograph)  # a scale set by hand counts like the file's
+        return micrograph
+
+    found = yield from predict_many(
+        loaded,
+        discovery.files,
+        read,
+        lambda path, prediction, error: PathResult(path, prediction, error),
+        settings,
+        cancel,
+        name=lambda path: path.name,
+    )
+    return results + found
+
+
+def predict_many(
+    loaded: LoadedModel,
+    items: Sequence[Item],
+    read: Callable[[Item], Micrograph],
+    result: Callable[[Item, ImagePrediction | None, str | None], Result],
+    settings: InferenceSettings | None = None,
+    cancel: CancelToken | None = None,
+    runner: BatchRunner | None = None,
+    name: Callable[[Item], str] = str,
+) -> Generator[Progress, None, list[Result]]:
+    """Classify every item (a path, a gallery entry…), going on past the ones that fail.
+
+    ``read`` turns an item into its micrograph; ``result(item, prediction, error)`` makes what
+    is kept for it (``error`` set, prediction None, when reading or classifying failed with one
+    of `PREDICTION_ERRORS`). Progress counts items, or the tiles of a run of one item, so a big
+    image still shows a moving bar; each finished item's result is the ``partial`` of one
+    event. `Cancelled` stops the run within one batch of tiles.
+    """
+    settings = settings or InferenceSettings()
+    cancel = cancel or CancelToken()
+    runner = runner or make_runner(loaded, settings)
+    total = len(items)
+    results = []
+    for index, item in enumerate(items):
         cancel.raise_if_cancelled()
+        label = name(item)
+
+        def relabel(event: Progress, index=index, label=label) -> Progress:
+            message = f"{label}: {event.message}"
+            if total == 1:
+                return Progress(event.done, event.total, message)
+            return Progress(index, total, message)
+
         try:
-            micrograph = open_image(path)
-            apply_stored_scale(micrograph)  # a scale set by hand counts like the file's
-            job = predict_micrograph(loaded, micrograph, settings, cancel, runner=runner)
-            while True:
-                try:
-                    event = next(job)
-                except StopIteration as stop:
-                    result = PathResult(path, prediction=stop.value)
-                    break
-                yield Progress(index, total, f"{path.name}: {event.message}")
+            job = predict_micrograph(loaded, read(item), settings, cancel, runner=runner)
+            prediction = yield from relay(job, relabel)
+            outcome = result(item, prediction, None)
         except Cancelled:
             raise
-        except (CrystalViewError, OSError, ValueError, MemoryError) as error:
-            result = PathResult(path, error=str(error) or type(error).__name__)
-        results.append(result)
-        yield Progress(index + 1, total, path.name, result)
+        except PREDICTION_ERRORS as error:
+            outcome = result(item, None, str(error) or type(error).__name__)
+        results.append(outcome)
+        yield Progress(index + 1, total, label, outcome)
     return results

@@ -11,7 +11,6 @@ on.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -26,10 +25,10 @@ from crystalview.inference.diffraction import (
     radial_profile,
     subtract_background,
 )
+from crystalview.inference.plan import physical_scale, resampled_shape, scaled_shape
 from crystalview.models.manifest import ModelManifest
 
 _SAMPLE_PIXELS = 1 << 20
-_SAME_SCALE_TOLERANCE = 0.01
 MAX_RESAMPLED_PIXELS = 400_000_000
 TRANSFORM_WORKING_SIDE = 256
 
@@ -94,22 +93,6 @@ def resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out[0, 0].numpy()
 
 
-def physical_scale(
-    manifest: ModelManifest, source_pixel_size: float | None, source_unit: str | None
-) -> float:
-    """Model pixels per image pixel: 1 unless both sides are calibrated in the same unit."""
-    if manifest.pixel_size is None or source_pixel_size is None:
-        return 1.0
-    if source_unit != manifest.pixel_unit or not source_pixel_size > 0:
-        return 1.0
-    scale = source_pixel_size / manifest.pixel_size
-    return 1.0 if abs(scale - 1.0) < _SAME_SCALE_TOLERANCE else scale
-
-
-def scaled_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
-    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
-
-
 def prepare_image(
     image2d: np.ndarray,
     manifest: ModelManifest,
@@ -131,9 +114,7 @@ def prepare_image(
         raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
     scale = physical_scale(manifest, source_pixel_size, source_unit) * zoom
     normalized = normalize_intensity(image2d, manifest.normalization)
-    if math.isclose(scale, 1.0):
-        return normalized
-    return resample(normalized, scaled_shape(normalized.shape, scale))
+    return resample(normalized, resampled_shape(normalized.shape, scale))
 
 
 def working_copy(image: np.ndarray, max_side: int = TRANSFORM_WORKING_SIDE) -> np.ndarray:
@@ -166,7 +147,7 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     `crystalview.inference.diffraction`.
     """
     size = manifest.input_size
-    transform = manifest.normalization.get("transform", "none")
+    transform = manifest.transform
     if transform == "log_polar":
         return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
@@ -192,7 +173,7 @@ def prepare_whole(image2d: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     if image2d.ndim != 2:
         raise CrystalViewError(f"expected a 2-D image, got shape {image2d.shape}")
     normalized = normalize_intensity(image2d, manifest.normalization)
-    if manifest.normalization.get("transform", "none") == "none":
+    if manifest.transform == "none":
         size = manifest.input_size
         return resample(normalized, (size, size))
     return transformed_view(working_copy(normalized), manifest)

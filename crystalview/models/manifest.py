@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crystalview.core.errors import ModelBundleError
+from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Modality
 
 FORMAT_VERSION = 1
 KNOWN_ARCHITECTURES = (
@@ -22,8 +23,8 @@ KNOWN_ARCHITECTURES = (
     "diffraction_cnn",
     "radial_profile_cnn",
 )
-MODALITIES = ("TEM", "STEM", "SEM", "SAED", "unknown")
-PIXEL_UNITS = ("nm", "1/nm")
+MODALITIES = tuple(modality.value for modality in Modality)
+PIXEL_UNITS = (REAL_SPACE_UNIT, RECIPROCAL_UNIT)
 INPUT_MODES = ("tiles", "whole")
 NORMALIZATION_METHODS = ("percentile",)
 
@@ -105,6 +106,11 @@ class ModelManifest:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def transform(self) -> str:
+        """The view of the image the model reads (one of `TRANSFORMS`; ``"none"``: the image)."""
+        return self.normalization.get("transform", "none")
 
     def validate(self) -> None:
         """Raise `ManifestError` naming the first field that is wrong."""

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from crystalview import __version__
 from crystalview.core.errors import CrystalViewError
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import CancelToken, Progress, relay
 from crystalview.training.augment import (
     augment_batch,
     check_augmentation,
@@ -159,7 +159,7 @@ def train_model(
             generator,
             device,
             cancel,
-            view=manifest.normalization.get("transform", "none"),
+            view=manifest.transform,
         )
     else:
         batches = _Batches(
@@ -167,7 +167,7 @@ def train_model(
             raw_val,
             model,
             augmentation if is_active(augmentation) else None,
-            view=manifest.normalization.get("transform", "none"),
+            view=manifest.transform,
         )
 
     weights = None
@@ -301,14 +301,11 @@ def _cache(
 
 
 def _front_progress(split, inputs, batch_size, device, cancel, done, total):
-    job = compute_front(split, inputs, batch_size, device)
-    while True:
-        try:
-            rows = next(job)
-        except StopIteration as stop:
-            return stop.value
+    def relabel(rows: int) -> Progress:
         cancel.raise_if_cancelled()
-        yield Progress(done + rows, total, f"Computing frozen features {done + rows}/{total}")
+        return Progress(done + rows, total, f"Computing frozen features {done + rows}/{total}")
+
+    return (yield from relay(compute_front(split, inputs, batch_size, device), relabel))
 
 
 def _evaluate(model, batches: _Batches, val_labels, batch_size: int, cancel: CancelToken | None):

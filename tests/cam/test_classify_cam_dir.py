@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import tifffile
-import torch
 from PIL import Image
 
 from crystalview.cli import main
-from crystalview.models.bundle import save_bundle
-from crystalview.models.manifest import ModelManifest
-from crystalview.models.registry import build_model
 
 
-def test_classify_writes_a_cam_per_image(tmp_path):
-    torch.manual_seed(0)
-    model = build_model("diffraction_cnn", num_classes=2)
-    manifest = ModelManifest(
-        architecture="diffraction_cnn", classes=["spots", "rings"], input_size=32, name="tiny"
-    )
-    bundle = save_bundle(tmp_path / "tiny.cvmodel", model, manifest)
+def test_classify_writes_a_cam_per_image(tmp_path, tiny_bundle):
+    bundle = tiny_bundle
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)

@@ -103,3 +103,16 @@ def test_colormaps():
     np.testing.assert_array_equal(rgb[0, 2], colormap_lut()[-1])
     with pytest.raises(ValueError, match="inferno"):
         colormap_lut("rainbow")
+
+
+def test_one_blend_for_the_window_the_png_and_the_wizard():
+    from crystalview.cam.colormaps import apply_colormap, blend_heatmap
+
+    grey = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    heat = grey[::-1].copy()
+    np.testing.assert_array_equal(blend_heatmap(grey, heat, opacity=1.0), apply_colormap(heat))
+    plain = np.repeat(np.rint(grey * 255).astype(np.uint8)[..., None], 3, axis=2)
+    np.testing.assert_array_equal(blend_heatmap(grey, heat, opacity=0.0), plain)
+    half = blend_heatmap(grey, heat, opacity=0.5).astype(float)
+    expected = 0.5 * plain + 0.5 * apply_colormap(heat)
+    assert np.abs(half - expected).max() <= 0.5 + 1e-6

@@ -4,7 +4,7 @@ import pytest
 
 from crystalview.core.errors import Cancelled
 from crystalview.core.memory import format_bytes, memory_budget_bytes, set_memory_budget
-from crystalview.core.progress import CancelToken, Progress, run_to_completion
+from crystalview.core.progress import CancelToken, Progress, relay, run_to_completion
 
 
 def _job(cancel: CancelToken, n: int):
@@ -51,3 +51,23 @@ def test_format_bytes():
     assert format_bytes(512) == "512 B"
     assert format_bytes(1536) == "1.5 KiB"
     assert format_bytes(3 * 1024**3) == "3.0 GiB"
+
+
+def test_relay_relabels_drops_and_returns_the_inner_value():
+    def inner():
+        for step in range(3):
+            yield Progress(step + 1, 3, f"tile {step + 1}")
+        return "answer"
+
+    def outer():
+        result = yield from relay(
+            inner(), lambda e: None if e.done == 2 else Progress(7, 9, f"a.tif: {e.message}")
+        )
+        return result.upper()
+
+    events = []
+    assert run_to_completion(outer(), events.append) == "ANSWER"
+    assert [(e.done, e.total, e.message) for e in events] == [
+        (7, 9, "a.tif: tile 1"),
+        (7, 9, "a.tif: tile 3"),
+    ]

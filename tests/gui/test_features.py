@@ -11,22 +11,6 @@ from crystalview.gui.cam.playground import playground_image
 
 
 @pytest.fixture
-def tiny_bundle(tmp_path):
-    import torch
-
-    from crystalview.models.bundle import save_bundle
-    from crystalview.models.manifest import ModelManifest
-    from crystalview.models.registry import build_model
-
-    torch.manual_seed(0)
-    model = build_model("diffraction_cnn", num_classes=2)
-    manifest = ModelManifest(
-        architecture="diffraction_cnn", classes=["spots", "rings"], input_size=32, name="tiny"
-    )
-    return save_bundle(tmp_path / "tiny.cvmodel", model, manifest)
-
-
-@pytest.fixture
 def feature(window):
     from crystalview.gui.cam import install
 

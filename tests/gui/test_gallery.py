@@ -18,7 +18,7 @@ from crystalview.gui.gallery import (
     thumbnail_array,
     to_qimage,
 )
-from crystalview.gui.library import ImageEntry, evict_to_budget
+from crystalview.jobs.library import ImageEntry, evict_to_budget
 
 
 def entry(name: str, index: int = 0, size: int = 16) -> ImageEntry:

@@ -11,31 +11,6 @@ from PySide6.QtCore import Qt, QThreadPool
 from crystalview.gui.cam.heatmap_layer import LAYER_NAME, threshold_lut
 
 
-def save_tiny_bundle(path, input_mode="tiles"):
-    """A two-class diffraction CNN with 32-px inputs, saved as a bundle (random weights)."""
-    import torch
-
-    from crystalview.models.bundle import save_bundle
-    from crystalview.models.manifest import ModelManifest
-    from crystalview.models.registry import build_model
-
-    torch.manual_seed(0)
-    model = build_model("diffraction_cnn", num_classes=2)
-    manifest = ModelManifest(
-        architecture="diffraction_cnn",
-        classes=["spots", "rings"],
-        input_size=32,
-        input_mode=input_mode,
-        name="tiny",
-    )
-    return save_bundle(path, model, manifest)
-
-
-@pytest.fixture
-def tiny_bundle(tmp_path):
-    return save_tiny_bundle(tmp_path / "tiny.cvmodel")
-
-
 @pytest.fixture
 def feature(window):
     """The window's heat-map feature (installed here if the window does not list it yet)."""
@@ -95,11 +70,11 @@ def test_compute_button_draws_the_map_over_the_image(
 
 
 def test_whole_image_models_get_a_map_of_the_image_shape(
-    qtbot, window, feature, make_tiff, tmp_path
+    qtbot, window, feature, make_tiff, tmp_path, tiny_bundle_factory
 ):
     dock = feature.dock
     (entry,) = open_images(qtbot, window, make_tiff, tmp_path, [(90, 64)])
-    dock.set_model_path(save_tiny_bundle(tmp_path / "whole.cvmodel", input_mode="whole"))
+    dock.set_model_path(tiny_bundle_factory(tmp_path / "whole.cvmodel", input_mode="whole"))
     result = computed(qtbot, dock, dock.compute)
     assert result.n_tiles == 1 and result.heatmap.shape == entry.shape
     assert dock.layer.item.image.shape == entry.shape
@@ -229,7 +204,9 @@ def test_closing_the_window_while_computing_leaves_no_thread(
     assert window.pool.wait_for_done(0)
 
 
-def test_the_dock_explains_the_model_chosen_in_the_model_dock(qtbot, window, tmp_path, make_tiff):
+def test_the_dock_explains_the_model_chosen_in_the_model_dock(
+    qtbot, window, tmp_path, make_tiff, tiny_bundle_factory
+):
     from crystalview import paths
     from crystalview.gui.cam import install
     from crystalview.gui.docks import install_features
@@ -240,7 +217,7 @@ def test_the_dock_explains_the_model_chosen_in_the_model_dock(qtbot, window, tmp
     model_dock, dock = window.model_dock, feature.dock
     user_models = paths.user_models_dir()
     user_models.mkdir(parents=True, exist_ok=True)
-    bundle = save_tiny_bundle(user_models / "heatmap-test-tiny.cvmodel")
+    bundle = tiny_bundle_factory(user_models / "heatmap-test-tiny.cvmodel")
     try:
         model_dock.refresh_models(select="heatmap-test-tiny")
         qtbot.waitUntil(lambda: dock.model_path == bundle, timeout=20_000)
@@ -269,3 +246,10 @@ def test_the_map_cache_is_bounded_in_bytes(
     other = "rings" if first.class_name == "spots" else "spots"
     second = computed(qtbot, dock, lambda: dock.class_box.setCurrentText(other))
     assert list(dock.cache.values()) == [second]
+
+
+def test_every_heat_map_method_has_a_choice_in_the_dock():
+    from crystalview.cam.names import METHODS
+    from crystalview.gui.cam.dock import METHOD_CHOICES, METHOD_LABELS
+
+    assert {method for _, method in METHOD_CHOICES} == set(METHODS) == set(METHOD_LABELS)

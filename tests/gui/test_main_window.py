@@ -231,7 +231,7 @@ def test_closing_with_a_job_running_waits_for_it(qtbot, image_folder):
 
 
 def test_cancel_button_stops_loading(qtbot, window, tmp_path, monkeypatch, make_tiff):
-    import crystalview.gui.library as library
+    import crystalview.jobs.library as library
 
     gate = threading.Event()
     original = library._default_open
@@ -323,3 +323,14 @@ def test_feature_modules_install_their_docks(window, tmp_path, monkeypatch):
     assert window.dock("fake").windowTitle() == "Fake feature"
     with pytest.raises(ValueError, match="already exists"):
         install_features(window, ("cv_fake_feature",))
+
+
+def test_menu_finds_or_makes_one_before_help(window):
+    model = window.menu("&Model")
+    assert window.menu("Model") is model  # & ignored: the features share one Model menu
+    texts = [a.text() for a in model.actions()]
+    assert "&Fine-tune a Model…" in texts and "Run on &Current Image" in texts
+    extra = window.menu("&Extra")
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles[-1] == "&Help" and titles.index("&Extra") == len(titles) - 2
+    assert window.menu("&Extra") is extra

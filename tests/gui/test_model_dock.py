@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,14 @@ CLASSES = ["alpha", "beta", "gamma"]
 
 
 def save_tiny_model(
-    folder: Path, name: str, modality: str = "unknown", input_mode: str = "tiles"
+    folder: Path,
+    name: str,
+    modality: str = "unknown",
+    input_mode: str = "tiles",
+    pixel_size: float | None = None,
 ) -> Path:
-    """A 3-class diffraction_cnn on 16 px inputs (fast enough for thousands of tiles)."""
+    """A 3-class diffraction_cnn on 16 px inputs (fast enough for thousands of tiles);
+    ``pixel_size`` (nm) calibrates it, so calibrated images are resampled to its scale."""
     torch.manual_seed(0)
     model = build_model("diffraction_cnn", len(CLASSES))
     manifest = ModelManifest(
@@ -31,6 +37,8 @@ def save_tiny_model(
         modality=modality,
         input_mode=input_mode,
         name=name,
+        pixel_size=pixel_size,
+        pixel_unit="nm" if pixel_size is not None else None,
     )
     return save_bundle(folder / f"{name}.cvmodel", model, manifest)
 
@@ -494,3 +502,42 @@ def test_model_summary_names_the_diffraction_view():
     if "saed-crystal-system" not in entries:
         pytest.skip("the built-in models are not in models/")
     assert "radial profile about the beam centre" in model_card_html(entries["saed-crystal-system"])
+
+
+def test_tile_overlay_equals_the_tiles_classified_on_a_calibrated_image(
+    qtbot, cv_window, tmp_path, make_tiff
+):
+    # the model reads 1.3 nm pixels, the image has 1 nm ones: tiles are cut after resampling,
+    # where a grid drawn over the image in image pixels would differ by rounding
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny", pixel_size=1.3)
+    refresh(qtbot, win)
+    rng = np.random.default_rng(3)
+    image = make_tiff(tmp_path / "cal.tif", rng.integers(0, 255, (90, 120), np.uint8), 1.0)
+    open_and_wait(qtbot, win, [image], 1)
+    dock, tiles = win.model_dock, win.tile_dock
+    dock.grid_box.setChecked(True)
+    dock.set_run_settings(replace(dock.run_settings(), tile_size=21, overlap=0.3))
+    assert dock.tile_box.value() == 21 and dock.overlap_box.value() == 30
+    drawn = tiles.boxes.copy()
+    summary = run_and_wait(qtbot, win, dock.run_all)
+    assert summary is not None
+    prediction = dock.prediction_for(win.current)
+    np.testing.assert_array_equal(drawn, prediction.tile_boxes)
+    from crystalview.core.tiling import tile_grid
+
+    naive = tile_grid((90, 120), round(21 / 1.3), 0.3).boxes  # the grid in image pixels
+    assert naive.shape != drawn.shape or (naive != drawn).any()
+
+
+def test_settings_changed_reaches_the_heat_map_and_the_overlay(qtbot, cv_window, small_images):
+    win = cv_window
+    save_tiny_model(paths.user_models_dir(), "tiny")
+    refresh(qtbot, win)
+    open_and_wait(qtbot, win, small_images[1:2], 1)
+    dock = win.model_dock
+    with qtbot.waitSignal(dock.settings_changed) as blocker:
+        dock.set_run_settings(replace(dock.run_settings(), tile_size=24, batch_size=4))
+    assert blocker.args[0] == dock.run_settings()
+    assert blocker.args[0].tile_size == 24 and dock.batch_box.value() == 4
+    assert win.heatmap.dock.settings == dock.run_settings()

@@ -188,7 +188,7 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
 
 
 def test_csv_of_models_with_different_classes(tmp_path):
-    from crystalview.gui.library import ImageEntry
+    from crystalview.jobs.library import ImageEntry
 
     def entry(name: str, probabilities: dict[str, float]):
         e = ImageEntry(Path(name), 0, name, "unknown", (4, 4), 1, "uint8", None, None)

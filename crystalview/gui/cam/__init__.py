@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QWidget
 
 from crystalview.gui.cam.dock import HeatmapDock
-from crystalview.gui.cam.jobs import RunSettings
 
 if TYPE_CHECKING:
     from crystalview.gui.cam.feature_browser import FeatureBrowser
@@ -39,7 +38,7 @@ class HeatmapFeature(QObject):
         self.dock.features_button.clicked.connect(self.open_feature_browser)
         self.dock.playground_button.clicked.connect(self.open_playground)
         self._add_actions()
-        model_dock = getattr(window, "model_dock", None)
+        model_dock = window.model_dock
         if model_dock is not None:
             self.follow_model_dock(model_dock)
         else:  # a window without the model feature: the dock lists the models itself
@@ -54,19 +53,20 @@ class HeatmapFeature(QObject):
         )
         current = model_dock.current_model_entry()
         self.dock.set_model_path(current.path if current is not None else None)
-        self.dock.run_settings = lambda: model_run_settings(model_dock)
+        model_dock.settings_changed.connect(self.dock.set_run_settings)
+        self.dock.set_run_settings(model_dock.run_settings())
 
     def _add_actions(self) -> None:
         window = self.window
         self.export_action = QAction("Export &Heat Map…", window)
         self.export_action.setStatusTip("Save image + heat map as PNG and the raw map as TIFF")
         self.export_action.triggered.connect(self.dock.export_dialog)
-        file_menu = _menu(window, "&File")
+        file_menu = window.menu("&File")
         preferences = next(
             (a for a in file_menu.actions() if a.text().startswith("&Preferences")), None
         )
         file_menu.insertAction(preferences, self.export_action)
-        tools = _menu(window, "&Tools")
+        tools = window.menu("&Tools")
         self.features_action = tools.addAction("&Feature Maps…")
         self.features_action.triggered.connect(self.open_feature_browser)
         self.playground_action = tools.addAction("&Kernel Playground…")
@@ -104,17 +104,6 @@ class HeatmapFeature(QObject):
         return self.playground
 
 
-def model_run_settings(model_dock) -> RunSettings:
-    """The model dock's tile size, overlap, batch size and device (what inference used)."""
-    tiled = model_dock.tile_box.isEnabled()
-    return RunSettings(
-        tile_size=model_dock.tile_box.value() if tiled else None,
-        overlap=model_dock.overlap_box.value() / 100.0,
-        batch_size=model_dock.batch_box.value(),
-        device=model_dock.device_box.currentText(),
-    )
-
-
 def _bring_up(dialog: QWidget) -> None:
     """Show a non-modal dialog, or bring it to the front when it is already open."""
     if dialog.isVisible():
@@ -122,18 +111,6 @@ def _bring_up(dialog: QWidget) -> None:
         dialog.activateWindow()
     else:
         dialog.show()
-
-
-def _menu(window: MainWindow, title: str) -> QMenu:
-    """The menu-bar menu called ``title``, created (before Help) when it does not exist yet."""
-    bar = window.menuBar()
-    for action in bar.actions():
-        if action.menu() is not None and action.text() == title:
-            return action.menu()
-    help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
-    menu = QMenu(title, bar)
-    bar.insertMenu(help_action, menu)
-    return menu
 
 
 def install(window: MainWindow) -> HeatmapFeature:

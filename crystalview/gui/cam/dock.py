@@ -32,14 +32,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crystalview import paths
+from crystalview.cam.names import LAYER_METHODS
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
-from crystalview.gui.cam.jobs import CamRequest, ModelCopy, RunSettings, cam_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
+from crystalview.inference.settings import InferenceSettings
+from crystalview.jobs.cam import CamRequest, cam_job, model_layers
+from crystalview.models.cache import ModelCache
+from crystalview.models.catalog import list_models
 
 METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Automatic", "auto"),
@@ -70,13 +73,16 @@ _METHOD_NOTES = {
 CACHE_BYTES = 256 * 2**20
 
 
-def model_files() -> list[Path]:
-    """Model bundles in the built-in and user folders (file names only; nothing is loaded)."""
-    found: list[Path] = []
-    for folder in (paths.builtin_models_dir(), paths.user_models_dir()):
-        if Path(folder).is_dir():
-            found.extend(sorted(Path(folder).glob("*.cvmodel")))
-    return found
+class _ListedOnDemand(QComboBox):
+    """A combo box that asks for its items (``fill()``) when the user opens it."""
+
+    def __init__(self, fill: Callable[[], None]):
+        super().__init__()
+        self._fill = fill
+
+    def showPopup(self) -> None:
+        self._fill()
+        super().showPopup()
 
 
 class HeatmapDock(QWidget):
@@ -95,7 +101,7 @@ class HeatmapDock(QWidget):
         self.viewer = viewer
         self.layer = HeatmapLayer(viewer)
         self.jobs = SerialJobs(pool, self)
-        self.model_copy = ModelCopy()
+        self.model_copy = ModelCache()
         self.model_path: Path | None = None
         self.image_key: tuple | None = None
         self.micrograph: Micrograph | None = None
@@ -106,8 +112,8 @@ class HeatmapDock(QWidget):
         self._class_names: list[str] = []
         self._external_model = False
         self._info_path: Path | None = None
-        self.run_settings: Callable[[], RunSettings] = RunSettings
-        """Tile size, overlap, batch size and device; the model dock supplies its own."""
+        self.settings = InferenceSettings()
+        """Tile size, overlap, batch size and device; the model dock's, when it is followed."""
         self._build()
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
@@ -135,11 +141,11 @@ class HeatmapDock(QWidget):
         note_font = self.method_note.font()
         note_font.setPointSizeF(note_font.pointSizeF() * 0.9)
         self.method_note.setFont(note_font)
-        self.class_box = QComboBox()
+        self.class_box = _ListedOnDemand(self._load_model_info)
         self.class_box.setToolTip("Explain the predicted class or any other class")
         self.class_box.addItem("Predicted class", None)
         self.class_box.currentIndexChanged.connect(lambda _i: self._refresh())
-        self.layer_box = QComboBox()
+        self.layer_box = _ListedOnDemand(self._load_model_info)
         self.layer_box.setToolTip("Grad-CAM layer: the last one is the most class-specific")
         self.layer_box.currentIndexChanged.connect(lambda _i: self._refresh())
 
@@ -247,7 +253,7 @@ class HeatmapDock(QWidget):
     def _on_method(self, *_args) -> None:
         method = self.method
         self.method_note.setText(_METHOD_NOTES[method])
-        self.layer_box.setEnabled(method in ("gradcam", "gradcam++"))
+        self.layer_box.setEnabled(method in LAYER_METHODS)
         self._refresh()
 
     # -- the model ---------------------------------------------------------------------------------
@@ -257,7 +263,7 @@ class HeatmapDock(QWidget):
         current = self.model_box.currentData()
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        for row, path in enumerate(model_files()):
+        for row, path in enumerate(entry.path for entry in list_models()):
             self.model_box.addItem(path.stem, path)
             self.model_box.setItemData(row, str(path), Qt.ItemDataRole.ToolTipRole)
         index = self.model_box.findData(current)
@@ -290,10 +296,12 @@ class HeatmapDock(QWidget):
         self.model_label.setText(f"Model: {path.stem}" if path else "No model chosen.")
         self._info_path = None
         self._set_classes([], [], True)
-        if self.isVisible():
-            self._load_model_info()
         self._update_enabled()
         self._refresh()
+
+    def set_run_settings(self, settings: InferenceSettings) -> None:
+        """Explain runs made with ``settings`` (the model dock's, observed)."""
+        self.settings = settings
 
     def layer_names(self) -> list[str]:
         """Grad-CAM layers of the model, once its information has been loaded."""
@@ -301,7 +309,8 @@ class HeatmapDock(QWidget):
 
     def _load_model_info(self) -> None:
         """Fill the class and layer lists on a worker (loading the model imports torch, which
-        is why this waits until the dock is first seen or a map is computed)."""
+        is why this waits until the user opens one of the lists or computes a map: merely
+        showing the window must not load the deep-learning stack)."""
         path = self.model_path
         if path is None or self._info_path == path:
             return
@@ -314,10 +323,6 @@ class HeatmapDock(QWidget):
             on_error=self._on_model_error,
             preempt=False,
         )
-
-    def showEvent(self, event) -> None:
-        self._load_model_info()
-        super().showEvent(event)
 
     def _on_model_info(self, path: Path, info: tuple[list[str], list[str], bool]) -> None:
         if path == self.model_path:
@@ -377,7 +382,7 @@ class HeatmapDock(QWidget):
         if self.micrograph is None or self.model_path is None or self.image_key is None:
             return None
         method = self.method
-        layer = self.layer_box.currentText() or None if method in ("gradcam", "gradcam++") else None
+        layer = self.layer_box.currentText() or None if method in LAYER_METHODS else None
         return CamRequest(
             image_key=self.image_key,
             model_path=self.model_path,
@@ -385,7 +390,7 @@ class HeatmapDock(QWidget):
             target=self.target,
             layer=layer,
             frame=self.viewer.frame_index,
-            run=self.run_settings(),
+            run=self.settings,
             micrograph=self.micrograph,
         )
 
@@ -425,7 +430,7 @@ class HeatmapDock(QWidget):
 
     def _on_result(self, request: CamRequest, result, info) -> None:
         self._store(request.key, result)
-        if request.layer is None and request.method in ("gradcam", "gradcam++"):
+        if request.layer is None and request.method in LAYER_METHODS:
             # Asked before the layer list was known: it is also the map of the layer used.
             self._store(replace(request, layer=result.layer).key, result)
         self._on_model_info(request.model_path, info)

@@ -3,7 +3,7 @@
 Choose a layer and see its activation maps as a grid, a page of channels at a time, for the
 centre of the image or the region in view (zoom onto a tile first); or choose the first layer's
 kernels to see what the first convolution learned. The browser loads its own copy of the model
-(see `crystalview.gui.cam.jobs`), so it never shares one with heat maps or inference.
+(see `crystalview.jobs.cam`), so it never shares one with heat maps or inference.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.micrograph import Micrograph
-from crystalview.gui.cam.jobs import FeatureResult, ModelCopy, feature_job, model_layers
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.viewer import ImageViewer
 from crystalview.gui.workers import WorkerPool
+from crystalview.jobs.cam import FeatureResult, feature_job, model_layers
+from crystalview.models.cache import ModelCache
 
 KERNELS = "__kernels__"
 _COLUMNS = 4
@@ -121,7 +122,7 @@ class FeatureBrowser(QDialog):
         self.model_path = model_path
         self.layer_names = layer_names
         self.jobs = SerialJobs(pool, self)
-        self.model_copy = ModelCopy()
+        self.model_copy = ModelCache()
         self.result: FeatureResult | None = None
         self.page = 0
         self._layers_path: Path | None = None

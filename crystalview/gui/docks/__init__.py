@@ -20,6 +20,7 @@ FEATURES: tuple[str, ...] = (
     "crystalview.gui.docks.model",
     "crystalview.gui.cam",
     "crystalview.gui.measure",
+    "crystalview.gui.wizard.launch",
 )
 """Dotted module names, each with ``install(window)``; e.g. ``"crystalview.gui.docks.model"``."""
 

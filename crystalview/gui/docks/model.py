@@ -18,13 +18,17 @@ API for other features
 - ``prediction_for(entry) -> ImagePrediction | None``: the latest prediction of an image.
 - ``prediction_ready(object, object)``: ``(ImageEntry, ImagePrediction)`` as each image
   finishes (the prediction is None when that image could not be classified).
+- ``run_settings() -> InferenceSettings``: how the chosen model runs (tile size, overlap, batch
+  size, device); ``settings_changed(object)`` is emitted with the new settings whenever they or
+  the model change, and ``set_run_settings(settings)`` changes them (the Tiles dock does, when
+  it follows this dock). Other features observe these instead of reading this dock's widgets.
 - ``run_on(entries) -> RunRequest | None``: classify images with the current settings.
 - ``run_started(object)`` / ``run_finished(object)``: a `RunRequest` starts; a `RunSummary`
   (or None when the run was cancelled or failed) ends.
 
 Only one classification runs at a time. Pressing Run while one is going *queues* the new run
 (the dock says how many wait); cancelling (status-bar Cancel or Esc) stops the running one and
-drops the queued ones. The dock's runs own their loaded model (`ModelHolder`); CAM and training
+drops the queued ones. The dock's runs own their loaded model (a `ModelCache`); CAM and training
 load their own copies. Which device really ran the model (after any GPU out-of-memory fallback)
 comes back with each prediction and is shown here and in the status bar.
 """
@@ -49,7 +53,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -58,18 +61,18 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import Progress
-from crystalview.gui.classify_job import (
+from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
+from crystalview.gui.tile_classes import class_colour
+from crystalview.gui.workers import Worker
+from crystalview.inference.settings import DEVICES, InferenceSettings
+from crystalview.jobs.classify import (
     EntryPrediction,
-    ModelHolder,
     RunRequest,
     RunSummary,
     classify_entries,
 )
-from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
-from crystalview.gui.library import ImageEntry
-from crystalview.gui.settings import DEVICES
-from crystalview.gui.tile_classes import class_colour
-from crystalview.gui.workers import Worker
+from crystalview.jobs.library import ImageEntry
+from crystalview.models.cache import ModelCache
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
@@ -120,7 +123,7 @@ def model_card_html(model: ModelEntry) -> str:
     manifest = model.manifest
     origin = "built-in" if model.builtin else "your model"
     mode = "whole image resized" if manifest.input_mode == "whole" else "tiles"
-    view = _VIEW_WORDS.get(manifest.normalization.get("transform", "none"))
+    view = _VIEW_WORDS.get(manifest.transform)
     if view:
         mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
@@ -150,6 +153,7 @@ class ModelDock(QWidget):
     """Model choice, run settings and Run buttons (see the module docstring for the API)."""
 
     model_changed = Signal(object)
+    settings_changed = Signal(object)
     models_listed = Signal(list)
     prediction_ready = Signal(object, object)
     run_started = Signal(object)
@@ -161,10 +165,9 @@ class ModelDock(QWidget):
         self._models: list[ModelEntry] = []
         self._current: ModelEntry | None = None
         self._user_chose = False
-        self._holder = ModelHolder()
+        self._holder = ModelCache()
         self._worker: Worker | None = None
         self._queue: deque[RunRequest] = deque()
-        self._syncing_grid = False
         self.device_text = ""
 
         self.model_box = QComboBox()
@@ -272,13 +275,13 @@ class ModelDock(QWidget):
         self.run_current_button.clicked.connect(self.run_current)
         self.run_selected_button.clicked.connect(self.run_selected)
         self.run_all_button.clicked.connect(self.run_all)
-        self.grid_box.toggled.connect(self._on_grid_toggled)
-        self.tile_box.valueChanged.connect(self._push_grid)
-        self.overlap_box.valueChanged.connect(self._push_grid)
-        tiles = self.main.tile_dock
-        tiles.size_box.valueChanged.connect(self._pull_grid)
-        tiles.overlap_box.valueChanged.connect(self._pull_grid)
-        tiles.show_box.toggled.connect(self._on_tile_dock_toggled)
+        for signal in (
+            self.tile_box.valueChanged,
+            self.overlap_box.valueChanged,
+            self.batch_box.valueChanged,
+            self.device_box.currentTextChanged,
+        ):
+            signal.connect(self._emit_settings)
         self.main.current_changed.connect(self.on_current_changed)
 
     # -- the model list -------------------------------------------------------------------------
@@ -360,9 +363,9 @@ class ModelDock(QWidget):
             self.matching_box.setText(f"Only {modality} images")
             self.matching_box.setVisible(modality != "unknown")
         self._update_mismatch()
-        self._push_grid()
         if changed:
             self.model_changed.emit(model)
+        self._emit_settings()
 
     def on_current_changed(self, entry: ImageEntry | None) -> None:
         """Follow the image on screen: preselect a model for its kind, warn on a mismatch."""
@@ -371,7 +374,6 @@ class ModelDock(QWidget):
             if wanted is not None and wanted != self._current:
                 self.model_box.setCurrentIndex(self._models.index(wanted))
         self._update_mismatch()
-        self._push_grid()
 
     def _update_mismatch(self) -> None:
         """Warn when the image is of another kind than the model's; offer sibling built-ins."""
@@ -433,60 +435,35 @@ class ModelDock(QWidget):
         self.main.statusBar().showMessage(f"Imported model {model.name}", 8000)
         self.refresh_models(select=model.name)
 
-    # -- tile grid link -------------------------------------------------------------------------
+    # -- run settings ---------------------------------------------------------------------------
 
-    def _image_pixels_per_tile_pixel(self) -> float:
-        """Image pixels per model pixel for the image on screen (1 unless both calibrated)."""
-        entry, model = self.main.current, self._current
-        if entry is None or model is None:
-            return 1.0
-        from crystalview.inference.preprocess import physical_scale
+    def run_settings(self) -> InferenceSettings:
+        """How the chosen model runs; ``tile_size`` is None for a whole-image model."""
+        model = self._current
+        tiled = model is not None and model.manifest.input_mode == "tiles"
+        return InferenceSettings(
+            tile_size=self.tile_box.value() if tiled else None,
+            overlap=self.overlap_box.value() / 100.0,
+            batch_size=self.batch_box.value(),
+            device=self.device_box.currentText(),
+        )
 
-        return 1.0 / physical_scale(model.manifest, entry.pixel_size, entry.pixel_unit)
+    def set_run_settings(self, settings: InferenceSettings) -> None:
+        """Show ``settings`` in the controls (one `settings_changed` follows)."""
+        boxes = (self.tile_box, self.overlap_box, self.batch_box, self.device_box)
+        for box in boxes:
+            box.blockSignals(True)
+        if settings.tile_size is not None:
+            self.tile_box.setValue(settings.tile_size)
+        self.overlap_box.setValue(round(settings.overlap * 100.0))
+        self.batch_box.setValue(settings.batch_size)
+        self.device_box.setCurrentText(settings.device)
+        for box in boxes:
+            box.blockSignals(False)
+        self._emit_settings()
 
-    def _on_grid_toggled(self, checked: bool) -> None:
-        self._syncing_grid = True
-        try:
-            self.main.tile_dock.show_box.setChecked(checked)
-        finally:
-            self._syncing_grid = False
-        self._push_grid()
-
-    def _on_tile_dock_toggled(self, checked: bool) -> None:
-        if not self._syncing_grid:
-            self.grid_box.blockSignals(True)
-            self.grid_box.setChecked(checked)
-            self.grid_box.blockSignals(False)
-            self._push_grid()
-
-    def _push_grid(self, *_args) -> None:
-        """Make the Tiles dock draw the grid this dock's settings will use on this image."""
-        if not self.grid_box.isChecked() or self._syncing_grid or not self.grid_box.isEnabled():
-            return
-        tiles = self.main.tile_dock
-        self._syncing_grid = True
-        try:
-            tiles.unit_box.setCurrentText("px")
-            tiles.size_box.setValue(self.tile_box.value() * self._image_pixels_per_tile_pixel())
-            tiles.overlap_box.setValue(self.overlap_box.value())
-        finally:
-            self._syncing_grid = False
-        tiles.refresh()
-
-    def _pull_grid(self, *_args) -> None:
-        """The user edited the Tiles dock while linked: use its grid for the next run."""
-        tiles = self.main.tile_dock
-        if self._syncing_grid or not self.grid_box.isChecked() or not self.grid_box.isEnabled():
-            return
-        if tiles.unit_box.currentText() != "px":
-            return
-        self._syncing_grid = True
-        try:
-            scale = self._image_pixels_per_tile_pixel()
-            self.tile_box.setValue(round(tiles.size_box.value() / scale))
-            self.overlap_box.setValue(tiles.overlap_box.value())
-        finally:
-            self._syncing_grid = False
+    def _emit_settings(self, *_args) -> None:
+        self.settings_changed.emit(self.run_settings())
 
     # -- running --------------------------------------------------------------------------------
 
@@ -528,15 +505,11 @@ class ModelDock(QWidget):
                 f"Skipping {len(entries) - len(kept)} image(s) that are not "
                 f"{model.manifest.modality} images."
             )
-        tiled = model.manifest.input_mode == "tiles"
         request = RunRequest(
             model_path=model.path,
             model_name=model.name,
             entries=tuple(kept),
-            tile_size=self.tile_box.value() if tiled else None,
-            overlap=self.overlap_box.value() / 100.0,
-            batch_size=self.batch_box.value(),
-            device=self.device_box.currentText(),
+            settings=self.run_settings(),
         )
         if self._worker is not None:
             self._queue.append(request)
@@ -629,7 +602,7 @@ class ModelDock(QWidget):
 
 def install(window: MainWindow) -> None:
     """Add the model and results docks and the Model menu to ``window`` (once)."""
-    if getattr(window, "model_dock", None) is not None:
+    if window.model_dock is not None:
         return
     results = ResultsDock(window.viewer)
     dock = ModelDock(window)
@@ -644,8 +617,25 @@ def install(window: MainWindow) -> None:
     dock.prediction_ready.connect(lambda entry, _prediction: results.update_entry(entry))
     dock.run_started.connect(lambda _request: window.dock("results").raise_())
     window.current_changed.connect(results.show_entry)
+    _link_tile_overlay(window, dock)
     _add_menu(window, dock, results)
     dock.refresh_models()
+
+
+def _link_tile_overlay(window: MainWindow, dock: ModelDock) -> None:
+    """ "Show the tile grid" makes the Tiles dock draw (and edit) this dock's run settings."""
+    tiles = window.tile_dock
+
+    def show_grid(checked: bool) -> None:
+        tiles.follow(dock if checked else None)
+        tiles.set_shown(checked)
+
+    def on_tiles_shown(shown: bool) -> None:
+        if dock.grid_box.isEnabled() or not shown:  # a whole-image model has no grid
+            dock.grid_box.setChecked(shown)
+
+    dock.grid_box.toggled.connect(show_grid)
+    tiles.shown_changed.connect(on_tiles_shown)
 
 
 def _scrollable(widget: QWidget) -> QScrollArea:
@@ -658,18 +648,9 @@ def _scrollable(widget: QWidget) -> QScrollArea:
 
 
 def _add_menu(window: MainWindow, dock: ModelDock, results: ResultsDock) -> None:
-    bar = window.menuBar()
-    titles = {a.text().replace("&", ""): a for a in bar.actions()}
-    existing = titles.get("Model")
-    if existing is not None and existing.menu() is not None:  # another feature made it first
-        menu = existing.menu()
+    menu = window.menu("&Model")
+    if not menu.isEmpty():  # another feature made it first
         menu.addSeparator()
-    else:
-        menu = QMenu("&Model", window)
-        if "Help" in titles:  # keep Help last
-            bar.insertMenu(titles["Help"], menu)
-        else:
-            bar.addMenu(menu)
     entries = (
         ("Run on &Current Image", dock.run_current, "Ctrl+R"),
         ("Run on &Selected Images", dock.run_selected, None),

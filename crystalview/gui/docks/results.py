@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crystalview.gui.library import ImageEntry
 from crystalview.gui.tile_classes import TileClassLayer, TileHighlight, class_colour
 from crystalview.gui.viewer import ImageViewer
+from crystalview.jobs.library import ImageEntry
 
 if TYPE_CHECKING:
     from crystalview.inference.predict import ImagePrediction

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolBar
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QToolBar
 
 from crystalview.core.micrograph import RECIPROCAL_UNIT, Micrograph
 from crystalview.gui.measure.drawing import DrawSurface
@@ -194,18 +194,12 @@ class MeasureTools(QObject):
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
-        menu = QMenu("&Measure", window)
+        menu = window.menu("&Measure")
         menu.addActions(list(tools))
         menu.addSeparator()
         menu.addActions([self.scale_action, self.clear_action])
         menu.addSeparator()
         menu.addActions([self.export_png_action, self.export_tiff_action])
-        bar = window.menuBar()
-        titles = {a.text().replace("&", ""): a for a in bar.actions()}
-        if "Help" in titles:
-            bar.insertMenu(titles["Help"], menu)
-        else:
-            bar.addMenu(menu)
         self.menu = menu
 
     def _show_dock(self, name: str) -> None:

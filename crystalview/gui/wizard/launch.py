@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from crystalview.core.errors import CrystalViewError
-from crystalview.core.labels import LabelProject
-from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
+from crystalview.core.labels import LabelProject, default_project_path
+from crystalview.gui.wizard.wizard import FineTuneWizard
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
@@ -44,7 +44,7 @@ class _CloseWithWindow(QObject):
 
 def open_wizard(window: MainWindow) -> FineTuneWizard:
     """Show the wizard for ``window`` (raising it if it is already open)."""
-    existing = getattr(window, "finetune_wizard", None)
+    existing = window.finetune_wizard
     if existing is not None:
         existing.show()
         existing.raise_()
@@ -88,29 +88,14 @@ def _project_next_to(images: list[Path], window: MainWindow) -> LabelProject | N
 def _announce_model(window: MainWindow, path: Path) -> None:
     """Tell the model dock (when installed) to list the new model and select it."""
     window.statusBar().showMessage(f"Saved model {path.stem}; it is in the model list", 10_000)
-    dock = getattr(window, "model_dock", None)
+    dock = window.model_dock
     if dock is not None:
         dock.refresh_models(select=path.stem)
 
 
 def install(window: MainWindow) -> None:
     """Add "Fine-tune a Model…" (Ctrl+T) to the window's Model menu (made if absent)."""
-    bar = window.menuBar()
-    menu = next(
-        (
-            a.menu()
-            for a in bar.actions()
-            if isinstance(a.menu(), QMenu) and a.text().replace("&", "") == "Model"
-        ),
-        None,
-    )
-    if menu is None:
-        menu = QMenu("&Model", window)
-        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
-        if help_menu is not None:
-            bar.insertMenu(help_menu, menu)
-        else:
-            bar.addMenu(menu)
+    menu = window.menu("&Model")
     menu.addSeparator()
     action = QAction("&Fine-tune a Model…", window)
     action.setShortcut(QKeySequence(SHORTCUT))

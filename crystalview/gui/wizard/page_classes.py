@@ -6,6 +6,8 @@ the key is drawn on each class's colour swatch so the labelling page's shortcuts
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -23,7 +25,9 @@ from PySide6.QtWidgets import (
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.gui.wizard.widgets import class_icon, message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 _ICON_SIZE = QSize(24, 24)
 

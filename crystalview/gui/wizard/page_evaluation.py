@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -33,89 +33,17 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import Progress
 from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard
+from crystalview.jobs.mistakes import HEATMAP_THUMB, MistakeView, explain_mistakes
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 
 MAX_HEATMAPS = 24
-HEATMAP_THUMB = 192
-HEATMAP_OPACITY = 0.45
 FEW_VALIDATION_IMAGES = 30
-
-
-@dataclass
-class MistakeView:
-    """One misclassified validation image, ready to show: RGB thumbnail with its heat map."""
-
-    path: Path
-    true_name: str
-    predicted_name: str
-    confidence: float
-    rgb: np.ndarray | None  # (h, w, 3) uint8, or None when the image could not be explained
-    error: str = ""
-
-
-def blend_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = HEATMAP_OPACITY):
-    """Greyscale ``image`` (0..1) under an inferno heat map, as RGB uint8 (same shape)."""
-    from crystalview.cam.colormaps import apply_colormap
-
-    grey = np.repeat(np.clip(image, 0, 1)[..., None] * 255.0, 3, axis=2)
-    colours = apply_colormap(heatmap).astype(np.float32)
-    weight = opacity * np.clip(heatmap, 0, 1)[..., None] + 0.15 * opacity
-    return np.clip(grey * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
-
-
-def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
-    """Heat maps of the wrongly predicted class for each mistake (a progress generator).
-
-    ``mistakes`` are `ValPrediction`s with a path. Each finished image is the ``partial`` of one
-    `Progress` so the gallery fills as they come.
-    """
-    from crystalview.cam import compute_cam
-    from crystalview.core.errors import Cancelled, CrystalViewError
-    from crystalview.inference.predict import InferenceSettings
-    from crystalview.io import open_image
-    from crystalview.io.display import auto_levels, to_display
-
-    # full precision: a few small images, and exact maps matter more than speed here
-    settings = InferenceSettings(probability_map=False, fast=False)
-    views = []
-    for index, mistake in enumerate(mistakes):
-        cancel.raise_if_cancelled()
-        view = MistakeView(
-            mistake.path,
-            class_names[mistake.true],
-            class_names[mistake.predicted],
-            float(mistake.probabilities[mistake.predicted]),
-            None,
-        )
-        try:
-            micrograph = open_image(mistake.path)
-            job = compute_cam(
-                loaded, micrograph, target=mistake.predicted, settings=settings, cancel=cancel
-            )
-            while True:
-                try:
-                    next(job)
-                except StopIteration as stop:
-                    heatmap = stop.value.heatmap
-                    break
-            image = np.asarray(micrograph.image, dtype=np.float32)
-            step = max(1, int(np.ceil(max(image.shape) / HEATMAP_THUMB)))
-            small = image[::step, ::step]
-            shown = to_display(
-                small, auto_levels(small, micrograph.is_diffraction), micrograph.is_diffraction
-            )
-            view.rgb = blend_heatmap(shown, heatmap[::step, ::step])
-        except Cancelled:
-            raise
-        except (CrystalViewError, OSError, ValueError, RuntimeError) as error:
-            view.error = str(error) or type(error).__name__
-        views.append(view)
-        yield Progress(index + 1, len(mistakes), f"Heat map of {mistake.path.name}", view)
-    return views
 
 
 def _rgb_icon(rgb: np.ndarray) -> QIcon:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
@@ -29,10 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.errors import CrystalViewError
-from crystalview.core.labels import LabelProject
+from crystalview.core.labels import PROJECT_FILE_NAME, LabelProject, default_project_path
 from crystalview.gui.drops import accept_if_files, dropped_paths
 from crystalview.gui.wizard.widgets import ERROR_STYLE, message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +162,7 @@ class ImagesPage(QWizardPage):
             QMessageBox.warning(self, "Cannot import the folder", str(error))
             return 0
         if not self._path_edited and self._wizard.project.path is None:
-            self.path_edit.setText(str(Path(root) / "crystalview-labels.json"))
+            self.path_edit.setText(str(Path(root) / PROJECT_FILE_NAME))
         self._refresh()
         return labelled
 

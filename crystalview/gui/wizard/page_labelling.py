@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -41,7 +42,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.progress import CancelToken
 from crystalview.gui.gallery import (
     BADGE_ROLE,
     MODALITY_ROLE,
@@ -57,7 +58,10 @@ from crystalview.gui.wizard.widgets import (
     set_message,
     swatch_html,
 )
-from crystalview.gui.wizard.wizard import FineTuneWizard
+from crystalview.jobs.ranking import predict_probabilities
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 
@@ -519,41 +523,3 @@ class LabellingPage(QWizardPage):
         self._rank_worker = None
         self.rank_progress.hide()
         self._refresh_side()
-
-
-def predict_probabilities(loaded, paths: list[Path], cancel: CancelToken):
-    """Class probabilities of each readable image in ``paths`` (a progress generator).
-
-    Runs on a worker thread with the caller's own copy of the model; unreadable images are
-    skipped (they come last in the ranking).
-    """
-    from crystalview.core.errors import CrystalViewError
-    from crystalview.inference.predict import InferenceSettings, make_runner, predict_micrograph
-    from crystalview.io import open_image
-
-    settings = InferenceSettings(probability_map=False)
-    runner = make_runner(loaded, settings)
-    names = list(loaded.manifest.classes)
-    found: dict[Path, list[float]] = {}
-    for index, path in enumerate(paths):
-        cancel.raise_if_cancelled()
-        try:
-            micrograph = open_image(path)
-            job = predict_micrograph(loaded, micrograph, settings, cancel, runner=runner)
-            prediction = yield from _as_step(job, index, len(paths), f"Ranking {path.name}")
-        except (CrystalViewError, OSError, ValueError) as error:
-            log.info("not ranked: %s (%s)", path, error)
-        else:
-            found[path] = [prediction.probabilities[n] for n in names]
-        yield Progress(index + 1, len(paths), f"Ranking {path.name}")
-    return found
-
-
-def _as_step(job, done: int, total: int, message: str):
-    """Drive an inner progress generator, reporting it as step ``done`` of ``total``."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(done, total, message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -30,8 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.gui.wizard.widgets import message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard
 from crystalview.training import STRATEGIES, STRATEGY_HELP, TrainingConfig, default_augmentation
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,7 +27,9 @@ from PySide6.QtWidgets import (
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.gui.wizard.widgets import GOOD_STYLE, message_label, set_message
-from crystalview.gui.wizard.wizard import FineTuneWizard
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 

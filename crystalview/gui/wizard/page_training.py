@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -32,8 +33,10 @@ from crystalview.gui.wizard.widgets import (
     message_label,
     set_message,
 )
-from crystalview.gui.wizard.wizard import FineTuneWizard
 from crystalview.training import EpochMetrics, TrainingConfig
+
+if TYPE_CHECKING:
+    from crystalview.gui.wizard.wizard import FineTuneWizard
 
 log = logging.getLogger(__name__)
 

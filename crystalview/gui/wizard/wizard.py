@@ -13,7 +13,6 @@ Every long job (thumbnails, training, heat maps, uncertainty ranking) runs on th
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,23 +25,10 @@ from crystalview.gui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-PROJECT_FILE_NAME = "crystalview-labels.json"
 GRID_THUMB_SIZE = 128
 PREVIEW_SIZE = 640
 
 IMAGES, CLASSES, LABELLING, MODEL, TRAINING, EVALUATION, SAVE = range(7)
-
-
-def default_project_path(images: Iterable[Path]) -> Path | None:
-    """``crystalview-labels.json`` in the folder that holds all ``images`` (None if no images)."""
-    folders = [str(Path(p).parent) for p in images]
-    if not folders:
-        return None
-    try:
-        common = Path(os.path.commonpath(folders))
-    except ValueError:  # images on different drives (Windows): use the first image's folder
-        common = Path(folders[0])
-    return common / PROJECT_FILE_NAME
 
 
 class FineTuneWizard(QWizard):

@@ -1,8 +1,8 @@
 """The heat-map and feature-map jobs the window runs on worker threads (no Qt in here).
 
 Each job owns a private copy of its model, loaded from the bundle file by the job itself (a
-`ModelCopy`): the model the inference dock runs is never touched, so a heat map can be computed
-while a classification runs. A `ModelCopy` is used by one job at a time — the caller starts the
+`ModelCache`): the model the inference dock runs is never touched, so a heat map can be computed
+while a classification runs. A `ModelCache` is used by one job at a time — the caller starts the
 next job only after the previous one finished — because Grad-CAM and the feature browser put
 temporary hooks on the network's layers.
 """
@@ -16,40 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from crystalview.cam.names import LAYER_METHODS
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
-
-
-@dataclass
-class ModelCopy:
-    """A model loaded for one consumer; reloaded when the file or its modification time changes."""
-
-    path: Path | None = None
-    stamp: float = 0.0
-    loaded: Any = None  # crystalview.models.bundle.LoadedModel, imported lazily (torch)
-
-    def get(self, path: Path) -> Any:
-        """The loaded model for ``path``, loading it (on the calling thread) when needed."""
-        from crystalview.models.catalog import load_model
-
-        path = Path(path)
-        stamp = path.stat().st_mtime if path.exists() else 0.0
-        if self.loaded is None or self.path != path or self.stamp != stamp:
-            self.loaded = None
-            self.loaded = load_model(path)
-            self.path, self.stamp = path, stamp
-        return self.loaded
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How the model runs: the model dock's tile size, overlap, batch size and device, so the
-    heat map explains exactly the tiles that were classified."""
-
-    tile_size: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 32
-    device: str = "auto"
+from crystalview.inference.settings import InferenceSettings
+from crystalview.models.cache import ModelCache
 
 
 @dataclass(frozen=True)
@@ -65,7 +36,8 @@ class CamRequest:
     target: str | None
     layer: str | None
     frame: int = 0
-    run: RunSettings = RunSettings()
+    run: InferenceSettings = field(default_factory=InferenceSettings)
+    """The model dock's settings, so the heat map explains exactly the tiles classified."""
     micrograph: Micrograph | None = field(default=None, compare=False, hash=False)
 
     @property
@@ -75,7 +47,7 @@ class CamRequest:
 
 
 def cam_job(
-    request: CamRequest, model: ModelCopy, cancel: CancelToken
+    request: CamRequest, model: ModelCache, cancel: CancelToken
 ) -> Generator[Progress, None, Any]:
     """Load the model copy if needed, then run `crystalview.cam.compute_cam` for ``request``.
 
@@ -83,12 +55,11 @@ def cam_job(
     ``inference_mode`` elsewhere.
     """
     from crystalview.cam import compute_cam
-    from crystalview.inference.predict import InferenceSettings
 
     yield Progress(0, 0, f"loading model {request.model_path.stem}")
     loaded = model.get(request.model_path)
     cancel.raise_if_cancelled()
-    layer = request.layer if request.method not in ("cam", "occlusion") else None
+    layer = request.layer if request.method in (*LAYER_METHODS, "auto") else None
     return (
         yield from compute_cam(
             loaded,
@@ -96,19 +67,14 @@ def cam_job(
             method=request.method,
             target=request.target,
             layer=layer,
-            settings=InferenceSettings(
-                tile_size=request.run.tile_size,
-                overlap=request.run.overlap,
-                batch_size=request.run.batch_size,
-                device=request.run.device,
-            ),
+            settings=request.run,
             cancel=cancel,
             frame=request.frame,
         )
     )
 
 
-def model_layers(model: ModelCopy, path: Path) -> tuple[list[str], list[str], bool]:
+def model_layers(model: ModelCache, path: Path) -> tuple[list[str], list[str], bool]:
     """``(class names, Grad-CAM layer names, exact CAM possible)`` of the bundle at ``path``."""
     loaded = model.get(path)
     network = loaded.model
@@ -131,7 +97,7 @@ class FeatureResult:
 
 def feature_job(
     path: Path,
-    model: ModelCopy,
+    model: ModelCache,
     micrograph: Micrograph | None,
     layer: str | None,
     box: tuple[int, int, int, int] | None,
