@@ -115,7 +115,7 @@ def test_a_mrc_named_map_is_still_read_as_mrc(tmp_path):
 def test_a_damaged_jeol_image_fails_with_a_reason(tmp_path, ramp):
     path = write_jeol_image(tmp_path / "cut.img", ramp, kv=15.0)
     path.write_bytes(path.read_bytes()[:80])
-    with pytest.raises(CorruptFileError, match="cut.img"):
+    with pytest.raises(CorruptFileError, match=r"cut\.img"):
         open_image(path)
 
 
