@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from crystalview.cli.progress_bar import TerminalProgress
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, about
 
 BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model"]
 
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:
                 failures += 1
-                print(f"crystalview: {result.path}: {result.error}", file=sys.stderr)
+                print(f"crystalview: {about(result.path, result.error)}", file=sys.stderr)
             if result.prediction is not None and writer is not None:
                 writer.writerow(csv_row(result, class_names))
                 csv_stream.flush()

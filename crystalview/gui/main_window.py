@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview import __version__
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, about, without_path
 from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import Progress
 from crystalview.diagnostics import diagnostics_text
@@ -190,12 +190,12 @@ class MainWindow(QMainWindow):
         box.setWindowTitle("Some files could not be opened")
         count = len(failures)
         box.setText(f"{count} file(s) could not be opened. The other images opened normally.")
-        lines = [f"{Path(path).name}: {reason}" for path, reason in failures]
+        lines = [f"{Path(path).name}: {without_path(path, reason)}" for path, reason in failures]
         shown = lines[:8] + ([f"… and {count - 8} more (see Details)"] if count > 8 else [])
         box.setInformativeText(
             "\n".join(shown) + "\n\nCheck that each file is complete and in a supported format."
         )
-        box.setDetailedText("\n".join(f"{path}: {reason}" for path, reason in failures))
+        box.setDetailedText("\n".join(about(path, reason) for path, reason in failures))
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _r, b=box: self._forget_notification(b))
