@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import CancelToken
+from crystalview.core.units import format_pixel_size
 from crystalview.gui.library import ImageEntry
 from crystalview.gui.workers import WorkerPool
 
@@ -98,9 +99,11 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             height, width = entry.shape
             scale = (
-                f"{entry.pixel_size:.4g} {entry.pixel_unit}/px" if entry.pixel_size else "no scale"
+                format_pixel_size(entry.pixel_size, entry.pixel_unit)
+                if entry.pixel_size
+                else "no scale"
             )
-            return f"{entry.path}\n{entry.modality}, {width} x {height} {entry.dtype}, {scale}"
+            return f"{entry.path}\n{entry.modality}, {width} x {height} px {entry.dtype}, {scale}"
         if role in (THUMBNAIL_ROLE, Qt.ItemDataRole.DecorationRole):
             image = self._thumbnails.get(id(entry))
             if image is None and id(entry) not in self._requested:

@@ -35,6 +35,7 @@ from crystalview import __version__
 from crystalview.core.errors import CrystalViewError, about, without_path
 from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import Progress
+from crystalview.core.units import format_pixel_size
 from crystalview.diagnostics import diagnostics_text
 from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
@@ -391,11 +392,11 @@ class MainWindow(QMainWindow):
             return
         height, width = entry.shape
         scale = (
-            f"{entry.pixel_size:.4g} {entry.pixel_unit}/px"
+            format_pixel_size(entry.pixel_size, entry.pixel_unit)
             if entry.pixel_size is not None
             else "no scale in file"
         )
-        self.pixel_label.setText(f"{entry.modality} · {width} x {height} · {scale}")
+        self.pixel_label.setText(f"{entry.modality} · {width} x {height} px · {scale}")
 
     # -- menus -----------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import Progress
+from crystalview.core.units import format_pixel_size
 from crystalview.gui.classify_job import (
     EntryPrediction,
     ModelHolder,
@@ -124,7 +125,7 @@ def model_card_html(model: ModelEntry) -> str:
     if view:
         mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
-        scale = f"{manifest.pixel_size:.4g} {manifest.pixel_unit} per pixel"
+        scale = f"trained at {format_pixel_size(manifest.pixel_size, manifest.pixel_unit)}"
     else:
         scale = "any pixel size"
     trained_on = (
