@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from crystalview.cli.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError, about
 
@@ -44,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cam-dir",
         type=Path,
         default=None,
-        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder",
+        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder "
+        "(sub-folders of the inputs are mirrored there, so same-named files never collide)",
     )
 
 
@@ -80,7 +82,7 @@ def _json_record(result) -> dict:
     }
 
 
-def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
+def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> None:
     """CAM hook (owned by the CAM package): heat map of the predicted class for one file."""
     try:
         from crystalview.cam import compute_cam
@@ -94,7 +96,11 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
     cam = run_to_completion(
         compute_cam(loaded, micrograph, target=result.prediction.label, settings=settings)
     )
-    write_cam_outputs(args.cam_dir, result.path.stem, micrograph.image, cam.heatmap, micrograph)
+    folder, stem = names.place(result.path)
+    replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
+    if replaced:
+        print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
+    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         csv_stream = sys.stdout
     failures = 0
     records = []
+    cam_names = MirroredNames(args.cam_dir, args.paths) if args.cam_dir is not None else None
     bar = TerminalProgress("classify")
     try:
         writer = csv.writer(csv_stream) if csv_stream is not None else None
@@ -143,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if result.prediction is not None and args.cam_dir is not None:
                 try:
-                    _write_cam(args, loaded, settings, result)
+                    _write_cam(args, loaded, settings, result, cam_names)
                 except (CrystalViewError, OSError, ValueError) as error:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:
