@@ -1,6 +1,6 @@
 """``crystalview classify``: classify image files and folders with a model, headless.
 
-Results stream into a CSV (``path,label,confidence,n_tiles,model,p_<class>…``) as each file
+Results stream into a CSV (``path,label,confidence,n_tiles,model,modality,p_<class>…``) as each file
 finishes, so a long run that is interrupted keeps what it has done. Files that fail are reported
 on stderr and skipped; the exit status is 1 if any failed. torch is imported inside `run` so that
 ``crystalview --help`` stays fast.
@@ -19,7 +19,7 @@ from crystalview.cli.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError, about
 
-BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model"]
+BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model", "modality"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +63,7 @@ def csv_row(result, class_names: list[str]) -> list[str]:
         f"{prediction.confidence:.6f}",
         str(prediction.n_tiles),
         prediction.model_name,
+        result.modality or "",
         *probabilities,
     ]
 
@@ -77,6 +78,7 @@ def _json_record(result) -> dict:
         "confidence": prediction.confidence,
         "n_tiles": prediction.n_tiles,
         "model": prediction.model_name,
+        "modality": result.modality,
         "probabilities": prediction.probabilities,
         "device": prediction.device,
     }
