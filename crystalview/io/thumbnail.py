@@ -55,8 +55,14 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
 
     primary = min(read_tiff(path), key=PendingImage.primary_rank)
     facts = primary.facts
+    instrument = facts.instrument
     verdict = modality_from_metadata(
-        facts.mode_pairs, facts.calibration.unit, facts.family, facts.instrument.detector
+        facts.mode_pairs,
+        facts.calibration.unit,
+        facts.family,
+        instrument.detector,
+        instrument.microscope,
+        instrument.beam_energy_kv,
     )
     with tifffile.TiffFile(path) as tif:
         series = image_series(tif)[facts.metadata["tiff"]["series"]]
