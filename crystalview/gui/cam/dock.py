@@ -111,6 +111,8 @@ class HeatmapDock(QWidget):
         self._build()
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
+        self.jobs.ended.connect(self._on_job_ended)
+        self.jobs.abandoned.connect(self._on_job_abandoned)
         viewer.frame_changed.connect(lambda _i: self._refresh())
         self._update_enabled()
 
@@ -306,13 +308,13 @@ class HeatmapDock(QWidget):
         if path is None or self._info_path == path:
             return
         self._info_path = path
-        copy = self.model_copy
         self.jobs.submit(
-            lambda _cancel: model_layers(copy, path),
+            lambda _cancel: model_layers(self.model_copy, path),
             f"Loading {path.stem}",
             lambda info, p=path: self._on_model_info(p, info),
             on_error=self._on_model_error,
             preempt=False,
+            key=("model info", path),
         )
 
     def showEvent(self, event) -> None:
@@ -408,11 +410,14 @@ class HeatmapDock(QWidget):
         self.jobs.cancel()
 
     def _submit(self, request: CamRequest) -> None:
-        copy = self.model_copy
         label = METHOD_LABELS[request.method]
         self.info.setText(f"Computing {label} for {self.image_name or 'the image'}…")
+        # the job loads the class and layer lists too: a queued load of them is not needed
+        self._info_path = request.model_path
+        self.jobs.discard(("model info", request.model_path))
 
         def job(cancel):
+            copy = self.model_copy  # read when the job starts: a fresh one after an abandon
             result = yield from cam_job(request, copy, cancel)
             return result, model_layers(copy, request.model_path)
 
@@ -501,6 +506,26 @@ class HeatmapDock(QWidget):
             self.info.setText("Press Compute to see where the network looked.")
 
     # -- busy state --------------------------------------------------------------------------------
+
+    def _on_job_ended(self, kind: str) -> None:
+        """Whatever ended the job, the dock now says what is true: the map of the image on
+        screen, or that none is being computed. Never "Computing…" with nothing running."""
+        if self.jobs.busy:
+            return  # the next request is running and has said what it computes
+        request = self.request()
+        if request is not None and request.key in self.cache:
+            if self.result is not self.cache[request.key]:
+                self._show(request.key)
+            return
+        if kind == "cancelled":
+            self.info.setText("Cancelled. Press Compute to compute the heat map again.")
+        elif kind == "result" and request is not None:
+            self.info.setText("Press Compute to see where the network looked.")
+        self._update_enabled()
+
+    def _on_job_abandoned(self) -> None:
+        # The stuck job may still be inside the old copy's network: never share it.
+        self.model_copy = ModelCopy()
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_button.setVisible(busy)
