@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crystalview import paths
+from crystalview.core.atomic import give_default_mode
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.bundle_format import BUNDLE_SUFFIX, read_manifest
 from crystalview.models.manifest import ModelManifest
@@ -148,6 +149,7 @@ def _copy_in(source: Path, destination: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
+        give_default_mode(tmp)
         _place_without_overwriting(Path(tmp), destination)
     finally:
         if os.path.exists(tmp):
