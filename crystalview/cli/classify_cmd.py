@@ -102,7 +102,7 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> Non
     replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
     if replaced:
         print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
-    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph)
+    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph, method=cam.method)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview import paths
+from crystalview.cam.names import METHOD_NAMES
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
@@ -49,12 +50,6 @@ METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Occlusion (slow)", "occlusion"),
 )
 METHOD_LABELS = {method: text for text, method in METHOD_CHOICES}
-METHOD_NAMES = {
-    "cam": "CAM",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "occlusion": "Occlusion",
-}
 _METHOD_NOTES = {
     "auto": "Exact CAM when the network ends in average pooling and one linear layer "
     "(no extra cost), Grad-CAM otherwise.",
@@ -462,7 +457,7 @@ class HeatmapDock(QWidget):
             self._clear("The heat map does not match the image on screen; compute it again.")
             return
         self.result = result
-        self.layer.set_heatmap(result.heatmap)
+        self.layer.set_heatmap(result.heatmap, method=result.method)
         self.info.setText(self._describe(result))
         self._update_enabled()
         self.result_shown.emit(result)
@@ -597,6 +592,7 @@ class HeatmapDock(QWidget):
             colormap=self.layer.colormap,
             opacity=self.layer.opacity,
             title=title,
+            method=result.method,
         )
         return png_path, tiff_path
 
