@@ -348,6 +348,8 @@ class ModelDock(QWidget):
         has_model = model is not None
         for button in (self.run_current_button, self.run_selected_button, self.run_all_button):
             button.setEnabled(has_model)
+        whole = model is not None and model.manifest.input_mode != "tiles"
+        self.main.tile_dock.set_whole_image_model(model.name if whole else None)
         if model is None:
             self.card.setText("No model chosen.")
         else:
