@@ -280,7 +280,8 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         limit = box.width() - 6 if max_width is None else max_width
-        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, limit - 8))
+        # elided in the middle, so "orthorhombic 93%" keeps its percentage: "orth…c 93%"
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, max(0, limit - 8))
         width, height = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
         x = box.x() + 3 if left else box.right() - width - 2
         tag = QRect(x, box.y() + 3, width, height)
