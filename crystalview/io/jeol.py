@@ -9,19 +9,17 @@ software (``.pts``, ``.eds``) are not images and are refused by the registry wit
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from crystalview.core.errors import CorruptFileError
 from crystalview.io.dataset import PendingImage
+from crystalview.io.registry import quiet_rosettasciio
 from crystalview.io.signals import pending_from_signals
 
 
 def read_jeol_image(path: Path) -> list[PendingImage]:
     """The image of a JEOL ``.img``/``.map`` file (one dataset)."""
-    # rsciio warns on every import that numba is missing; the pure-Python path is fast enough
-    # for images (numba only speeds up its spectrum-image decoder), so the warning is noise.
-    logging.getLogger("rsciio.utils._decorator").setLevel(logging.ERROR)
+    quiet_rosettasciio()  # its numba warning would land on stdout
     from rsciio.jeol import file_reader
 
     try:

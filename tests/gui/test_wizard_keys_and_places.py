@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import tifffile
 from PySide6.QtCore import Qt
@@ -48,3 +50,28 @@ def test_projects_saved_next_to_the_images_are_still_resumed(tmp_path):
     legacy = tmp_path / "crystalview-labels.json"
     legacy.write_text("{}")
     assert existing_project_path(images) == legacy
+
+
+def test_unreadable_files_are_named_not_added_to_the_project(qtbot, tmp_path):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a.tif", np.zeros((16, 16), np.uint8))
+    (folder / "map.pts").write_bytes(b"\x00" * 32)
+    wizard = FineTuneWizard()
+    qtbot.addWidget(wizard)
+    assert wizard.images_page.add_paths([folder]) == 1
+    assert [p.name for p in wizard.project.images] == ["a.tif"]
+    assert "map.pts" in wizard.images_page.summary_label.text()
+    wizard.close()
+
+
+def test_an_imported_class_tree_saves_its_project_in_user_data(qtbot, tmp_path):
+    for name in ("good", "bad"):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "tree" / name / "x.tif", np.zeros((16, 16), np.uint8))
+    wizard = FineTuneWizard()
+    qtbot.addWidget(wizard)
+    assert wizard.images_page.import_tree(tmp_path / "tree") == 2
+    suggested = Path(wizard.images_page.path_edit.text())
+    assert suggested.parent == user_data_dir() / "projects"
+    wizard.close()

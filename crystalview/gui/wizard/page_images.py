@@ -9,6 +9,7 @@ on with its labels, so dropping the same folder again never starts labelling fro
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -145,7 +146,11 @@ class ImagesPage(QWizardPage):
             discovery = find_images(paths)
         finally:
             QGuiApplication.restoreOverrideCursor()
-        added = self._wizard.project.add_images(discovery.files)
+        # Microscope files we cannot read are found too (so that they are never dropped
+        # silently); they cannot be labelled, so they are named here instead of added.
+        readable = [p for p in discovery.files if _is_image(p)]
+        self._refused = [p for p in discovery.files if not _is_image(p)]
+        added = self._wizard.project.add_images(readable)
         if discovery.errors:
             log.warning(
                 "could not search %d folder(s): %s", len(discovery.errors), discovery.errors
@@ -162,7 +167,10 @@ class ImagesPage(QWizardPage):
             QMessageBox.warning(self, "Cannot import the folder", str(error))
             return 0
         if not self._path_edited and self._wizard.project.path is None:
-            self.path_edit.setText(str(Path(root) / "crystalview-labels.json"))
+            suggestion = default_project_path(self._wizard.project.images) or default_project_path(
+                [Path(root) / "images"]
+            )
+            self.path_edit.setText(str(suggestion))
         self._refresh()
         return labelled
 
@@ -248,6 +256,14 @@ class ImagesPage(QWizardPage):
             text += f", <b>{labelled}</b> labelled in {len(project.classes)} class(es)"
         if project.path is not None:
             text += f" — saved in <i>{project.path.name}</i>"
+        refused = getattr(self, "_refused", [])
+        if refused:
+            names = ", ".join(html.escape(p.name) for p in refused[:5])
+            more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+            text += (
+                f"<br>{len(refused)} file(s) not added: CrystalView cannot read them "
+                f"({names}{more})"
+            )
         self.summary_label.setText(text)
         if self.isVisible() or self.image_list.count() != len(images):
             labels = project.labels
