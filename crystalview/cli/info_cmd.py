@@ -30,6 +30,7 @@ FIELDS = (
     "dtype",
     "frames",
     "pixel_size",
+    "pixel_size_y",
     "pixel_unit",
     "modality",
     "microscope",
@@ -89,6 +90,8 @@ def _format_failure(record: dict[str, Any]) -> str:
 
 def _format_record(record: dict[str, Any]) -> str:
     size = format_pixel_size(record["pixel_size"], record["pixel_unit"])
+    if record.get("pixel_size_y") is not None:  # non-square pixels: x first, then y
+        size += f" across, {format_pixel_size(record['pixel_size_y'], record['pixel_unit'])} down"
     height, width = record["shape"][-2:]
     lines = [
         record["path"],

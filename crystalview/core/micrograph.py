@@ -162,6 +162,7 @@ class Micrograph:
             "dtype": str(self.data.dtype),
             "frames": self.n_frames,
             "pixel_size": self.pixel_size,
+            "pixel_size_y": self.pixel_size_y,
             "pixel_unit": self.pixel_unit,
             "modality": str(self.modality),
             "modality_source": self.modality_source,

@@ -54,3 +54,15 @@ def test_status_bar_pixel_size_uses_the_right_unit(qtbot, window, make_tiff, tmp
     qtbot.waitUntil(lambda: window.current is not None, timeout=10_000)
     text = window.pixel_label.text()
     assert "50 x 30 px" in text and "2.615 µm/px" in text, text
+
+
+def test_metadata_dock_writes_whole_numbers_as_such(qtbot):
+    from crystalview.core.micrograph import Instrument
+
+    micrograph = _zeiss_like()
+    micrograph.instrument = Instrument(beam_energy_kv=25.0, magnification=105.0)
+    dock = MetadataDock()
+    qtbot.addWidget(dock)
+    dock.set_micrograph(micrograph)
+    assert _item(dock.tree, "Image", "magnification").text(1) == "105"
+    assert _item(dock.tree, "Image", "beam_energy_kv").text(1) == "25"

@@ -81,3 +81,15 @@ def test_classify_counts_files_it_cannot_read_as_failures(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "JEOL .pts" in err and "not supported yet" in err
     assert "0 image(s), 1 failed" in err
+
+
+def test_info_gives_both_sizes_of_non_square_pixels(tmp_path, capsys):
+    from crystalview.cli.info_cmd import _format_record
+    from crystalview.core.micrograph import Micrograph
+
+    record = Micrograph(
+        data=np.zeros((4, 6), np.float32), pixel_size=1.0, pixel_size_y=0.2, pixel_unit="nm"
+    ).summary()
+    record.update(path="square.dm4", ok=True, datasets=1, error=None)
+    text = _format_record(record)
+    assert "1 nm/px across, 200 pm/px down" in text

@@ -111,11 +111,18 @@ def image_facts(micrograph: Micrograph) -> dict[str, Any]:
     for key, value in summary.items():
         if key == "shape":
             shown["size"] = f"{width} x {height} px"
-        elif key == "pixel_size":
-            shown["pixel_size"] = format_pixel_size(value, micrograph.pixel_unit)
+        elif key in ("pixel_size", "pixel_size_y"):
+            shown[key] = format_pixel_size(value, micrograph.pixel_unit)
         elif key != "pixel_unit":
-            shown[key] = value
+            shown[key] = _plain(value)
     return shown
+
+
+def _plain(value: Any) -> Any:
+    """``105.0`` -> ``105``, ``24.999999999`` -> ``25``: facts as a person writes them."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
+    return value
 
 
 def _is_nested(value: Any) -> bool:
