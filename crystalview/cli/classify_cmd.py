@@ -1,6 +1,6 @@
 """``crystalview classify``: classify image files and folders with a model, headless.
 
-Results stream into a CSV (``path,label,confidence,n_tiles,model,p_<class>…``) as each file
+Results stream into a CSV (``path,label,confidence,n_tiles,model,modality,p_<class>…``) as each file
 finishes, so a long run that is interrupted keeps what it has done. Files that fail are reported
 on stderr and skipped; the exit status is 1 if any failed. torch is imported inside `run` so that
 ``crystalview --help`` stays fast.
@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from crystalview.cli.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, about
 from crystalview.inference.settings import DEVICES
 
-BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model"]
+BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model", "modality"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cam-dir",
         type=Path,
         default=None,
-        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder",
+        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder "
+        "(sub-folders of the inputs are mirrored there, so same-named files never collide)",
     )
 
 
@@ -60,6 +62,7 @@ def csv_row(result, class_names: list[str]) -> list[str]:
         f"{prediction.confidence:.6f}",
         str(prediction.n_tiles),
         prediction.model_name,
+        result.modality or "",
         *probabilities,
     ]
 
@@ -74,12 +77,13 @@ def _json_record(result) -> dict:
         "confidence": prediction.confidence,
         "n_tiles": prediction.n_tiles,
         "model": prediction.model_name,
+        "modality": result.modality,
         "probabilities": prediction.probabilities,
         "device": prediction.device,
     }
 
 
-def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
+def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> None:
     """CAM hook (owned by the CAM package): heat map of the predicted class for one file."""
     try:
         from crystalview.cam import compute_cam
@@ -95,7 +99,11 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
     cam = run_to_completion(
         compute_cam(loaded, micrograph, target=result.prediction.label, settings=settings)
     )
-    write_cam_outputs(args.cam_dir, result.path.stem, micrograph.image, cam.heatmap, micrograph)
+    folder, stem = names.place(result.path)
+    replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
+    if replaced:
+        print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
+    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph, method=cam.method)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         csv_stream = sys.stdout
     failures = 0
     records = []
+    cam_names = MirroredNames(args.cam_dir, args.paths) if args.cam_dir is not None else None
     bar = TerminalProgress("classify")
     try:
         writer = csv.writer(csv_stream) if csv_stream is not None else None
@@ -144,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if result.prediction is not None and args.cam_dir is not None:
                 try:
-                    _write_cam(args, loaded, settings, result)
+                    _write_cam(args, loaded, settings, result, cam_names)
                 except (CrystalViewError, OSError, ValueError) as error:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:
                 failures += 1
-                print(f"crystalview: {result.path}: {result.error}", file=sys.stderr)
+                print(f"crystalview: {about(result.path, result.error)}", file=sys.stderr)
             if result.prediction is not None and writer is not None:
                 writer.writerow(csv_row(result, class_names))
                 csv_stream.flush()

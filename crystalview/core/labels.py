@@ -37,22 +37,6 @@ from crystalview.core.errors import (
 )
 
 FORMAT_VERSION = 1
-PROJECT_FILE_NAME = "crystalview-labels.json"
-"""The label file a new project gets, in the folder holding its images."""
-
-
-def default_project_path(images: Iterable[str | os.PathLike]) -> Path | None:
-    """`PROJECT_FILE_NAME` in the folder that holds all ``images`` (None if no images)."""
-    folders = [str(Path(p).parent) for p in images]
-    if not folders:
-        return None
-    try:
-        common = Path(os.path.commonpath(folders))
-    except ValueError:  # images on different drives (Windows): use the first image's folder
-        common = Path(folders[0])
-    return common / PROJECT_FILE_NAME
-
-
 # Tableau-like palette: distinct on a grey micrograph and for the common colour-vision deficiencies.
 DEFAULT_COLORS = (
     "#1f77b4",

@@ -22,6 +22,9 @@ class Modality(StrEnum):
     STEM = "STEM"
     SEM = "SEM"
     SAED = "SAED"
+    OPTICAL = "optical"
+    """A light-optical camera picture (an SEM's chamber or navigation camera): no model for
+    electron images applies to it, which ``unknown`` would not say."""
     UNKNOWN = "unknown"
 
     @property
@@ -159,6 +162,7 @@ class Micrograph:
             "dtype": str(self.data.dtype),
             "frames": self.n_frames,
             "pixel_size": self.pixel_size,
+            "pixel_size_y": self.pixel_size_y,
             "pixel_unit": self.pixel_unit,
             "modality": str(self.modality),
             "modality_source": self.modality_source,

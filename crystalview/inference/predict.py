@@ -73,6 +73,8 @@ class PathResult:
     path: Path
     prediction: ImagePrediction | None = None
     error: str | None = None
+    modality: str | None = None
+    """The image's modality as the reader decided it (``None`` when it could not be read)."""
 
 
 def make_runner(loaded: LoadedModel, settings: InferenceSettings) -> BatchRunner:
@@ -193,16 +195,19 @@ def predict_paths(
         results.append(PathResult(Path(unreadable), error=str(message)))
         yield Progress(0, total, f"cannot read {unreadable}", results[-1])
 
+    modalities: dict[Path, str] = {}
+
     def read(path: Path) -> Micrograph:
         micrograph = open_image(path)
         apply_stored_scale(micrograph)  # a scale set by hand counts like the file's
+        modalities[path] = str(micrograph.modality)
         return micrograph
 
     found = yield from predict_many(
         loaded,
         discovery.files,
         read,
-        lambda path, prediction, error: PathResult(path, prediction, error),
+        lambda path, prediction, error: PathResult(path, prediction, error, modalities.get(path)),
         settings,
         cancel,
         name=lambda path: path.name,

@@ -19,16 +19,24 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from torchvision import models as tvm
 
+from crystalview.core.atomic import give_default_mode
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.progress import Progress
 
+# Importing torchvision costs seconds (its package imports every model and torch's compiler);
+# the weights enums are looked up only when a ResNet's weights are really wanted.
 _WEIGHTS = {
-    "resnet18": tvm.ResNet18_Weights.DEFAULT,
-    "resnet34": tvm.ResNet34_Weights.DEFAULT,
-    "resnet50": tvm.ResNet50_Weights.DEFAULT,
+    "resnet18": "ResNet18_Weights",
+    "resnet34": "ResNet34_Weights",
+    "resnet50": "ResNet50_Weights",
 }
+
+
+def _weights(arch: str):
+    from torchvision import models as tvm
+
+    return getattr(tvm, _WEIGHTS[arch]).DEFAULT
 
 
 class PretrainedWeightsUnavailable(CrystalViewError):
@@ -41,7 +49,7 @@ def has_pretrained(arch: str) -> bool:
 
 
 def weights_url(arch: str) -> str:
-    return _WEIGHTS[arch].url
+    return _weights(arch).url
 
 
 def cached_weights_path(arch: str) -> Path:
@@ -163,6 +171,7 @@ def import_weights_file(arch: str, source: Path) -> tuple[Path, bool]:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
+        give_default_mode(tmp)
         os.replace(tmp, destination)
     finally:
         if os.path.exists(tmp):

@@ -18,14 +18,25 @@ from crystalview.models.pretrained import (
     load_imagenet_state,
 )
 from crystalview.models.radial_profile_cnn import RadialProfileCNN
-from crystalview.models.resnet import ResNetNet, adapt_imagenet_state
 
 __all__ = ["ARCHITECTURES", "PretrainedWeightsUnavailable", "build_model", "has_pretrained"]
 
+
+def _resnet(arch: str) -> Callable[[int, int], CrystalNet]:
+    def build(num_classes: int, in_channels: int) -> CrystalNet:
+        # torchvision is imported only for a ResNet: loading a small CNN's bundle does not pay
+        # the seconds its package import takes (`models import` took 6.8 s, mostly that).
+        from crystalview.models.resnet import ResNetNet
+
+        return ResNetNet(arch, num_classes, in_channels)
+
+    return build
+
+
 ARCHITECTURES: dict[str, Callable[[int, int], CrystalNet]] = {
-    "resnet18": lambda k, c: ResNetNet("resnet18", k, c),
-    "resnet34": lambda k, c: ResNetNet("resnet34", k, c),
-    "resnet50": lambda k, c: ResNetNet("resnet50", k, c),
+    "resnet18": _resnet("resnet18"),
+    "resnet34": _resnet("resnet34"),
+    "resnet50": _resnet("resnet50"),
     "diffraction_cnn": lambda k, c: DiffractionCNN(k, c),
     "radial_profile_cnn": lambda k, c: RadialProfileCNN(k, c),
 }
@@ -57,6 +68,8 @@ def build_model(
             raise PretrainedWeightsUnavailable(
                 f"{arch} has no ImageNet weights; train it from scratch (pretrained off)"
             )
+        from crystalview.models.resnet import adapt_imagenet_state
+
         state = adapt_imagenet_state(load_imagenet_state(arch, progress), in_channels)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not name.startswith("fc.") for name in missing):

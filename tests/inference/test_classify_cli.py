@@ -35,18 +35,19 @@ def test_csv_for_a_folder_with_one_broken_file(tmp_path, image_folder, bundle_fa
     with open(out, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == [
-        "path", "label", "confidence", "n_tiles", "model",
+        "path", "label", "confidence", "n_tiles", "model", "modality",
         "p_amorphous", "p_crystalline", "p_mixed",
     ]  # fmt: skip
     by_name = {row[0].split("/")[-1]: row for row in rows[1:]}
     assert set(by_name) == {"a.tif", "b.tif"}
     assert int(by_name["b.tif"][3]) == 1 and int(by_name["a.tif"][3]) > 1
     for row in rows[1:]:
-        probabilities = [float(p) for p in row[5:]]
+        probabilities = [float(p) for p in row[6:]]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert float(row[2]) == pytest.approx(max(probabilities), abs=1e-6)
         assert row[1] in ("amorphous", "crystalline", "mixed")
         assert row[4] == "tiny"
+        assert row[5] == "unknown"  # plain TIFFs say nothing about the microscope
 
 
 def test_json_output_and_success_status(tmp_path, textured, bundle_factory, capsys):
@@ -58,6 +59,7 @@ def test_json_output_and_success_status(tmp_path, textured, bundle_factory, caps
     assert status == 0
     assert [r["path"] for r in records] == [str(image)]
     assert records[0]["label"] in records[0]["probabilities"]
+    assert records[0]["modality"] in ("TEM", "STEM", "SEM", "SAED", "unknown")
 
 
 def test_unknown_model_is_one_clean_line(tmp_path, capsys):

@@ -61,6 +61,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import Progress
+from crystalview.core.units import format_pixel_size
 from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
 from crystalview.gui.tile_classes import class_colour
 from crystalview.gui.workers import Worker
@@ -127,7 +128,7 @@ def model_card_html(model: ModelEntry) -> str:
     if view:
         mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
-        scale = f"{manifest.pixel_size:.4g} {manifest.pixel_unit} per pixel"
+        scale = f"trained at {format_pixel_size(manifest.pixel_size, manifest.pixel_unit)}"
     else:
         scale = "any pixel size"
     trained_on = (

@@ -81,7 +81,7 @@ class TileOverlayDock(QWidget):
         self.show_box = QCheckBox("Show tile grid")
         self.size_box = QDoubleSpinBox()
         self.size_box.setRange(1, 100_000)
-        self.size_box.setDecimals(1)
+        self.size_box.setDecimals(0)  # whole pixels; one decimal when the unit is nm
         self.size_box.setValue(224)
         self.unit_box = QComboBox()
         self.unit_box.addItems(["px", "nm"])
@@ -105,6 +105,7 @@ class TileOverlayDock(QWidget):
         self.item.setBrush(Qt.BrushStyle.NoBrush)
         viewer.add_layer(LAYER_NAME, self.item, z=20)
         self._source: RunSettingsSource | None = None
+        self._whole_image_model = ""
         self.boxes = np.zeros((0, 4), dtype=np.int64)
         """The boxes ``y0, x0, y1, x1`` (image pixels) of the grid last computed."""
         self.show_box.toggled.connect(self.refresh)
@@ -115,6 +116,9 @@ class TileOverlayDock(QWidget):
             self.overlap_box.valueChanged,
         ):
             signal.connect(self._on_edited)
+        self.unit_box.currentTextChanged.connect(
+            lambda unit: self.size_box.setDecimals(0 if unit == "px" else 1)
+        )
         self.refresh()
 
     def set_shown(self, shown: bool) -> None:
@@ -172,6 +176,21 @@ class TileOverlayDock(QWidget):
             settings = replace(settings, tile_size=tile)
         self._source.set_run_settings(replace(settings, overlap=self.overlap_box.value() / 100.0))
 
+    def _note_whole_image_model(self, planned: tuple[InputPlan, ModelEntry] | None) -> None:
+        """Switch the grid off when a whole-image model is chosen: it would suggest tiles the
+        model never sees. It stays available as a drawing aid, with a warning."""
+        whole = planned[1].name if planned is not None and planned[0].whole else ""
+        if whole == self._whole_image_model:
+            return
+        self._whole_image_model = whole
+        self.show_box.setToolTip(
+            f"{whole} reads the whole image, resized: it does not cut it into tiles"
+            if whole
+            else ""
+        )
+        if whole:
+            self.show_box.setChecked(False)  # refreshes again, with the state already noted
+
     def refresh(self, *_args) -> None:
         """Recompute the grid for the image on screen and the current settings."""
         micrograph = self.viewer.micrograph
@@ -181,6 +200,7 @@ class TileOverlayDock(QWidget):
             self.info.setText("No image.")
             return
         planned = self._plan()
+        self._note_whole_image_model(planned)
         if planned is not None:  # show the followed settings in this dock's boxes, image px
             plan, model = planned
             boxes = plan.boxes
@@ -188,7 +208,7 @@ class TileOverlayDock(QWidget):
             overlap = self._source.run_settings().overlap * 100.0
             self._set_quietly("px", tile * self._image_pixels_per_model_pixel(), overlap)
             if plan.whole:
-                text = f"{model.name} reads the whole image at once"
+                text = f"Not what {model.name} sees: it reads the whole image, resized to its input"
             else:
                 side = plan.input_size / plan.zoom
                 text = (

@@ -5,7 +5,7 @@ main window (Model ▸ Fine-tune a Model…), prefilled with the window's open i
 the labelling project that lives next to them.
 """
 
-from crystalview.core.labels import default_project_path
 from crystalview.gui.wizard.wizard import FineTuneWizard
+from crystalview.jobs.project_paths import default_project_path
 
 __all__ = ["FineTuneWizard", "default_project_path"]

@@ -9,6 +9,7 @@ on with its labels, so dropping the same folder again never starts labelling fro
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,9 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.errors import CrystalViewError
-from crystalview.core.labels import PROJECT_FILE_NAME, LabelProject, default_project_path
+from crystalview.core.labels import LabelProject
 from crystalview.gui.drops import accept_if_files, dropped_paths
+from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import ERROR_STYLE, message_label, set_message
+from crystalview.jobs.project_paths import default_project_path
 
 if TYPE_CHECKING:
     from crystalview.gui.wizard.wizard import FineTuneWizard
@@ -108,8 +111,10 @@ class ImagesPage(QWizardPage):
         self.path_edit = QLineEdit()
         self.path_edit.setAcceptDrops(False)
         self.path_edit.textEdited.connect(self._on_path_edited)
+        enter_acts_here(self.path_edit)  # editing the path is not "go to the next page"
         self.path_edit.setToolTip(
-            "The labels are saved here after every change (next to the images by default)."
+            "The labels are saved here after every change (in your CrystalView data folder "
+            "unless you choose another place)."
         )
         self.choose_path_button = QPushButton("Choose…")
         self.choose_path_button.clicked.connect(self._choose_project_path)
@@ -145,7 +150,11 @@ class ImagesPage(QWizardPage):
             discovery = find_images(paths)
         finally:
             QGuiApplication.restoreOverrideCursor()
-        added = self._wizard.project.add_images(discovery.files)
+        # Microscope files we cannot read are found too (so that they are never dropped
+        # silently); they cannot be labelled, so they are named here instead of added.
+        readable = [p for p in discovery.files if _is_image(p)]
+        self._refused = [p for p in discovery.files if not _is_image(p)]
+        added = self._wizard.project.add_images(readable)
         if discovery.errors:
             log.warning(
                 "could not search %d folder(s): %s", len(discovery.errors), discovery.errors
@@ -162,7 +171,10 @@ class ImagesPage(QWizardPage):
             QMessageBox.warning(self, "Cannot import the folder", str(error))
             return 0
         if not self._path_edited and self._wizard.project.path is None:
-            self.path_edit.setText(str(Path(root) / PROJECT_FILE_NAME))
+            suggestion = default_project_path(self._wizard.project.images) or default_project_path(
+                [Path(root) / "images"]
+            )
+            self.path_edit.setText(str(suggestion))
         self._refresh()
         return labelled
 
@@ -248,6 +260,14 @@ class ImagesPage(QWizardPage):
             text += f", <b>{labelled}</b> labelled in {len(project.classes)} class(es)"
         if project.path is not None:
             text += f" — saved in <i>{project.path.name}</i>"
+        refused = getattr(self, "_refused", [])
+        if refused:
+            names = ", ".join(html.escape(p.name) for p in refused[:5])
+            more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+            text += (
+                f"<br>{len(refused)} file(s) not added: CrystalView cannot read them "
+                f"({names}{more})"
+            )
         self.summary_label.setText(text)
         if self.isVisible() or self.image_list.count() != len(images):
             labels = project.labels
