@@ -80,6 +80,11 @@ class Worker(QObject):
         self._progress_from_job.connect(self._relay_progress)
         self._outcome_from_job.connect(self._relay_outcome)
 
+    @property
+    def is_done(self) -> bool:
+        """True once ``finished`` has been emitted."""
+        return self._done
+
     def cancel(self) -> None:
         """Ask the job to stop at its next check; ``cancelled`` follows when it does."""
         self.token.cancel()
