@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crystalview.core.errors import CorruptFileError
 from crystalview.io.dataset import PendingImage
-from crystalview.io.registry import quiet_rosettasciio
+from crystalview.io.rsciio_log import quiet_rosettasciio
 from crystalview.io.signals import pending_from_signals
 
 

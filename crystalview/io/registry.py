@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crystalview.core.errors import CorruptFileError, UnsupportedFormatError
 from crystalview.io.dataset import PendingImage
+from crystalview.io.rsciio_log import quiet_rosettasciio
 
 Reader = Callable[[Path], list[PendingImage]]
 
@@ -219,24 +220,6 @@ def preload_libraries(path: Path) -> None:
                 if name.startswith("rsciio"):
                     quiet_rosettasciio()
                 importlib.import_module(name)
-
-
-def quiet_rosettasciio() -> None:
-    """Send rosettasciio's log to stderr and drop its "numba is not installed" warning.
-
-    rosettasciio logs through its own handler on *stdout*, which would corrupt ``--json`` and
-    CSV output; and it warns on import of several readers that numba is missing, which only
-    slows its spectrum-image decoders, never the images we read.
-    """
-    import logging
-    import sys
-
-    import rsciio  # noqa: F401  (creates the "rsciio" logger and its handler)
-
-    for handler in logging.getLogger("rsciio").handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-            handler.setStream(sys.stderr)
-    logging.getLogger("rsciio.utils._decorator").setLevel(logging.ERROR)
 
 
 def detect_format(path: Path) -> Format:

@@ -23,7 +23,9 @@ KNOWN_ARCHITECTURES = (
     "diffraction_cnn",
     "radial_profile_cnn",
 )
-MODALITIES = tuple(modality.value for modality in Modality)
+# What a model may declare it reads: every modality but optical (chamber and navigation cameras),
+# so no electron-image model is ever offered those pictures.
+MODALITIES = tuple(modality.value for modality in Modality if modality is not Modality.OPTICAL)
 PIXEL_UNITS = (REAL_SPACE_UNIT, RECIPROCAL_UNIT)
 INPUT_MODES = ("tiles", "whole")
 NORMALIZATION_METHODS = ("percentile",)

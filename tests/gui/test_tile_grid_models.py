@@ -20,10 +20,14 @@ def test_choosing_a_whole_image_model_switches_the_grid_off_and_says_why(
     path = make_tiff(tmp_path / "big.tif", np.zeros((300, 500), np.uint8))
     window.open_paths([path], remember=False)
     qtbot.waitUntil(lambda: window.current is not None, timeout=10_000)
-    dock = window.tile_dock
+    models, dock = window.model_dock, window.tile_dock
+    qtbot.waitUntil(lambda: models.select_model("saed-crystal-system"), timeout=10_000)
+    dock.note_model(None)  # as if a tiled model had been chosen before
     dock.show_box.setChecked(True)
-    assert window.model_dock.select_model("saed-crystal-system")  # reads whole images
+    models.settings_changed.emit(models.run_settings())  # the model dock announces its model
     assert not dock.show_box.isChecked()
     assert "reads the whole image" in dock.show_box.toolTip()
     dock.show_box.setChecked(True)  # still usable as a drawing aid, with the warning
     assert "Not what saed-crystal-system sees" in dock.info.text()
+    dock.note_model(None)
+    assert "Not what" not in dock.info.text()

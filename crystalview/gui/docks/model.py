@@ -637,6 +637,7 @@ def _link_tile_overlay(window: MainWindow, dock: ModelDock) -> None:
 
     dock.grid_box.toggled.connect(show_grid)
     tiles.shown_changed.connect(on_tiles_shown)
+    dock.settings_changed.connect(lambda _settings: tiles.note_model(dock.current_model_entry()))
 
 
 def _scrollable(widget: QWidget) -> QScrollArea:

@@ -176,20 +176,19 @@ class TileOverlayDock(QWidget):
             settings = replace(settings, tile_size=tile)
         self._source.set_run_settings(replace(settings, overlap=self.overlap_box.value() / 100.0))
 
-    def _note_whole_image_model(self, planned: tuple[InputPlan, ModelEntry] | None) -> None:
-        """Switch the grid off when a whole-image model is chosen: it would suggest tiles the
-        model never sees. It stays available as a drawing aid, with a warning."""
-        whole = planned[1].name if planned is not None and planned[0].whole else ""
+    def note_model(self, model: ModelEntry | None) -> None:
+        """The model chosen for classification. A whole-image model never sees tiles, so the
+        grid is switched off when one is chosen; it stays available as a drawing aid, with a
+        warning that it is not what the model reads."""
+        whole = model.name if model is not None and model.manifest.input_mode != "tiles" else ""
         if whole == self._whole_image_model:
             return
         self._whole_image_model = whole
-        self.show_box.setToolTip(
-            f"{whole} reads the whole image, resized: it does not cut it into tiles"
-            if whole
-            else ""
-        )
+        tip = f"{whole} reads the whole image, resized: it does not cut it into tiles"
+        self.show_box.setToolTip(tip if whole else "")
         if whole:
-            self.show_box.setChecked(False)  # refreshes again, with the state already noted
+            self.show_box.setChecked(False)
+        self.refresh()
 
     def refresh(self, *_args) -> None:
         """Recompute the grid for the image on screen and the current settings."""
@@ -200,7 +199,6 @@ class TileOverlayDock(QWidget):
             self.info.setText("No image.")
             return
         planned = self._plan()
-        self._note_whole_image_model(planned)
         if planned is not None:  # show the followed settings in this dock's boxes, image px
             plan, model = planned
             boxes = plan.boxes
@@ -225,4 +223,9 @@ class TileOverlayDock(QWidget):
         self.boxes = boxes
         if visible:
             self.item.setPath(grid_path(boxes))
+        if self._whole_image_model:
+            text += (
+                f". Not what {self._whole_image_model} sees: it reads the whole image, resized "
+                "to its input."
+            )
         self.info.setText(text)
