@@ -1,8 +1,8 @@
 """The status of an answer: ``ok``, ``unsure`` or ``not-this-kind``, and why.
 
 - ``not-this-kind``: the image is not what the model reads. Decided first, from the cheap look
-  of `crystalview.inference.image_kind` (blank, noise, real-space image for a diffraction
-  model, spot pattern for a ring model and ring pattern for a spot model), the file's own
+  of `crystalview.inference.image_kind` (blank frames for every model; noise, a real-space
+  image for a diffraction model, spot pattern for a ring model and ring pattern for a spot model), the file's own
   modality (an SEM/TEM/STEM image given to a diffraction model, a diffraction pattern given to
   a real-space model), and the model's out-of-distribution score when its manifest has one;
 - ``unsure``: the calibrated top probability is below the model's threshold;
@@ -57,9 +57,13 @@ def kind_mismatch(
     manifest: ModelManifest, look: ImageKind | None, file_modality: str | None = None
 ) -> str | None:
     """Why the image is not the kind ``manifest``'s model reads, or None when it may be."""
-    if look is not None and look.kind in ("blank", "noise"):
-        return look.reason
     diffraction_model = reads_diffraction(manifest)
+    if look is not None and look.kind == "blank":
+        return look.reason
+    # Noise is judged for diffraction models only: a real-space model's own images (a dark
+    # SEM frame, a low-dose STEM scan) can be mostly pixel noise and still be its images.
+    if look is not None and look.kind == "noise" and diffraction_model:
+        return look.reason
     if diffraction_model and file_modality in REAL_SPACE_MODALITIES:
         return f"the file says it is a {file_modality} image; this model reads diffraction patterns"
     if manifest.modality in REAL_SPACE_MODALITIES and file_modality == "SAED":

@@ -66,6 +66,7 @@ from crystalview.gui.classify_job import (
     classify_entries,
 )
 from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
+from crystalview.gui.gallery import prediction_badge
 from crystalview.gui.library import ImageEntry
 from crystalview.gui.settings import DEVICES
 from crystalview.gui.tile_classes import class_colour
@@ -579,9 +580,7 @@ class ModelDock(QWidget):
             self.prediction_ready.emit(result.entry, None)
             return
         result.entry.extra[PREDICTION_KEY] = prediction
-        index = prediction.class_names.index(prediction.label)
-        badge = (f"{prediction.label} {prediction.confidence:.0%}", class_colour(index).name())
-        self.main.gallery_model.set_badge(result.entry, badge)
+        self.main.gallery_model.set_badge(result.entry, prediction_badge(prediction))
         self._show_device(result.device_text)
         self.prediction_ready.emit(result.entry, prediction)
 
