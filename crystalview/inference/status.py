@@ -1,10 +1,11 @@
 """The status of an answer: ``ok``, ``unsure`` or ``not-this-kind``, and why.
 
 - ``not-this-kind``: the image is not what the model reads. Decided first, from the cheap look
-  of `crystalview.inference.image_kind` (blank frames for every model; noise, a real-space
-  image for a diffraction model, spot pattern for a ring model and ring pattern for a spot model), the file's own
-  modality (an SEM/TEM/STEM image given to a diffraction model, a diffraction pattern given to
-  a real-space model), and the model's out-of-distribution score when its manifest has one;
+  of `crystalview.inference.image_kind` (blank frames for every model; for a diffraction model
+  also noise, real-space images, spot patterns for a ring model and ring patterns for a spot
+  model), the file's own modality (an SEM/TEM/STEM image given to a diffraction model, a
+  diffraction pattern given to a real-space model), and the model's out-of-distribution score
+  when its manifest has one;
 - ``unsure``: the calibrated top probability is below the model's threshold;
 - ``ok`` otherwise.
 
