@@ -192,8 +192,8 @@ def measure_image_kind(image: np.ndarray) -> ImageKind:
 
 # The noise rule: an image whose radial share is within a few times that of pure noise and
 # whose variance is almost all pixel-to-pixel holds no pattern at all.
-NOISE_RADIAL_FACTOR = 8.0
-NOISE_SMOOTH_SHARE = 0.12
+NOISE_RADIAL_FACTOR = 3.0
+NOISE_SMOOTH_SHARE = 0.08
 # Two logistic models on the measures, fitted by benchmarks/image_kind/fit_detector.py on
 # crystalview.sim patterns against generated wrong-kind images (seed 7101; the numbers it
 # printed are pasted here). diffraction_score > DIFFRACTION_THRESHOLD: a diffraction pattern;

@@ -107,6 +107,13 @@ def decide_status(
         )
     calibrated = manifest.calibration is not None
     threshold = unsure_threshold(manifest)
+    if calibrated and threshold > 1.0:
+        target = manifest.calibration["target_precision"]
+        return Status(
+            UNSURE,
+            f"no confidence of this model was right {target:.0%} of the time on its calibration "
+            "split, so every answer is unsure",
+        )
     if confidence < threshold:
         how = "calibrated threshold" if calibrated else "default threshold; model not calibrated"
         return Status(UNSURE, f"top probability {confidence:.2f} is below {threshold:.2f} ({how})")

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from PySide6.QtCore import Qt
 
 from crystalview import paths
 from crystalview.core.tiling import tile_grid
-from crystalview.gui.docks.results import HIGHLIGHT_LAYER, OVERLAY_LAYER, write_results_csv
+from crystalview.gui.docks.results import (
+    HIGHLIGHT_LAYER,
+    NEUTRAL_COLOUR,
+    OVERLAY_LAYER,
+    write_results_csv,
+)
 from crystalview.gui.gallery import BADGE_ROLE, UNSURE_COLOUR
 from crystalview.gui.tile_classes import class_colour, class_overlay_rgba, tile_index_map
 from crystalview.models.bundle import save_bundle
@@ -345,6 +351,8 @@ def test_unsure_and_not_this_kind_are_not_shown_as_verdicts(qtbot, cv_window, im
     assert "Unsure" in text and "best guess ferrite" in text and "below 0.70" in text
     assert class_colour(0).name() not in text  # no class colour on an unsure answer
     assert results.chart.neutral and results.chart.heights() == pytest.approx([0.5, 0.3, 0.1, 0.1])
+    decoration = results.table_model.index(0, 2).data(Qt.ItemDataRole.DecorationRole)
+    assert decoration.name() == NEUTRAL_COLOUR  # the tile table shows no class colour either
 
     stored_prediction(second, [0.1, 0.8, 0.05, 0.05], "not-this-kind", "a spot pattern")
     win.select_entry(second)
@@ -355,6 +363,8 @@ def test_unsure_and_not_this_kind_are_not_shown_as_verdicts(qtbot, cv_window, im
     stored_prediction(second, [0.1, 0.8, 0.05, 0.05], "ok")
     results.show_entry(second)
     assert class_colour(1).name() in results.summary.text() and not results.chart.neutral
+    decoration = results.table_model.index(0, 2).data(Qt.ItemDataRole.DecorationRole)
+    assert decoration == class_colour(1)
 
 
 def test_combine_selected_gives_one_verdict(qtbot, cv_window, images, tmp_path):

@@ -181,3 +181,10 @@ def test_predictions_carry_a_status(tmp_path, bundle_factory, textured):
     assert result.status in (OK, UNSURE, NOT_THIS_KIND) and result.status_reason
     assert result.unsure_below == calibrated.manifest.calibration["unsure_below"]
     assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_model_that_never_reaches_the_target_answers_unsure():
+    manifest = calibrated_ring_manifest()
+    manifest.calibration["unsure_below"] = 1.0 + 1e-9
+    status = decide_status(manifest, 0.999, ImageKind("rings", "ring pattern"), 0.5)
+    assert status.status == UNSURE and "every answer is unsure" in status.reason

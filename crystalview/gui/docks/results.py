@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -146,6 +147,7 @@ class TileTableModel(QAbstractTableModel):
         self._labels = np.zeros(0, dtype=np.int64)
         self._confidence = np.zeros(0, dtype=np.float32)
         self._classes: list[str] = []
+        self._neutral = False
 
     def set_prediction(self, prediction: ImagePrediction | None) -> None:
         self.beginResetModel()
@@ -160,6 +162,8 @@ class TileTableModel(QAbstractTableModel):
             self._labels = probabilities.argmax(axis=1)
             self._confidence = probabilities.max(axis=1)
             self._classes = list(prediction.class_names)
+        # tiles of an answer that is not ok are no verdict either: no class colours
+        self._neutral = prediction is not None and prediction.status != "ok"
         self.endResetModel()
 
     def box(self, row: int) -> np.ndarray:
@@ -189,6 +193,8 @@ class TileTableModel(QAbstractTableModel):
                 return self._classes[int(self._labels[row])]
             return f"{float(self._confidence[row]):.1%}"
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
+            if self._neutral:
+                return QColor(NEUTRAL_COLOUR)
             return class_colour(int(self._labels[row]))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
