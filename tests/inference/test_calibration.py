@@ -175,3 +175,43 @@ def test_a_version_1_manifest_without_calibration_still_loads():
         json.dumps({"format_version": 1, "architecture": "diffraction_cnn", "classes": ["a", "b"]})
     )
     assert manifest.calibration is None and manifest.expected_pattern_kind is None
+
+
+def test_models_calibrate_fits_on_simulated_patterns(tmp_path, capsys):
+    import torch
+
+    from crystalview.cli import main
+    from crystalview.models.bundle import save_bundle
+    from crystalview.models.manifest import default_normalization
+    from crystalview.models.registry import build_model
+    from crystalview.sim.generators import class_names
+
+    torch.manual_seed(0)
+    classes = list(class_names("spots"))
+    manifest = ModelManifest(
+        architecture="diffraction_cnn",
+        classes=classes,
+        input_size=32,
+        modality="SAED",
+        input_mode="whole",
+        normalization=default_normalization(log=True, transform="polar_autocorrelation"),
+    )
+    path = save_bundle(tmp_path / "spots.cvmodel", build_model("diffraction_cnn", 5), manifest)
+    args = ["models", "calibrate", str(path), "--n", "60", "--sim-size", "64", "--seed", "77"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stored = load_bundle(path).manifest
+    assert stored.calibration["temperature"] == printed["temperature"]
+    assert stored.calibration["n"] == 60 and "seed 77" in stored.calibration["split"]
+    assert stored.pattern_kind == "spots" and stored.calibration["ood"] is not None
+    assert printed["ood_threshold"] == stored.calibration["ood"]["threshold"]
+
+
+def test_models_calibrate_refuses_a_model_the_simulator_cannot_feed(
+    tmp_path, bundle_factory, capsys
+):
+    from crystalview.cli import main
+
+    path = bundle_factory(tmp_path / "tiny.cvmodel")
+    assert main(["models", "calibrate", str(path), "--n", "60"]) == 1
+    assert "calibrate it on labelled images" in capsys.readouterr().err
