@@ -32,7 +32,7 @@ from crystalview.sim.patterns import (
 )
 from crystalview.sim.scattering import ELEMENTS
 from crystalview.sim.structures import TRAINING_STRUCTURES, jittered, structures_of, to_crystal
-from crystalview.sim.zones import ZONE_AXES, zone_lattice, zone_net
+from crystalview.sim.zones import ZONE_AXES, crystal_reflections, zone_lattice, zone_net
 
 RING_CLASSES: tuple[str, ...] = ("cubic", "hexagonal", "orthorhombic")
 SPOT_CLASSES: tuple[str, ...] = (
@@ -415,8 +415,9 @@ def real_zone_table() -> dict[str, tuple[tuple[int, tuple[int, int, int]], ...]]
     table: dict[str, list] = {name: [] for name in SPOT_CLASSES}
     for index, structure in enumerate(TRAINING_STRUCTURES):
         crystal = to_crystal(structure)
+        reflections = crystal_reflections(crystal)
         for axis in ZONE_AXES:
-            label = zone_lattice(crystal, axis)
+            label = zone_lattice(crystal, axis, reflections)
             if label is not None:
                 table[label].append((index, axis))
     return {name: tuple(pairs) for name, pairs in table.items()}
@@ -494,6 +495,70 @@ def simulate_spot_sample(
         | _export_params(export)
     )
     return Sample(image, lattice2d, params)
+
+
+def usable_zones(crystal: Crystal) -> tuple[tuple[int, int, int], ...]:
+    """Zone axes (of `ZONE_AXES`) along which the crystal shows a net of at least six spots."""
+    reflections = crystal_reflections(crystal)
+    return tuple(axis for axis in ZONE_AXES if len(zone_net(crystal, axis, reflections)) >= 6)
+
+
+def simulate_structure_sample(
+    crystal: Crystal,
+    label: str,
+    kind: str,
+    size: int,
+    rng: np.random.Generator,
+    zones: tuple[tuple[int, int, int], ...] = (),
+) -> Sample:
+    """A ring or spot pattern of one given crystal, with the training camera randomisation.
+
+    For a lab's own phases (`crystalview simulate saed --cif`): the cell is strained by up to
+    2 % (solid solution, thermal expansion), and the camera, microstructure, beam stop and
+    export are drawn exactly as for the built-in models' training data. Spot patterns look
+    down one of ``zones`` (default: every zone of `usable_zones`).
+    """
+    crystal = _strained(crystal, rng, 0.02)
+    if kind == "rings":
+        first_radius = rng.uniform(0.09, 0.22) * size
+        pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
+        camera = random_camera(rng, size, pixel_size)
+        rings = random_ring_settings(rng, size)
+        export = random_export(rng)
+        image = finish(ring_signal(crystal, camera, rings, rng), camera, export, rng)
+        extra = {"ring_width_px": rings.width_px, "spottiness": rings.spottiness}
+    elif kind == "spots":
+        zones = zones or usable_zones(crystal)
+        if not zones:
+            raise ValueError(f"{crystal.name or 'the crystal'} shows no zone with six spots")
+        axis = zones[int(rng.integers(len(zones)))]
+        spacing = float(np.linalg.norm(zone_net(crystal, axis), axis=1).min())
+        pixel_size = 10.0 * spacing / (rng.uniform(0.07, 0.16) * size)
+        camera = random_camera(rng, size, pixel_size)
+        zone = ZoneSettings(
+            zone_axis=axis,
+            tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 0.6, 2)),
+            thickness_angstrom=float(rng.uniform(80.0, 800.0)),
+            mosaic_mrad=float(rng.uniform(10.0, 40.0)),
+            spot_sigma_px=float(rng.uniform(0.008, 0.016) * size),
+            intensity_exponent=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.5 else 1.0,
+        )
+        export = random_export(rng)
+        signal = spot_signal(crystal, camera, zone, rng, float(rng.uniform(0.0, 0.4)))
+        image = finish(signal, camera, export, rng)
+        extra = {"zone_axis": " ".join(str(v) for v in axis)}
+    else:
+        raise ValueError(f"unknown pattern kind {kind!r}; use 'rings' or 'spots'")
+    params = _crystal_params(crystal) | camera.as_dict() | extra | _export_params(export)
+    return Sample(image, label, params)
+
+
+def _strained(crystal: Crystal, rng: np.random.Generator, strain: float) -> Crystal:
+    """The crystal with its cell edges scaled together by up to ``strain`` (angles kept)."""
+    k = 1.0 + rng.uniform(-strain, strain)
+    lat = crystal.lattice
+    lattice = Lattice(lat.a * k, lat.b * k, lat.c * k, lat.alpha, lat.beta, lat.gamma)
+    return replace(crystal, lattice=lattice)
 
 
 def _crystal_params(crystal: Crystal) -> dict:

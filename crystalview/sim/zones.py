@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crystalview.sim.crystal import Crystal, allowed_reflections
+from crystalview.sim.crystal import Crystal, Reflections, allowed_reflections
 from crystalview.sim.patterns import zone_frame
 
 # Metric differences below EXACT are symmetry; between EXACT and AMBIGUOUS the net is
@@ -64,9 +64,15 @@ def classify_net(v1: np.ndarray, v2: np.ndarray) -> str | None:
     return "oblique"
 
 
-def zone_net(crystal: Crystal, zone_axis: tuple[int, int, int]) -> np.ndarray:
-    """2-D positions (Å⁻¹) of the visible zero-order reflections of a zone, origin excluded."""
-    refl = allowed_reflections(crystal, _D_MIN)
+def zone_net(
+    crystal: Crystal, zone_axis: tuple[int, int, int], reflections: Reflections | None = None
+) -> np.ndarray:
+    """2-D positions (Å⁻¹) of the visible zero-order reflections of a zone, origin excluded.
+
+    ``reflections`` may pass the crystal's `allowed_reflections` (d >= 0.7 Å), computed once
+    for many zones.
+    """
+    refl = reflections if reflections is not None else allowed_reflections(crystal, _D_MIN)
     in_zone = refl.hkl @ np.asarray(zone_axis) == 0
     hkl, intensity = refl.hkl[in_zone], refl.intensity[in_zone]
     if intensity.size == 0:
@@ -77,10 +83,17 @@ def zone_net(crystal: Crystal, zone_axis: tuple[int, int, int]) -> np.ndarray:
     return g[:, :2]
 
 
-def zone_lattice(crystal: Crystal, zone_axis: tuple[int, int, int]) -> str | None:
+def crystal_reflections(crystal: Crystal) -> Reflections:
+    """The reflections `zone_net` looks at, to share between the zones of one crystal."""
+    return allowed_reflections(crystal, _D_MIN)
+
+
+def zone_lattice(
+    crystal: Crystal, zone_axis: tuple[int, int, int], reflections: Reflections | None = None
+) -> str | None:
     """The 2-D Bravais type a zone's spot net shows, or None (too few spots, pseudo-symmetric,
     or spots that the two shortest vectors do not index)."""
-    points = zone_net(crystal, zone_axis)
+    points = zone_net(crystal, zone_axis, reflections)
     if len(points) < 6:
         return None
     order = np.argsort(np.linalg.norm(points, axis=1))
