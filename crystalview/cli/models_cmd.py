@@ -19,6 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="print a model's description and model card")
     show.add_argument("name", help="model name or file")
     show.add_argument("--json", action="store_true", help="print model.json only")
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit temperature, unsure threshold and OOD score on simulated patterns and store "
+        "them in a diffraction model's bundle",
+    )
+    calibrate.add_argument("name", help="model name or .cvmodel file (rewritten in place)")
+    calibrate.add_argument("--n", type=int, default=1500, help="patterns (default 1500)")
+    calibrate.add_argument("--seed", type=int, default=None, help="simulation seed (default 5001)")
+    calibrate.add_argument("--sim-size", type=int, default=None, help="pattern side in pixels")
+    calibrate.add_argument("--workers", type=int, default=1, help="simulation processes")
+    calibrate.add_argument("--out", type=Path, default=None, help="write here instead")
     weights = sub.add_parser(
         "import-weights", help="add a torchvision ImageNet weights file (offline machines)"
     )
@@ -40,6 +51,8 @@ def _entry_record(entry) -> dict:
         "pixel_unit": manifest.pixel_unit,
         "input_mode": manifest.input_mode,
         "description": manifest.description,
+        "calibrated": manifest.calibration is not None,
+        "pattern_kind": manifest.expected_pattern_kind,
     }
 
 
@@ -88,6 +101,42 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from crystalview.cli.progress_bar import TerminalProgress
+    from crystalview.core.progress import Progress
+    from crystalview.inference.calibration_bundle import (
+        CALIBRATION_SEED,
+        calibrate_bundle_on_simulation,
+    )
+    from crystalview.models.catalog import resolve_model
+
+    if args.n < 50:
+        raise CrystalViewError(f"--n must be at least 50 patterns, got {args.n}")
+    path = resolve_model(args.name)
+    bar = TerminalProgress("calibrate")
+    try:
+        calibration = calibrate_bundle_on_simulation(
+            path,
+            n=args.n,
+            seed=CALIBRATION_SEED if args.seed is None else args.seed,
+            size=args.sim_size,
+            workers=args.workers,
+            out=args.out,
+            progress=lambda done, total: bar(Progress(done, total, "simulating")),
+        )
+    finally:
+        bar.close()
+    record = calibration.to_dict()
+    record.pop("ood")
+    if calibration.ood is not None:
+        record["ood_threshold"] = calibration.ood.threshold
+        record["ood_quantiles"] = calibration.ood.quantiles
+    json.dump(record, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    print(f"calibration written to {args.out or path}", file=sys.stderr)
+    return 0
+
+
 def _import_weights(args: argparse.Namespace) -> int:
     from crystalview.models.pretrained import import_weights_file
 
@@ -102,7 +151,13 @@ def _import_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-_ACTIONS = {"list": _list, "import": _import, "show": _show, "import-weights": _import_weights}
+_ACTIONS = {
+    "list": _list,
+    "import": _import,
+    "show": _show,
+    "calibrate": _calibrate,
+    "import-weights": _import_weights,
+}
 
 
 def run(args: argparse.Namespace) -> int:

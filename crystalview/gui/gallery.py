@@ -45,6 +45,28 @@ BADGE_ROLE = Qt.ItemDataRole.UserRole + 3
 """``(text, colour name)`` of a prediction badge, or ``None``; drawn top-right by the delegate."""
 THUMBNAIL_ROLE = Qt.ItemDataRole.UserRole + 4
 
+# Badges of answers that are not a verdict: neutral, never a class colour.
+UNSURE_COLOUR = "#7a7a7a"
+NOT_THIS_KIND_COLOUR = "#3a3a3a"
+
+
+def prediction_badge(prediction) -> tuple[str, str]:
+    """The gallery badge ``(text, colour)`` of an `ImagePrediction`, by its status.
+
+    ``ok``: the label and its probability in the class colour; ``unsure``: the best guess with
+    a question mark, in grey (never the class colour); ``not-this-kind``: "not this kind" in
+    dark grey, no class at all.
+    """
+    from crystalview.gui.tile_classes import class_colour
+
+    status = getattr(prediction, "status", "ok")
+    if status == "not-this-kind":
+        return "not this kind", NOT_THIS_KIND_COLOUR
+    if status == "unsure":
+        return f"{prediction.label}? {prediction.confidence:.0%}", UNSURE_COLOUR
+    index = prediction.class_names.index(prediction.label)
+    return f"{prediction.label} {prediction.confidence:.0%}", class_colour(index).name()
+
 
 def thumbnail_array(entry: ImageEntry, max_size: int = THUMB_SIZE) -> np.ndarray:
     """A 2-D float 0..1 thumbnail for ``entry``: from its pixels if in memory, else the file."""

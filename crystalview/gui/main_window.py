@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.pool.job_finished.connect(self._on_job_finished)
         self.pool.job_failed.connect(self.show_job_error)
         install_features(self)
+        self._install_combine_action()
         self._restore_layout()  # after the features, so their docks get their saved places
 
     # -- extension points -----------------------------------------------------------------------
@@ -475,6 +476,76 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "Copy &Diagnostics", self.copy_diagnostics)
         self._action(help_menu, "&About CrystalView", self.show_about)
         self.gallery.addAction(close)
+
+    def _install_combine_action(self) -> None:
+        """Model ▸ Combine Selected Patterns (and the gallery's context menu)."""
+        titles = {a.text().replace("&", ""): a for a in self.menuBar().actions()}
+        model_menu = titles.get("Model")
+        menu = model_menu.menu() if model_menu is not None else self.view_menu
+        menu.addSeparator()
+        self.combine_action = self._action(
+            menu,
+            "Com&bine Selected Patterns",
+            self.combine_selected,
+            "Ctrl+Shift+B",
+            "One verdict for a sample from the results of the selected images",
+        )
+        self.gallery.addAction(self.combine_action)
+
+    def combine_selected(self) -> list:
+        """Combine the selected images' results into one verdict per model and show it.
+
+        Returns the `CombinedVerdict` of each model that classified some of the selection
+        (empty when none was classified: the user is told to run a model first).
+        """
+        from crystalview.gui.docks.results import prediction_of
+        from crystalview.inference.combine import combine_predictions
+
+        entries = self.gallery.selected_entries()
+        by_model: dict[str, list] = {}
+        for entry in entries:
+            prediction = prediction_of(entry)
+            if prediction is not None:
+                by_model.setdefault(prediction.model_name, []).append((entry, prediction))
+        if not by_model:
+            text = (
+                "Select the images of one sample in the gallery first."
+                if not entries
+                else "None of the selected images has a result yet: run a model on them first."
+            )
+            self._show_combined("Combine selected patterns", text)
+            return []
+        verdicts, lines = [], []
+        unclassified = len(entries) - sum(len(v) for v in by_model.values())
+        for model_name, pairs in by_model.items():
+            predictions = [p for _, p in pairs]
+            verdict = combine_predictions(
+                predictions, predictions[0].unsure_below, [str(e.path) for e, _ in pairs]
+            )
+            verdicts.append(verdict)
+            answer = (
+                f"{verdict.label} ({verdict.confidence:.1%})"
+                if verdict.status == "ok"
+                else f"{verdict.status}"
+                + (
+                    f", best guess {verdict.label} ({verdict.confidence:.1%})"
+                    if verdict.label
+                    else ""
+                )
+            )
+            lines.append(f"{model_name}: {answer} — {verdict.reason}.")
+        if unclassified:
+            lines.append(f"{unclassified} selected image(s) without a result were left out.")
+        self._show_combined("Combined verdict", "\n".join(lines))
+        return verdicts
+
+    def _show_combined(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=self)
+        box.setModal(False)
+        box.finished.connect(lambda _r, b=box: self._forget_notification(b))
+        self.notifications.append(box)
+        self.last_combined_text = text
+        box.show()
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -6,6 +6,9 @@ Large images are normalised and resampled once, cut into a regular grid of overl
 image-level answer is the mean of the tile probabilities; the per-class probability map blends
 the tiles smoothly. Images no bigger than one tile, and models trained on whole images, are
 classified whole.
+
+Probabilities are calibrated (divided by the manifest's temperature) and every prediction
+carries a status, ``ok``, ``unsure`` or ``not-this-kind`` (`crystalview.inference.status`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress, relay
 from crystalview.core.tiling import extract_tiles, stitch_tiles
 from crystalview.inference.device import configure_threads, select_device
+from crystalview.inference.image_kind import measure_image_kind
 from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import prepare_image, prepare_whole
-from crystalview.inference.runner import BatchRunner
+from crystalview.inference.runner import BatchRunner, softmax_rows
 from crystalview.inference.settings import InferenceSettings
+from crystalview.inference.status import OK, decide_status, model_calibration, unsure_threshold
 from crystalview.models.bundle import LoadedModel
 
 Item = TypeVar("Item")
@@ -50,7 +55,11 @@ class ImagePrediction:
     """Everything one run on one image produced.
 
     ``tile_boxes`` are ``y0, x0, y1, x1`` in the original image's pixels; ``probability_map``
-    is ``(k, H, W)`` in those pixels, or None for whole-image classification.
+    is ``(k, H, W)`` in those pixels, or None for whole-image classification. Probabilities
+    are calibrated when the model is. ``status`` is ``ok``, ``unsure`` or ``not-this-kind``,
+    ``status_reason`` says why; ``ood_score`` is the out-of-distribution score over the
+    model's threshold (None without calibration); ``image_kind`` is what the cheap look saw;
+    ``unsure_below`` is the threshold the status used.
     """
 
     label: str
@@ -64,6 +73,12 @@ class ImagePrediction:
     device: str
     model_name: str
     notes: list[str] = field(default_factory=list)
+    status: str = OK
+    status_reason: str = ""
+    ood_score: float | None = None
+    image_kind: str = ""
+    calibrated: bool = False
+    unsure_below: float = 0.0
 
 
 @dataclass
@@ -102,6 +117,7 @@ def predict_micrograph(
             pixel_size=micrograph.pixel_size,
             pixel_unit=micrograph.pixel_unit,
             runner=runner,
+            file_modality=micrograph.modality,
         )
     )
 
@@ -114,8 +130,12 @@ def predict_image(
     pixel_size: float | None = None,
     pixel_unit: str | None = None,
     runner: BatchRunner | None = None,
+    file_modality: str | None = None,
 ) -> Generator[Progress, None, ImagePrediction]:
     """Classify a 2-D image, yielding `Progress` (with a `TileBatch`) after every batch.
+
+    ``file_modality`` is what the file's metadata says the image is (``"SEM"``, ``"SAED"`` …);
+    it takes part in the status.
 
     Raises
     ------
@@ -130,9 +150,18 @@ def predict_image(
     boxes = plan.boxes
     notes_seen = len(runner.notes)
     cancel.raise_if_cancelled()
+    calibration = model_calibration(manifest)
+    temperature = calibration.temperature if calibration is not None else 1.0
+    ood_scores = []
+
+    def calibrated(batch: np.ndarray) -> np.ndarray:
+        logits, features = runner.outputs(batch)
+        if calibration is not None and calibration.ood is not None and len(features):
+            ood_scores.append(calibration.ood.score(features) / calibration.ood.threshold)
+        return softmax_rows(logits, temperature)
 
     if plan.grid is None:
-        tile_probs = runner.probabilities(prepare_whole(image, manifest)[None])
+        tile_probs = calibrated(prepare_whole(image, manifest)[None])
         yield Progress(1, 1, "classified whole image", TileBatch(0, boxes, tile_probs))
         stitched = None
     else:
@@ -144,7 +173,7 @@ def predict_image(
         for start in range(0, grid.n_tiles, batch):
             cancel.raise_if_cancelled()
             stop = min(start + batch, grid.n_tiles)
-            probs = runner.probabilities(extract_tiles(prepared, grid, slice(start, stop)))
+            probs = calibrated(extract_tiles(prepared, grid, slice(start, stop)))
             tile_probs[start:stop] = probs
             for note in runner.notes[notes_seen:]:
                 yield Progress(start, grid.n_tiles, note)
@@ -157,6 +186,9 @@ def predict_image(
     mean = tile_probs.mean(axis=0)
     best = int(np.argmax(mean))
     classes = list(manifest.classes)
+    look = measure_image_kind(image)
+    ood = float(np.mean(np.concatenate(ood_scores))) if ood_scores else None
+    status = decide_status(manifest, float(mean[best]), look, ood, file_modality)
     return ImagePrediction(
         label=classes[best],
         confidence=float(mean[best]),
@@ -169,6 +201,12 @@ def predict_image(
         device=runner.device.type,
         model_name=loaded.name,
         notes=list(runner.notes),
+        status=status.status,
+        status_reason=status.reason,
+        ood_score=ood,
+        image_kind=look.kind,
+        calibrated=calibration is not None,
+        unsure_below=unsure_threshold(manifest),
     )
 
 

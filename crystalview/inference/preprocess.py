@@ -19,8 +19,12 @@ import torch.nn.functional as F
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.inference.diffraction import (
+    PROFILE_TRIM,
     autocorrelation,
+    beam_stop_mask,
+    fill_masked,
     find_beam_centre,
+    locate_pattern,
     log_polar,
     radial_profile,
     subtract_background,
@@ -145,22 +149,38 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     log-lag) coordinates around the zero lag, where a rotation of the pattern is a cyclic shift
     and the net's angles and length ratios are fixed offsets. See
     `crystalview.inference.diffraction`.
+
+    The radial profile and the spot-net views first find a beam stop (`beam_stop_mask`):
+    the profile is then a trimmed mean of the pixels the stop leaves visible, about a centre
+    found without the stop; the autocorrelation is taken with the stop filled in smoothly from
+    its surroundings, so its edges do not read as a spot net.
     """
     size = manifest.input_size
     transform = manifest.transform
     if transform == "log_polar":
         return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
-        profile = radial_profile(work, find_beam_centre(work, log=False), n_radii=size)
+        centre, mask = locate_pattern(work)
+        profile = radial_profile(work, centre, n_radii=size, mask=mask, trim=PROFILE_TRIM)
         return np.repeat(profile[None, :], size, axis=0)
     if transform == "autocorrelation":
         correlation = autocorrelation(subtract_background(work), min(work.shape) // 2)
         return resample(_stretch(correlation, manifest.normalization), (size, size))
     if transform == "polar_autocorrelation":
-        correlation = _stretch(autocorrelation(subtract_background(work)), manifest.normalization)
+        correlation = _stretch(autocorrelation(_sharp_features(work)), manifest.normalization)
         zero_lag = (correlation.shape[0] // 2, correlation.shape[1] // 2)
         return log_polar(correlation, zero_lag, n_angles=size, n_radii=size)
     raise CrystalViewError(f"model {manifest.name!r} asks for an unknown transform {transform!r}")
+
+
+def _sharp_features(work: np.ndarray) -> np.ndarray:
+    """Spots and rings without the smooth background, a beam stop filled in and left out."""
+    mask = beam_stop_mask(work)
+    if not mask.any():
+        return subtract_background(work)
+    sharp = subtract_background(fill_masked(work, mask))
+    sharp[mask] = 0.0
+    return sharp
 
 
 def prepare_whole(image2d: np.ndarray, manifest: ModelManifest) -> np.ndarray:

@@ -12,6 +12,9 @@ CPU has native bfloat16 units (about twice as fast again, same top-1 answers) an
 autocast with pinned host memory on CUDA. The copy is cached per model and rebuilt when its
 weights change.
 
+Every forward pass also returns the global average of the last feature map, the input of the
+out-of-distribution score (`crystalview.inference.calibration`): it costs one mean per batch.
+
 When the GPU runs out of memory the runner frees its cache, halves the batch and retries, and as
 a last resort moves the model to the CPU; each step is recorded in ``notes`` so the user is told.
 """
@@ -115,14 +118,29 @@ def replace_2x2_pools(network: torch.nn.Module) -> int:
     return swapped
 
 
-def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool) -> torch.nn.Module:
+class LogitsAndFeatures(torch.nn.Module):
+    """``model`` returning ``(logits, pooled features)``: the features are the global average
+    of the last feature map, ``(N, C)``."""
+
+    def __init__(self, model: CrystalNet) -> None:
+        super().__init__()
+        self.net = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmap = self.net.forward_features(x)
+        return self.net.forward_head(fmap), fmap.mean(dim=(2, 3))
+
+
+def inference_copy(
+    model: CrystalNet, device: torch.device, channels_last: bool, features: bool = False
+) -> torch.nn.Module:
     """An eval-mode copy of ``model`` with batch norms folded into convolutions, on ``device``.
 
     ReLUs before max-pools are also moved behind them (`pool_before_relu`), and on the CPU
     2 x 2 max-pools become `MaxPool2x2`. Falls back to a plain copy when the architecture
-    cannot be traced by torch.fx.
+    cannot be traced by torch.fx. With ``features`` the copy is of `LogitsAndFeatures`.
     """
-    key = (str(device), channels_last, _weights_signature(model))
+    key = (str(device), channels_last, features, _weights_signature(model))
     cached = _INFERENCE_COPIES.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -130,12 +148,13 @@ def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool)
 
     was_training = model.training
     model.eval()
+    source = LogitsAndFeatures(model) if features else model
     try:
-        fused = fuse(model)  # works on a deep copy
+        fused = fuse(source)  # works on a deep copy
         pool_before_relu(fused)
     except Exception as error:  # tracing is an optimisation only; any failure keeps eager
         log.debug("batch-norm folding unavailable for %s: %s", model.arch, error)
-        fused = copy.deepcopy(model)
+        fused = copy.deepcopy(source)
     finally:
         model.train(was_training)
     fused.eval().to(device)
@@ -147,6 +166,14 @@ def inference_copy(model: CrystalNet, device: torch.device, channels_last: bool)
     return fused
 
 
+def softmax_rows(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` as float32."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """True for CUDA (and MPS) out-of-memory errors, which are worth a smaller retry."""
     if isinstance(error, torch.cuda.OutOfMemoryError):
@@ -155,7 +182,7 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 class BatchRunner:
-    """Turns float32 batches ``(B, H, W)`` into class probabilities ``(B, k)``.
+    """Turns float32 batches ``(B, H, W)`` into logits ``(B, k)`` and pooled features ``(B, C)``.
 
     Parameters
     ----------
@@ -196,9 +223,9 @@ class BatchRunner:
         if self._channels_last:
             self.model.to(memory_format=torch.channels_last)
         if self.fast:
-            self._net = inference_copy(self.model, device, self._channels_last)
+            self._net = inference_copy(self.model, device, self._channels_last, features=True)
         else:
-            self._net = self.model
+            self._net = LogitsAndFeatures(self.model)
         self._autocast_dtype: torch.dtype | None = None
         if self.fast and device.type == "cuda":
             self._autocast_dtype = torch.float16
@@ -210,8 +237,8 @@ class BatchRunner:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self._autocast_dtype)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """One forward pass of a batch that must fit the device (no splitting here)."""
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and pooled features of a batch that must fit the device (no splitting)."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
@@ -222,8 +249,8 @@ class BatchRunner:
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            logits = self._net(x)
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+            logits, features = self._net(x)
+        return logits.float().cpu().numpy(), features.float().cpu().numpy()
 
     def _free_device_memory(self) -> None:
         gc.collect()
@@ -234,21 +261,29 @@ class BatchRunner:
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Softmax probabilities ``(B, k)`` for ``batch`` ``(B, H, W)``, splitting it as needed."""
-        results = []
+        logits, _ = self.outputs(batch)
+        return softmax_rows(logits)
+
+    def outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits ``(B, k)`` and pooled features ``(B, C)``, splitting the batch as needed."""
+        logits, features = [], []
         start = 0
         while start < len(batch):
             chunk = batch[start : start + self.max_batch]
             try:
-                results.append(self._forward(chunk))
+                chunk_logits, chunk_features = self._forward(chunk)
             except Exception as error:
                 if not is_out_of_memory(error):
                     raise
                 self._recover_from_oom(error)
                 continue
+            logits.append(chunk_logits)
+            features.append(chunk_features)
             start += len(chunk)
-        if not results:
-            return np.zeros((0, self.model.num_classes), dtype=np.float32)
-        return np.concatenate(results, axis=0)
+        if not logits:
+            empty = np.zeros((0, self.model.num_classes), dtype=np.float32)
+            return empty, np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate(logits, axis=0), np.concatenate(features, axis=0)
 
     def _recover_from_oom(self, error: BaseException) -> None:
         self._free_device_memory()

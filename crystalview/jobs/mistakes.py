@@ -27,15 +27,17 @@ class MistakeView:
     true_name: str
     predicted_name: str
     confidence: float
+    status: str  # "ok" or "unsure": an unsure mistake is shown as such
     rgb: np.ndarray | None  # (h, w, 3) uint8, or None when the image could not be explained
     error: str = ""
 
 
-def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
+def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken, statuses=None):
     """Heat maps of the wrongly predicted class for each mistake (a progress generator).
 
-    ``mistakes`` are `ValPrediction`s with a path. Each finished image is the ``partial`` of one
-    `Progress` so the gallery fills as they come.
+    ``mistakes`` are `ValPrediction`s with a path; ``statuses`` maps a mistake's ``index`` to
+    its status (``ok`` / ``unsure``), ``ok`` when absent. Each finished image is the ``partial``
+    of one `Progress` so the gallery fills as they come.
     """
     from crystalview.cam import compute_cam
     from crystalview.cam.colormaps import blend_heatmap
@@ -54,6 +56,7 @@ def explain_mistakes(loaded, mistakes, class_names, cancel: CancelToken):
             class_names[mistake.true],
             class_names[mistake.predicted],
             float(mistake.probabilities[mistake.predicted]),
+            (statuses or {}).get(mistake.index, "ok"),
             None,
         )
         try:

@@ -15,7 +15,8 @@ from typing import Any
 from crystalview.core.errors import ModelBundleError
 from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Modality
 
-FORMAT_VERSION = 1
+# 2: optional "calibration" and "pattern_kind"; bundles of version 1 still load.
+FORMAT_VERSION = 2
 KNOWN_ARCHITECTURES = (
     "resnet18",
     "resnet34",
@@ -29,6 +30,16 @@ MODALITIES = tuple(modality.value for modality in Modality if modality is not Mo
 PIXEL_UNITS = (REAL_SPACE_UNIT, RECIPROCAL_UNIT)
 INPUT_MODES = ("tiles", "whole")
 NORMALIZATION_METHODS = ("percentile",)
+PATTERN_KINDS = ("rings", "spots")
+# Which diffraction view a model reads when its manifest does not say (older bundles).
+_PATTERN_KIND_OF_TRANSFORM = {
+    "log_polar_mean": "rings",
+    "autocorrelation": "spots",
+    "polar_autocorrelation": "spots",
+}
+MAX_OOD_AXES = 256
+MAX_FEATURES = 4096
+MAX_CURVE_POINTS = 1000
 
 MIN_INPUT_SIZE = 16
 MAX_INPUT_SIZE = 2048
@@ -86,6 +97,13 @@ class ModelManifest:
         ``"tiles"``: large images are cut into tiles; ``"whole"``: each image is resized whole.
     provenance
         Base model, strategy, data summary, metrics, date: free-form JSON.
+    calibration
+        ``None`` (not calibrated) or the dict of
+        `crystalview.inference.calibration.Calibration`: temperature, the ``unsure``
+        threshold, the accuracy-coverage curve and the out-of-distribution statistics.
+    pattern_kind
+        ``"rings"`` or ``"spots"``: which diffraction patterns the model reads (the other kind
+        is not-this-kind); ``None`` derives it from the transform (see `expected_pattern_kind`).
     """
 
     architecture: str
@@ -100,6 +118,8 @@ class ModelManifest:
     provenance: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     description: str = ""
+    calibration: dict[str, Any] | None = None
+    pattern_kind: str | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -113,6 +133,12 @@ class ModelManifest:
     def transform(self) -> str:
         """The view of the image the model reads (one of `TRANSFORMS`; ``"none"``: the image)."""
         return self.normalization.get("transform", "none")
+
+    def expected_pattern_kind(self) -> str | None:
+        """``"rings"``, ``"spots"`` or None: the diffraction patterns this model reads."""
+        if self.pattern_kind is not None:
+            return self.pattern_kind
+        return _PATTERN_KIND_OF_TRANSFORM.get(self.normalization.get("transform", "none"))
 
     def validate(self) -> None:
         """Raise `ManifestError` naming the first field that is wrong."""
@@ -140,6 +166,10 @@ class ModelManifest:
             _check_choice("pixel_unit", self.pixel_unit, PIXEL_UNITS)
         if not isinstance(self.provenance, dict):
             raise ManifestError("model.json: provenance must be an object")
+        if self.pattern_kind is not None:
+            _check_choice("pattern_kind", self.pattern_kind, PATTERN_KINDS)
+        if self.calibration is not None:
+            _check_calibration(self.calibration, self.num_classes)
         for key in ("name", "description"):
             value = getattr(self, key)
             if not isinstance(value, str) or len(value) > MAX_TEXT:
@@ -234,3 +264,99 @@ def _check_normalization(norm: Any) -> None:
     _check_positive_float("normalization.std", norm["std"])
     if not isinstance(norm["log"], bool):
         raise ManifestError("model.json: normalization.log must be true or false")
+
+
+_CALIBRATION_NUMBERS = (
+    "temperature",
+    "unsure_below",
+    "target_precision",
+    "coverage",
+    "accuracy",
+    "ece_before",
+    "ece_after",
+    "nll_before",
+    "nll_after",
+)
+_CALIBRATION_KEYS = {*_CALIBRATION_NUMBERS, "ok_accuracy", "n", "curve", "split", "ood"}
+_OOD_KEYS = {
+    "method",
+    "class_means",
+    "components",
+    "scales",
+    "residual_scale",
+    "threshold",
+    "quantiles",
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_matrix(key: str, value: Any, rows: int | None, columns: int | None) -> tuple[int, int]:
+    """A list of equally long lists of finite numbers; returns its shape."""
+    if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
+        raise ManifestError(f"model.json: {key} must be a non-empty list of lists of numbers")
+    width = len(value[0])
+    if rows is not None and len(value) != rows:
+        raise ManifestError(f"model.json: {key} must have {rows} rows, got {len(value)}")
+    if (columns is not None and width != columns) or not 0 < width <= MAX_FEATURES:
+        raise ManifestError(f"model.json: {key} has rows of the wrong length ({width})")
+    for row in value:
+        if len(row) != width or not all(_is_number(v) for v in row):
+            raise ManifestError(f"model.json: {key} must hold rows of {width} finite numbers")
+    return len(value), width
+
+
+def _check_calibration(calibration: Any, num_classes: int) -> None:
+    """Types, ranges and shapes of the ``calibration`` object (see `ModelManifest`)."""
+    if not isinstance(calibration, dict) or set(calibration) != _CALIBRATION_KEYS:
+        raise ManifestError(
+            "model.json: calibration must be an object with exactly the keys "
+            + ", ".join(sorted(_CALIBRATION_KEYS))
+        )
+    for key in _CALIBRATION_NUMBERS:
+        if not _is_number(calibration[key]):
+            raise ManifestError(f"model.json: calibration.{key} must be a finite number")
+    if not 0 < calibration["temperature"] <= 100:
+        raise ManifestError("model.json: calibration.temperature must be in (0, 100]")
+    if not 0 <= calibration["unsure_below"] <= 1.001:
+        raise ManifestError("model.json: calibration.unsure_below must be a probability")
+    ok_accuracy = calibration["ok_accuracy"]
+    if ok_accuracy is not None and not _is_number(ok_accuracy):
+        raise ManifestError("model.json: calibration.ok_accuracy must be a number or null")
+    _check_int("calibration.n", calibration["n"], 1, 10**9)
+    if not isinstance(calibration["split"], str) or len(calibration["split"]) > MAX_TEXT:
+        raise ManifestError("model.json: calibration.split must be text")
+    curve = calibration["curve"]
+    if curve:
+        _check_matrix("calibration.curve", curve, None, 3)
+        if len(curve) > MAX_CURVE_POINTS:
+            raise ManifestError("model.json: calibration.curve has too many points")
+    ood = calibration["ood"]
+    if ood is None:
+        return
+    if not isinstance(ood, dict) or set(ood) != _OOD_KEYS:
+        raise ManifestError(
+            "model.json: calibration.ood must have exactly the keys " + ", ".join(sorted(_OOD_KEYS))
+        )
+    _check_choice("calibration.ood.method", ood["method"], ("mahalanobis_unit_pca",))
+    _, n_features = _check_matrix(
+        "calibration.ood.class_means", ood["class_means"], num_classes, None
+    )
+    axes, _ = _check_matrix("calibration.ood.components", ood["components"], None, n_features)
+    if axes > MAX_OOD_AXES:
+        raise ManifestError(f"model.json: calibration.ood has more than {MAX_OOD_AXES} axes")
+    scales = ood["scales"]
+    if not isinstance(scales, list) or len(scales) != axes:
+        raise ManifestError("model.json: calibration.ood.scales must have one value per axis")
+    for key, values in (("scales", scales), ("residual_scale", [ood["residual_scale"]])):
+        if not all(_is_number(v) and v > 0 for v in values):
+            raise ManifestError(f"model.json: calibration.ood.{key} must be positive numbers")
+    if not _is_number(ood["threshold"]) or ood["threshold"] <= 0:
+        raise ManifestError("model.json: calibration.ood.threshold must be a positive number")
+    quantiles = ood["quantiles"]
+    if not isinstance(quantiles, dict) or len(quantiles) > 20:
+        raise ManifestError("model.json: calibration.ood.quantiles must be a small object")
+    if not all(isinstance(k, str) and _is_number(v) for k, v in quantiles.items()):
+        raise ManifestError("model.json: calibration.ood.quantiles must map text to numbers")

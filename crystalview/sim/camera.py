@@ -49,6 +49,22 @@ class CameraSettings:
         Whether a beam stop (a disc on an arm) hides the direct beam.
     beam_stop_angle_deg
         Direction of the beam-stop arm.
+    beam_stop_shape
+        ``"disc_arm"`` (a disc on an arm to the edge), ``"disc"`` (a disc alone, e.g. a
+        pointer tip), ``"wedge"`` (a tapering blade from the edge over the beam) or ``"partial"``
+        (a straight blade from the edge whose end lies near, not on, the beam).
+    beam_stop_scale
+        Size of the stop relative to the default (disc radius 4.5 % of the side).
+    amorphous
+        Height of the amorphous-carbon support film's halos (d ≈ 2.1 Å and 1.2 Å) relative
+        to the brightest Bragg feature.
+    nonuniformity
+        RMS of the detector's smooth gain variation (flat-field error), e.g. 0.05.
+    psf_tail
+        Fraction of the counts spread by the detector's long point-spread tail (scintillator
+        glow, lens flare).
+    blooming
+        Whether charge above the full well spills along the readout columns (CCD blooming).
     """
 
     size: int = 128
@@ -64,6 +80,12 @@ class CameraSettings:
     direct_beam: float = 5.0
     beam_stop: bool = False
     beam_stop_angle_deg: float = 0.0
+    beam_stop_shape: str = "disc_arm"
+    beam_stop_scale: float = 1.0
+    amorphous: float = 0.0
+    nonuniformity: float = 0.0
+    psf_tail: float = 0.0
+    blooming: bool = False
 
     @property
     def center(self) -> tuple[float, float]:
@@ -120,16 +142,57 @@ def splat(size: int, ys: np.ndarray, xs: np.ndarray, weights: np.ndarray) -> np.
     return image
 
 
-def _beam_stop_mask(camera: CameraSettings, radius: np.ndarray) -> np.ndarray:
-    """True where the beam stop (a disc over the direct beam plus an arm to the edge) sits."""
+def beam_stop_mask(camera: CameraSettings) -> np.ndarray:
+    """True where the beam stop sits (see `CameraSettings.beam_stop_shape`)."""
     cy, cx = camera.center
     yy, xx = np.mgrid[0 : camera.size, 0 : camera.size].astype(np.float64)
     angle = np.radians(camera.beam_stop_angle_deg)
     along = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
     across = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
-    disc_radius = 0.045 * camera.size
-    arm_half_width = 0.015 * camera.size
-    return (radius < disc_radius) | ((along > 0) & (np.abs(across) < arm_half_width))
+    scale = camera.beam_stop_scale
+    disc_radius = 0.045 * camera.size * scale
+    arm_half_width = 0.015 * camera.size * scale
+    disc = np.hypot(along, across) < disc_radius
+    shape = camera.beam_stop_shape
+    if shape == "disc":
+        return disc
+    if shape == "disc_arm":
+        return disc | ((along > 0) & (np.abs(across) < arm_half_width))
+    if shape == "wedge":
+        # from a point just past the beam, widening towards the edge
+        tip = -disc_radius
+        return (along > tip) & (np.abs(across) < 0.35 * (along - tip) + 0.5 * arm_half_width)
+    if shape == "partial":
+        # a blade whose end stops short of the beam: the direct beam stays visible (attenuated
+        # by nothing) and the blade hides a band of the pattern on one side
+        return (along > 1.5 * disc_radius) & (np.abs(across) < 2.0 * arm_half_width)
+    raise ValueError(f"unknown beam-stop shape {shape!r}")
+
+
+def _amorphous_halo(camera: CameraSettings, radius: np.ndarray) -> np.ndarray:
+    """Two broad rings of an amorphous carbon film (d ≈ 2.1 Å and 1.2 Å), peak height 1."""
+    halo = np.zeros_like(radius)
+    for d, height in ((2.13, 1.0), (1.17, 0.45)):
+        r0 = 10.0 / d / camera.pixel_size
+        halo += height * np.exp(-0.5 * ((radius - r0) / (0.09 * r0)) ** 2)
+    return halo
+
+
+def _gain_map(camera: CameraSettings, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random flat-field error of rms ``nonuniformity`` around 1."""
+    field = ndimage.gaussian_filter(rng.normal(size=(camera.size, camera.size)), camera.size / 6)
+    field /= field.std() or 1.0
+    return np.clip(1.0 + camera.nonuniformity * field, 0.2, None)
+
+
+def _bloom(counts: np.ndarray) -> np.ndarray:
+    """Spill the charge above the full well up and down the column (CCD blooming)."""
+    excess = np.maximum(counts - FULL_WELL, 0.0)
+    if not excess.any():
+        return counts
+    length = max(3, counts.shape[0] // 6) | 1
+    spread = ndimage.uniform_filter1d(excess, length, axis=0, mode="constant") * length / 4.0
+    return np.minimum(counts, FULL_WELL) + spread
 
 
 def expose(signal: np.ndarray, camera: CameraSettings, rng: np.random.Generator) -> np.ndarray:
@@ -148,12 +211,49 @@ def expose(signal: np.ndarray, camera: CameraSettings, rng: np.random.Generator)
     falloff = 0.08 * camera.size
     diffuse = 1.0 / (1.0 + (radius / falloff) ** 2) + 0.15 * np.exp(-radius / (0.5 * camera.size))
     electrons = electrons + camera.background * diffuse
+    if camera.amorphous > 0:
+        electrons = electrons + camera.amorphous * _amorphous_halo(camera, radius)
     if camera.beam_stop:
-        mask = _beam_stop_mask(camera, radius)
+        mask = beam_stop_mask(camera)
         # The stop's edge is blurred by its distance from the image plane.
         transmission = 1.0 - ndimage.gaussian_filter(mask.astype(np.float64), 1.0) * 0.98
         electrons = electrons * transmission
     expected = np.clip(electrons * camera.dose, 0.0, None)
+    if camera.nonuniformity > 0:
+        expected = expected * _gain_map(camera, rng)
+    if camera.psf_tail > 0:
+        wide = ndimage.gaussian_filter(expected, camera.size / 25.0)
+        expected = (1.0 - camera.psf_tail) * expected + camera.psf_tail * wide
     counts = rng.poisson(expected).astype(np.float64) * camera.gain
+    if camera.blooming:
+        counts = _bloom(counts)
     counts += rng.normal(0.0, camera.read_noise, counts.shape) + 10.0 * camera.gain
     return np.clip(np.rint(counts), 0, FULL_WELL).astype(np.uint16)
+
+
+def export_8bit(
+    counts: np.ndarray, rng: np.random.Generator, log_scale: bool, jpeg_quality: int | None
+) -> np.ndarray:
+    """What a pattern becomes when saved from a viewer: 8-bit, often log-scaled, maybe JPEG.
+
+    The display range is stretched between a low and a high percentile (clipping the direct
+    beam, as a screen export does); ``log_scale`` applies the log first; ``jpeg_quality``
+    compresses with that quality (blocking and ringing artefacts) and decodes again.
+    """
+    data = counts.astype(np.float64)
+    if log_scale:
+        data = np.log1p(np.maximum(data - data.min(), 0.0))
+    lo = np.percentile(data, rng.uniform(0.0, 2.0))
+    hi = np.percentile(data, rng.uniform(99.0, 100.0))
+    out = np.clip((data - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    image = np.rint(out * 255.0).astype(np.uint8)
+    if jpeg_quality is None:
+        return image
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(jpeg_quality))
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("L"), dtype=np.uint8)

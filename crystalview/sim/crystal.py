@@ -23,7 +23,7 @@ CENTRING_TRANSLATIONS: dict[str, tuple[tuple[float, float, float], ...]] = {
 
 # Structure factors below this fraction of the largest one are treated as absent: it separates
 # exact cancellations (round-off ~1e-15) from genuinely weak reflections.
-_ABSENT_FRACTION = 1e-6
+ABSENT_FRACTION = 1e-6
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def allowed_reflections(crystal: Crystal, d_min: float) -> Reflections:
     intensity = np.abs(f) ** 2
     if intensity.size == 0:
         return Reflections(hkl, np.empty(0), np.empty(0))
-    keep = intensity > _ABSENT_FRACTION * intensity.max()
+    keep = intensity > ABSENT_FRACTION * intensity.max()
     hkl = hkl[keep]
     return Reflections(hkl, crystal.lattice.d_spacing(hkl), intensity[keep])
 
@@ -180,11 +180,16 @@ class PowderRings:
 def powder_rings(crystal: Crystal, d_min: float, d_tolerance: float = 1e-4) -> PowderRings:
     """Group the allowed reflections into rings of equal d (relative tolerance ``d_tolerance``)."""
     refl = allowed_reflections(crystal, d_min)
-    if refl.d.size == 0:
+    return group_rings(refl.d, refl.intensity, d_tolerance)
+
+
+def group_rings(d: np.ndarray, intensity: np.ndarray, d_tolerance: float = 1e-4) -> PowderRings:
+    """Sum reflection intensities into rings of equal d (relative tolerance ``d_tolerance``)."""
+    if d.size == 0:
         return PowderRings(np.empty(0), np.empty(0), np.empty(0, dtype=int))
-    order = np.argsort(-refl.d)
-    d = refl.d[order]
-    intensity = refl.intensity[order]
+    order = np.argsort(-d)
+    d = d[order]
+    intensity = intensity[order]
     new_ring = np.r_[True, np.diff(np.log(d)) < -d_tolerance]
     ring_id = np.cumsum(new_ring) - 1
     n_rings = ring_id[-1] + 1

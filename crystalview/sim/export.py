@@ -13,20 +13,28 @@ from pathlib import Path
 import numpy as np
 
 from crystalview.core.progress import CancelToken, Progress
-from crystalview.sim.generators import Sample, class_names, simulate_one
+from crystalview.sim.crystal import Crystal
+from crystalview.sim.generators import (
+    Sample,
+    class_names,
+    simulate_one,
+    simulate_structure_sample,
+    usable_zones,
+)
 
 RECIPROCAL_UNIT = "1/nm"
 
 
 def write_pattern_tiff(path: str | Path, image: np.ndarray, pixel_size: float) -> Path:
-    """Save a uint16 pattern with its reciprocal pixel size (1/nm per pixel) as ImageJ tags."""
+    """Save a pattern (uint16, or uint8 for an 8-bit export) with its reciprocal pixel size
+    (1/nm per pixel) as ImageJ tags."""
     import tifffile
 
     path = Path(path)
     per_unit = 1.0 / float(pixel_size)
     tifffile.imwrite(
         path,
-        np.asarray(image, dtype=np.uint16),
+        np.asarray(image, dtype=np.uint8 if image.dtype == np.uint8 else np.uint16),
         imagej=True,
         resolution=(per_unit, per_unit),
         metadata={"unit": RECIPROCAL_UNIT, "axes": "YX"},
@@ -63,6 +71,10 @@ def write_dataset(
         rows.append({"file": relative.as_posix(), "label": sample.label} | sample.params)
         if index % 16 == 15 or index == n - 1:
             yield Progress(index + 1, n, f"{index + 1}/{n} {kind} patterns written")
+    return _write_labels(out_dir, rows)
+
+
+def _write_labels(out_dir: Path, rows: list[dict]) -> Path:
     labels = out_dir / "labels.csv"
     if rows:
         with labels.open("w", newline="", encoding="utf-8") as handle:
@@ -70,3 +82,47 @@ def write_dataset(
             writer.writeheader()
             writer.writerows(rows)
     return labels
+
+
+def write_structure_dataset(
+    out_dir: str | Path,
+    crystals: dict[str, Crystal],
+    kind: str,
+    n: int,
+    size: int,
+    seed: int,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, Path]:
+    """Patterns of the given structures, one class per structure, into class folders + CSV.
+
+    ``crystals`` maps a class name (e.g. the CIF's file name) to its crystal; classes cycle so
+    each gets ``n / len(crystals)`` patterns. Pattern ``i`` depends only on ``(seed, i)``. The
+    layout is that of `write_dataset`, which the fine-tune wizard imports as a labelled tree.
+    """
+    if not crystals:
+        raise ValueError("no structures to simulate")
+    out_dir = Path(out_dir)
+    names = list(crystals)
+    zones = {}
+    for name in names:
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        if kind == "spots":
+            zones[name] = usable_zones(crystals[name])
+            if not zones[name]:
+                raise ValueError(f"{name}: no zone axis up to index 3 shows six spots")
+    rows: list[dict] = []
+    width = len(str(max(n - 1, 0)))
+    for index in range(n):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        name = names[index % len(names)]
+        rng = np.random.default_rng([seed, index, 7])
+        sample = simulate_structure_sample(
+            crystals[name], name, kind, size, rng, zones.get(name, ())
+        )
+        relative = Path(name) / f"{kind}_{index:0{width}d}.tif"
+        write_pattern_tiff(out_dir / relative, sample.image, sample.params["pixel_size"])
+        rows.append({"file": relative.as_posix(), "label": name} | sample.params)
+        if index % 8 == 7 or index == n - 1:
+            yield Progress(index + 1, n, f"{index + 1}/{n} patterns of {len(names)} structures")
+    return _write_labels(out_dir, rows)

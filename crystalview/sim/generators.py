@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
 from crystalview.core.progress import CancelToken, Progress
-from crystalview.sim.camera import CameraSettings, expose
+from crystalview.sim.camera import CameraSettings, export_8bit, expose
 from crystalview.sim.crystal import Atom, Crystal, Lattice, powder_rings
 from crystalview.sim.indexing import is_pseudo_hexagonal
 from crystalview.sim.patterns import (
@@ -30,6 +31,8 @@ from crystalview.sim.patterns import (
     spot_signal,
 )
 from crystalview.sim.scattering import ELEMENTS
+from crystalview.sim.structures import TRAINING_STRUCTURES, jittered, structures_of, to_crystal
+from crystalview.sim.zones import ZONE_AXES, crystal_reflections, zone_lattice, zone_net
 
 RING_CLASSES: tuple[str, ...] = ("cubic", "hexagonal", "orthorhombic")
 SPOT_CLASSES: tuple[str, ...] = (
@@ -236,33 +239,109 @@ def random_zone_crystal(lattice2d: str, rng: np.random.Generator, regime: str = 
     return Crystal(lattice, centring, tuple(atoms), float(rng.uniform(0.2, 1.5)), name=lattice2d)
 
 
+BEAM_STOP_SHAPES = ("disc_arm", "disc", "wedge", "partial")
+_BEAM_STOP_P = (0.5, 0.2, 0.15, 0.15)
+
+
 def random_camera(
     rng: np.random.Generator, size: int, pixel_size: float, regime: str = "train"
 ) -> CameraSettings:
-    """Camera and optics drawn over the range met in practice (wider for held-out data)."""
+    """Camera and optics drawn over the range met in practice (wider for held-out data).
+
+    Besides geometry, dose and noise: beam stops of four shapes and sizes, an amorphous
+    support film, flat-field errors, a long point-spread tail, blooming of saturated pixels,
+    stronger projector distortion now and then, and patterns whose centre lies near the edge
+    (a crop or a shifted camera).
+    """
     held = regime == "heldout"
     max_offset = (0.12 if held else 0.08) * size
     offset = rng.uniform(-max_offset, max_offset, 2)
+    if rng.random() < 0.12:  # partial pattern: the beam near the edge of the frame
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        r = rng.uniform(0.2, 0.36) * size
+        offset = np.array([r * np.sin(angle), r * np.cos(angle)])
     log_dose = (
         rng.uniform(np.log(15.0), np.log(2000.0))
         if held
         else rng.uniform(np.log(30.0), np.log(3000.0))
     )
+    ellipticity = rng.uniform(0.0, 0.03) if rng.random() < 0.8 else rng.uniform(0.03, 0.07)
     return CameraSettings(
         size=size,
         pixel_size=pixel_size,
         center_offset=(float(offset[0]), float(offset[1])),
         rotation_deg=float(rng.uniform(0.0, 360.0)),
-        ellipticity=float(rng.uniform(0.0, 0.03)),
+        ellipticity=float(ellipticity),
         ellipse_angle_deg=float(rng.uniform(0.0, 180.0)),
         dose=float(np.exp(log_dose)),
         gain=float(rng.uniform(0.5, 4.0)),
         read_noise=float(rng.uniform(0.5, 6.0)),
         background=float(rng.uniform(0.05, 1.2 if held else 0.8)),
         direct_beam=float(rng.uniform(2.0, 30.0)),
-        beam_stop=bool(rng.random() < (0.5 if held else 0.3)),
+        beam_stop=bool(rng.random() < 0.5),
         beam_stop_angle_deg=float(rng.uniform(0.0, 360.0)),
+        beam_stop_shape=str(rng.choice(BEAM_STOP_SHAPES, p=_BEAM_STOP_P)),
+        beam_stop_scale=float(rng.uniform(0.6, 1.8)),
+        amorphous=float(rng.uniform(0.02, 0.6)) if rng.random() < 0.35 else 0.0,
+        nonuniformity=float(rng.uniform(0.02, 0.12)) if rng.random() < 0.3 else 0.0,
+        psf_tail=float(rng.uniform(0.05, 0.3)) if rng.random() < 0.3 else 0.0,
+        blooming=bool(rng.random() < 0.3),
     )
+
+
+def random_export(rng: np.random.Generator) -> dict | None:
+    """How a pattern was saved: None for raw counts, else an 8-bit export (maybe JPEG)."""
+    if rng.random() >= 0.25:
+        return None
+    return {
+        "log_scale": bool(rng.random() < 0.5),
+        "jpeg_quality": int(rng.integers(50, 96)) if rng.random() < 0.6 else None,
+    }
+
+
+def finish(
+    signal: np.ndarray, camera: CameraSettings, export: dict | None, rng: np.random.Generator
+) -> np.ndarray:
+    """Expose the signal, then export it as the lab saved it (see `random_export`)."""
+    counts = expose(signal, camera, rng)
+    if export is None:
+        return counts
+    return export_8bit(counts, rng, export["log_scale"], export["jpeg_quality"])
+
+
+def _export_params(export: dict | None) -> dict:
+    if export is None:
+        return {"export": "16-bit"}
+    name = "8-bit log" if export["log_scale"] else "8-bit"
+    if export["jpeg_quality"] is not None:
+        name += f" JPEG q{export['jpeg_quality']}"
+    return {"export": name}
+
+
+def random_ring_settings(rng: np.random.Generator, size: int) -> RingSettings:
+    """Microstructure of a film: grain size (ring width and shape), texture, intensity effects."""
+    scale = max(size / 256.0, 0.5)
+    width = rng.uniform(0.5, 1.6) if rng.random() < 0.7 else rng.uniform(1.6, 3.5)
+    axes = ((0, 0, 1), (1, 0, 0), (0, 1, 0), (1, 1, 0), (1, 1, 1))
+    return RingSettings(
+        width_px=float(width * scale),
+        spottiness=float(rng.choice([0.0, rng.uniform(0.2, 1.0)])),
+        grains=int(rng.integers(100, 1000)),
+        texture=float(rng.uniform(0.0, 0.4)),
+        texture_angle_deg=float(rng.uniform(0.0, 180.0)),
+        intensity_exponent=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.5 else 1.0,
+        intensity_jitter=float(rng.uniform(0.0, 0.35)),
+        preferred_orientation=(
+            float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) if rng.random() < 0.3 else 1.0
+        ),
+        preferred_axis=tuple(float(v) for v in axes[int(rng.integers(len(axes)))]),
+        lorentz_fraction=float(rng.uniform(0.0, 0.7)) if rng.random() < 0.4 else 0.0,
+        strain_broadening=float(rng.uniform(0.0, 0.01)) if rng.random() < 0.3 else 0.0,
+    )
+
+
+# Share of patterns drawn from the real structures of `crystalview.sim.structures`.
+REAL_STRUCTURE_FRACTION = 0.45
 
 
 def _first_ring_d(crystal: Crystal) -> float:
@@ -282,44 +361,82 @@ def simulate_ring_sample(
 ) -> Sample:
     """One polycrystalline ring pattern of the given crystal system.
 
-    ``camera_overrides`` fixes chosen `CameraSettings` fields (e.g. ``dose``) after the random
-    draw, for robustness curves. An orthorhombic crystal whose visible rings a hexagonal cell
-    indexes with no more lines (`is_pseudo_hexagonal`) shows a hexagonal pattern, so it is
-    redrawn with its camera, as pseudo-tetragonal cells are; ``keep_pseudo_hexagonal`` keeps
-    it (to measure what those patterns cost a model).
+    The crystal is a real structure (`REAL_STRUCTURE_FRACTION` of the time, cell scaled and
+    strained by a few per cent) or a random one. ``camera_overrides`` fixes chosen
+    `CameraSettings` fields (e.g. ``dose``) after the random draw, for robustness curves. A
+    random orthorhombic crystal whose visible rings a hexagonal cell indexes with no more lines
+    (`is_pseudo_hexagonal`) shows a hexagonal pattern, so it is redrawn with its camera, as
+    pseudo-tetragonal cells are; ``keep_pseudo_hexagonal`` keeps it (to measure what those
+    patterns cost a model).
     """
     while True:
-        crystal = random_ring_crystal(system, rng, regime)
+        real = rng.random() < REAL_STRUCTURE_FRACTION
+        if real:
+            choices = structures_of(system)
+            crystal, origin = jittered(choices[int(rng.integers(len(choices)))], rng)
+        else:
+            crystal = random_ring_crystal(system, rng, regime)
+            origin = {"structure": "random", "family": f"random {system}"}
         # Calibration varies freely: the first strong ring lands at 9-22 % of the image width.
         first_radius = rng.uniform(0.09, 0.22) * size
         pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
         camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
-        rings = RingSettings(
-            width_px=float(rng.uniform(0.5, 1.6) * max(size / 256.0, 0.5)),
-            spottiness=float(rng.choice([0.0, rng.uniform(0.2, 1.0)])),
-            grains=int(rng.integers(100, 1000)),
-            texture=float(rng.uniform(0.0, 0.4)),
-            texture_angle_deg=float(rng.uniform(0.0, 180.0)),
-        )
+        rings = random_ring_settings(rng, size)
         if (
-            keep_pseudo_hexagonal
+            real
+            or keep_pseudo_hexagonal
             or system != "orthorhombic"
             or not is_pseudo_hexagonal(crystal, camera, rings.width_px)
         ):
             break
-    image = expose(ring_signal(crystal, camera, rings, rng), camera, rng)
+    export = random_export(rng)
+    image = finish(ring_signal(crystal, camera, rings, rng), camera, export, rng)
     params = (
         _crystal_params(crystal)
+        | origin
         | camera.as_dict()
         | {
             "ring_width_px": rings.width_px,
             "spottiness": rings.spottiness,
             "grains": rings.grains,
             "texture": rings.texture,
+            "intensity_exponent": rings.intensity_exponent,
+            "preferred_orientation": rings.preferred_orientation,
             "regime": regime,
         }
+        | _export_params(export)
     )
     return Sample(image, system, params)
+
+
+@cache
+def real_zone_table() -> dict[str, tuple[tuple[int, tuple[int, int, int]], ...]]:
+    """For each 2-D lattice, the (structure index, zone axis) pairs of real crystals showing it."""
+    table: dict[str, list] = {name: [] for name in SPOT_CLASSES}
+    for index, structure in enumerate(TRAINING_STRUCTURES):
+        crystal = to_crystal(structure)
+        reflections = crystal_reflections(crystal)
+        for axis in ZONE_AXES:
+            label = zone_lattice(crystal, axis, reflections)
+            if label is not None:
+                table[label].append((index, axis))
+    return {name: tuple(pairs) for name, pairs in table.items()}
+
+
+def _real_zone_crystal(
+    lattice2d: str, rng: np.random.Generator
+) -> tuple[Crystal, tuple[int, int, int], dict] | None:
+    """A jittered real crystal and a zone showing ``lattice2d``; None if none keeps the label."""
+    pairs = real_zone_table()[lattice2d]
+    if not pairs:
+        return None
+    for _ in range(4):
+        index, axis = pairs[int(rng.integers(len(pairs)))]
+        structure = TRAINING_STRUCTURES[index]
+        crystal, origin = jittered(structure, rng)
+        if zone_lattice(crystal, axis) == lattice2d:
+            return crystal, axis, origin | {"zone_axis": " ".join(str(v) for v in axis)}
+    return None
 
 
 def simulate_spot_sample(
@@ -329,25 +446,42 @@ def simulate_spot_sample(
     regime: str = "train",
     camera_overrides: dict | None = None,
 ) -> Sample:
-    """One zone-axis spot pattern whose zone shows the given 2-D lattice (see ring sample)."""
-    crystal = random_zone_crystal(lattice2d, rng, regime)
+    """One zone-axis spot pattern whose zone shows the given 2-D lattice (see ring sample).
+
+    `REAL_STRUCTURE_FRACTION` of the patterns show a zone of a real structure whose net has
+    that lattice (`crystalview.sim.zones`); the others a random crystal's [001] zone.
+    """
+    real = _real_zone_crystal(lattice2d, rng) if rng.random() < REAL_STRUCTURE_FRACTION else None
+    if real is not None:
+        crystal, axis, origin = real
+        spacing = float(np.linalg.norm(zone_net(crystal, axis), axis=1).min())
+    else:
+        crystal = random_zone_crystal(lattice2d, rng, regime)
+        axis = (0, 0, 1)
+        origin = {"structure": "random", "family": f"random {lattice2d}", "zone_axis": "0 0 1"}
+        a_star = np.linalg.norm(crystal.lattice.reciprocal_basis()[:2], axis=1)
+        if crystal.centring == "C":
+            a_star = np.array([min(2 * a_star.min(), np.hypot(*a_star))])
+        spacing = float(a_star.min())
     # Shortest spacing of the spot net lands at 7-16 % of the image width.
-    a_star = np.linalg.norm(crystal.lattice.reciprocal_basis()[:2], axis=1)
-    if crystal.centring == "C":
-        a_star = np.array([min(2 * a_star.min(), np.hypot(*a_star))])
     spacing_px = rng.uniform(0.07, 0.16) * size
-    pixel_size = 10.0 * float(a_star.min()) / spacing_px
+    pixel_size = 10.0 * spacing / spacing_px
     camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
     held = regime == "heldout"
     zone = ZoneSettings(
+        zone_axis=axis,
         tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 1.0 if held else 0.6, 2)),
         thickness_angstrom=float(rng.uniform(80.0, 800.0)),
         mosaic_mrad=float(rng.uniform(10.0, 40.0)),
         spot_sigma_px=float(rng.uniform(0.008, 0.016) * size),
+        intensity_exponent=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.5 else 1.0,
     )
-    image = expose(spot_signal(crystal, camera, zone), camera, rng)
+    jitter = float(rng.uniform(0.0, 0.4))
+    export = random_export(rng)
+    image = finish(spot_signal(crystal, camera, zone, rng, jitter), camera, export, rng)
     params = (
         _crystal_params(crystal)
+        | origin
         | camera.as_dict()
         | {
             "tilt_mrad_x": zone.tilt_mrad[0],
@@ -355,10 +489,76 @@ def simulate_spot_sample(
             "thickness_angstrom": zone.thickness_angstrom,
             "mosaic_mrad": zone.mosaic_mrad,
             "spot_sigma_px": zone.spot_sigma_px,
+            "intensity_exponent": zone.intensity_exponent,
             "regime": regime,
         }
+        | _export_params(export)
     )
     return Sample(image, lattice2d, params)
+
+
+def usable_zones(crystal: Crystal) -> tuple[tuple[int, int, int], ...]:
+    """Zone axes (of `ZONE_AXES`) along which the crystal shows a net of at least six spots."""
+    reflections = crystal_reflections(crystal)
+    return tuple(axis for axis in ZONE_AXES if len(zone_net(crystal, axis, reflections)) >= 6)
+
+
+def simulate_structure_sample(
+    crystal: Crystal,
+    label: str,
+    kind: str,
+    size: int,
+    rng: np.random.Generator,
+    zones: tuple[tuple[int, int, int], ...] = (),
+) -> Sample:
+    """A ring or spot pattern of one given crystal, with the training camera randomisation.
+
+    For a lab's own phases (`crystalview simulate saed --cif`): the cell is strained by up to
+    2 % (solid solution, thermal expansion), and the camera, microstructure, beam stop and
+    export are drawn exactly as for the built-in models' training data. Spot patterns look
+    down one of ``zones`` (default: every zone of `usable_zones`).
+    """
+    crystal = _strained(crystal, rng, 0.02)
+    if kind == "rings":
+        first_radius = rng.uniform(0.09, 0.22) * size
+        pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
+        camera = random_camera(rng, size, pixel_size)
+        rings = random_ring_settings(rng, size)
+        export = random_export(rng)
+        image = finish(ring_signal(crystal, camera, rings, rng), camera, export, rng)
+        extra = {"ring_width_px": rings.width_px, "spottiness": rings.spottiness}
+    elif kind == "spots":
+        zones = zones or usable_zones(crystal)
+        if not zones:
+            raise ValueError(f"{crystal.name or 'the crystal'} shows no zone with six spots")
+        axis = zones[int(rng.integers(len(zones)))]
+        spacing = float(np.linalg.norm(zone_net(crystal, axis), axis=1).min())
+        pixel_size = 10.0 * spacing / (rng.uniform(0.07, 0.16) * size)
+        camera = random_camera(rng, size, pixel_size)
+        zone = ZoneSettings(
+            zone_axis=axis,
+            tilt_mrad=tuple(float(v) for v in rng.normal(0.0, 0.6, 2)),
+            thickness_angstrom=float(rng.uniform(80.0, 800.0)),
+            mosaic_mrad=float(rng.uniform(10.0, 40.0)),
+            spot_sigma_px=float(rng.uniform(0.008, 0.016) * size),
+            intensity_exponent=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.5 else 1.0,
+        )
+        export = random_export(rng)
+        signal = spot_signal(crystal, camera, zone, rng, float(rng.uniform(0.0, 0.4)))
+        image = finish(signal, camera, export, rng)
+        extra = {"zone_axis": " ".join(str(v) for v in axis)}
+    else:
+        raise ValueError(f"unknown pattern kind {kind!r}; use 'rings' or 'spots'")
+    params = _crystal_params(crystal) | camera.as_dict() | extra | _export_params(export)
+    return Sample(image, label, params)
+
+
+def _strained(crystal: Crystal, rng: np.random.Generator, strain: float) -> Crystal:
+    """The crystal with its cell edges scaled together by up to ``strain`` (angles kept)."""
+    k = 1.0 + rng.uniform(-strain, strain)
+    lat = crystal.lattice
+    lattice = Lattice(lat.a * k, lat.b * k, lat.c * k, lat.alpha, lat.beta, lat.gamma)
+    return replace(crystal, lattice=lattice)
 
 
 def _crystal_params(crystal: Crystal) -> dict:
@@ -371,7 +571,7 @@ def _crystal_params(crystal: Crystal) -> dict:
         "beta": lat.beta,
         "gamma": lat.gamma,
         "centring": crystal.centring,
-        "elements": " ".join(atom.element for atom in crystal.basis),
+        "elements": " ".join(sorted({atom.element for atom in crystal.basis})),
         "n_atoms": len(crystal.basis),
         "debye_waller_b": crystal.debye_waller_b,
     }

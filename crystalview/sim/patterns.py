@@ -13,7 +13,14 @@ import numpy as np
 from scipy import ndimage
 
 from crystalview.sim.camera import CameraSettings, detector_coordinates, distortion_matrix, splat
-from crystalview.sim.crystal import Crystal, allowed_reflections, powder_rings
+from crystalview.sim.crystal import (
+    ABSENT_FRACTION,
+    Crystal,
+    allowed_reflections,
+    group_rings,
+    miller_indices,
+    structure_factor,
+)
 
 ELECTRON_WAVELENGTH_200KV = 0.02508  # Å, relativistic, 200 kV
 
@@ -46,6 +53,23 @@ class RingSettings:
         Amplitude (0..1) of a two-fold azimuthal intensity modulation (weak fibre texture).
     texture_angle_deg
         Direction of the texture maximum.
+    intensity_exponent
+        Reflections scatter ``|F|^(2 p)``: 1 is kinematic; thicker grains approach the
+        two-beam dynamical limit, where integrated intensity grows like ``|F|`` (p = 0.5), so
+        weak rings gain on strong ones.
+    intensity_jitter
+        RMS of a log-normal factor on every ring (grain statistics, dynamical scatter, errors of
+        the structure model).
+    preferred_orientation
+        March-Dollase parameter r (1: random orientations; r < 1 plate-like grains lying flat,
+        r > 1 needles), about the reciprocal direction ``preferred_axis``.
+    preferred_axis
+        That direction in reciprocal-lattice units (h, k, l).
+    lorentz_fraction
+        Share of a Lorentzian in the ring profile (pseudo-Voigt of equal width): small grains
+        give long tails.
+    strain_broadening
+        Extra width per pixel of radius (microstrain broadens rings in proportion to g).
     """
 
     width_px: float = 1.0
@@ -53,6 +77,32 @@ class RingSettings:
     grains: int = 200
     texture: float = 0.0
     texture_angle_deg: float = 0.0
+    intensity_exponent: float = 1.0
+    intensity_jitter: float = 0.0
+    preferred_orientation: float = 1.0
+    preferred_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    lorentz_fraction: float = 0.0
+    strain_broadening: float = 0.0
+
+
+def ring_intensities(crystal: Crystal, d_min: float, rings: RingSettings, rng: np.random.Generator):
+    """Debye-Scherrer rings with the microstructure's intensity effects applied.
+
+    Exponent and preferred orientation act on every reflection before the rings are summed (two
+    reflections of one ring may be affected differently); the jitter acts on each ring.
+    """
+    refl = allowed_reflections(crystal, d_min)
+    weight = refl.intensity**rings.intensity_exponent
+    if rings.preferred_orientation != 1.0 and refl.d.size:
+        g = crystal.lattice.g_vectors(refl.hkl)
+        axis = crystal.lattice.g_vectors(np.asarray(rings.preferred_axis, dtype=float)[None])[0]
+        cos2 = (g @ axis) ** 2 / np.maximum(np.sum(g * g, axis=1) * float(axis @ axis), 1e-30)
+        r = rings.preferred_orientation
+        weight = weight * (r * r * cos2 + (1.0 - cos2) / r) ** -1.5
+    powder = group_rings(refl.d, weight)
+    if rings.intensity_jitter > 0 and powder.d.size:
+        powder.intensity *= rng.lognormal(0.0, rings.intensity_jitter, powder.d.size)
+    return powder
 
 
 def ring_signal(
@@ -66,18 +116,28 @@ def ring_signal(
     Each Debye-Scherrer ring carries the summed |F|² of its reflections (multiplicity included)
     spread over its circumference, so its line intensity is Σ|F|² / (2π R).
     """
-    powder = powder_rings(crystal, d_min=1.0 / max_g(camera))
+    powder = ring_intensities(crystal, 1.0 / max_g(camera), rings, rng)
     radius, azimuth = detector_coordinates(camera)
     r_ring = radius_px(powder.d, camera)
     line_density = powder.intensity / (2.0 * np.pi * np.maximum(r_ring, 1.0))
     sigma = rings.width_px
+    eta = rings.lorentz_fraction
 
     # Smooth rings: a fine 1-D radial profile, interpolated at every pixel's (undistorted) radius.
-    r_axis = np.arange(0.0, radius.max() + 4.0 * sigma + 1.0, 0.25)
+    widest = sigma + rings.strain_broadening * float(r_ring.max(initial=0.0))
+    r_axis = np.arange(0.0, radius.max() + 4.0 * widest + 1.0, 0.25)
     profile = np.zeros_like(r_axis)
     for r_k, w_k in zip(r_ring, line_density, strict=True):
-        near = np.abs(r_axis - r_k) < 5.0 * sigma
-        profile[near] += w_k * np.exp(-0.5 * ((r_axis[near] - r_k) / sigma) ** 2)
+        s_k = sigma + rings.strain_broadening * r_k
+        reach = (5.0 if eta <= 0 else 25.0) * s_k
+        near = np.abs(r_axis - r_k) < reach
+        x = (r_axis[near] - r_k) / s_k
+        shape = np.exp(-0.5 * x * x)
+        if eta > 0:  # pseudo-Voigt of the same half width, both normalised to unit area
+            gamma = s_k * np.sqrt(2.0 * np.log(2.0))
+            lorentz = (gamma / np.pi) / ((r_axis[near] - r_k) ** 2 + gamma * gamma)
+            shape = (1.0 - eta) * shape + eta * lorentz * s_k * np.sqrt(2.0 * np.pi)
+        profile[near] += w_k * shape
     smooth = np.interp(radius, r_axis, profile)
     phase = np.radians(rings.texture_angle_deg)
     smooth *= 1.0 + rings.texture * np.cos(2.0 * (azimuth - phase))
@@ -120,6 +180,9 @@ class ZoneSettings:
         Width of a spot on the detector (beam convergence, point spread).
     wavelength
         Electron wavelength in Å (Ewald-sphere curvature).
+    intensity_exponent
+        Spots scatter ``|F|^(2 p)`` (1: kinematic; towards 0.5 in thick crystals, where
+        dynamical scattering evens out strong and weak reflections).
     """
 
     zone_axis: tuple[int, int, int] = (0, 0, 1)
@@ -128,6 +191,7 @@ class ZoneSettings:
     mosaic_mrad: float = 5.0
     spot_sigma_px: float = 1.0
     wavelength: float = ELECTRON_WAVELENGTH_200KV
+    intensity_exponent: float = 1.0
 
 
 def zone_frame(crystal: Crystal, zone_axis: tuple[int, int, int]) -> np.ndarray:
@@ -159,25 +223,47 @@ def zone_spots(crystal: Crystal, camera: CameraSettings, zone: ZoneSettings) -> 
     zone that come close to the sphere appear, which gives the finite extent of the zero-order
     Laue zone (the Laue circle when tilted) rather than an infinite lattice.
     """
-    refl = allowed_reflections(crystal, d_min=1.0 / max_g(camera))
+    hkl = miller_indices(crystal, d_min=1.0 / max_g(camera))
     frame = zone_frame(crystal, zone.zone_axis)
-    g = crystal.lattice.g_vectors(refl.hkl) @ frame.T  # components along e1, e2, n
+    g = crystal.lattice.g_vectors(hkl) @ frame.T  # components along e1, e2, n
     k0 = 1.0 / zone.wavelength
     tx, ty = np.asarray(zone.tilt_mrad) * 1e-3
     k = k0 * np.array([tx, ty, 1.0]) / np.sqrt(1.0 + tx * tx + ty * ty)
     excitation = (k0**2 - np.sum((k + g) ** 2, axis=1)) / (2.0 * k0)
     g_len = np.linalg.norm(g, axis=1)
     rel_rod = 1.0 / zone.thickness_angstrom + zone.mosaic_mrad * 1e-3 * g_len
-    intensity = refl.intensity * np.exp(-((excitation / rel_rod) ** 2))
+    # Only reflections near the Ewald sphere can show (exp(-3.5²) is far below the cut-off
+    # below): the structure factor, the costly part, is summed for those alone.
+    near = np.abs(excitation) < 3.5 * rel_rod
+    hkl, g, excitation, rel_rod = hkl[near], g[near], excitation[near], rel_rod[near]
+    f_squared = np.abs(structure_factor(crystal, hkl)) ** 2 if hkl.size else np.empty(0)
+    present = f_squared > ABSENT_FRACTION * max(f_squared.max(initial=0.0), 1e-30)
+    hkl, g, excitation, rel_rod = hkl[present], g[present], excitation[present], rel_rod[present]
+    intensity = f_squared[present] ** zone.intensity_exponent * np.exp(
+        -((excitation / rel_rod) ** 2)
+    )
     keep = intensity > 1e-4 * max(intensity.max(initial=0.0), 1e-30)
     xy = 10.0 * g[keep, :2] / camera.pixel_size
     xy = xy @ distortion_matrix(camera).T
-    return ZoneSpots(refl.hkl[keep], xy, intensity[keep], excitation[keep])
+    return ZoneSpots(hkl[keep], xy, intensity[keep], excitation[keep])
 
 
-def spot_signal(crystal: Crystal, camera: CameraSettings, zone: ZoneSettings) -> np.ndarray:
-    """Expected intensity of a zone-axis spot pattern on the detector."""
+def spot_signal(
+    crystal: Crystal,
+    camera: CameraSettings,
+    zone: ZoneSettings,
+    rng: np.random.Generator | None = None,
+    intensity_jitter: float = 0.0,
+) -> np.ndarray:
+    """Expected intensity of a zone-axis spot pattern on the detector.
+
+    ``intensity_jitter`` (with ``rng``) multiplies every spot by a log-normal factor of that
+    rms: dynamical scattering and thickness variation move intensity between spots.
+    """
     spots = zone_spots(crystal, camera, zone)
+    weights = spots.intensity
+    if rng is not None and intensity_jitter > 0:
+        weights = weights * rng.lognormal(0.0, intensity_jitter, weights.size)
     cy, cx = camera.center
-    image = splat(camera.size, cy + spots.xy_px[:, 1], cx + spots.xy_px[:, 0], spots.intensity)
+    image = splat(camera.size, cy + spots.xy_px[:, 1], cx + spots.xy_px[:, 0], weights)
     return ndimage.gaussian_filter(image, zone.spot_sigma_px)

@@ -6,8 +6,10 @@ International Tables for Crystallography Vol. C, Table 4.3.2.2 (fit range 0 < s 
 
     f(s) = Σ_{i=1..5} a_i exp(-b_i s²),   s = sin θ / λ = 1 / (2 d)   [f in Å, b in Å²]
 
-Only the elements our generators draw from are listed; they cover light to heavy atoms so that
-simulated patterns show the realistic spread of relative intensities.
+The elements our random generators draw from are listed here; they cover light to heavy atoms so
+that simulated patterns show the realistic spread of relative intensities. Real structures and
+CIFs may hold any other element: those take gemmi's copy of the same International Tables
+table (``Element.c4322``), which covers the whole periodic table.
 """
 
 from __future__ import annotations
@@ -63,9 +65,29 @@ def electron_scattering_factor(element: str, s: np.ndarray) -> np.ndarray:
     s
         sin θ / λ in Å⁻¹ (= 1 / 2d), any shape.
     """
-    try:
-        a, b = PENG_1996[element]
-    except KeyError:
-        raise ValueError(f"no electron scattering factor for element {element!r}") from None
+    a, b = _coefficients(element)
     s2 = np.square(np.asarray(s, dtype=np.float64))[..., None]
     return np.sum(np.asarray(a) * np.exp(-np.asarray(b) * s2), axis=-1)
+
+
+def _coefficients(element: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Peng 1996 coefficients (a1..a5, b1..b5) of ``element``: ours, else gemmi's table."""
+    if element in PENG_1996:
+        return PENG_1996[element]
+    cached = _GEMMI_CACHE.get(element)
+    if cached is not None:
+        return cached
+    try:
+        import gemmi
+
+        known = gemmi.Element(element)
+        coefs = known.c4322.get_coefs() if known.atomic_number > 0 else None
+    except (ImportError, RuntimeError, ValueError):
+        coefs = None
+    if not coefs or not any(coefs[:5]):
+        raise ValueError(f"no electron scattering factor for element {element!r}")
+    _GEMMI_CACHE[element] = (tuple(coefs[:5]), tuple(coefs[5:]))
+    return _GEMMI_CACHE[element]
+
+
+_GEMMI_CACHE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}

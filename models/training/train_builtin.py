@@ -71,9 +71,9 @@ RECIPES = {
         transform="log_polar_mean",
         input_size=256,
         sim_size=256,
-        n_train=42000,
+        n_train=24000,
         n_heldout=1200,
-        epochs=20,
+        epochs=16,
         batch_size=64,
         weight_decay=0.05,
         label_smoothing=0.1,
@@ -90,13 +90,13 @@ RECIPES = {
         transform="polar_autocorrelation",
         input_size=64,
         sim_size=128,
-        n_train=4800,
-        n_heldout=600,
-        epochs=20,
+        n_train=10000,
+        n_heldout=1000,
+        epochs=16,
         batch_size=32,
         weight_decay=1e-4,
         label_smoothing=0.0,
-        target=0.90,
+        target=0.95,
     ),
 }
 
@@ -130,6 +130,28 @@ RANGE_NOTES = {
     ],
 }
 
+
+DATA_NOTES = {
+    "rings": "- Real structures in 45 % of the patterns (`crystalview.sim.structures`, 75 "
+    "compounds of 28 prototypes: fcc/bcc metals, diamond, rock salt, CsCl, fluorite, zinc blende, "
+    "cubic perovskites, L12, spinel; hcp metals with their real c/a, wurtzite, WC, graphite, "
+    "h-BN, 2H-MoS2, AlB2, CaCu5, CdI2, corundum, calcite; Pnma perovskites, olivine, "
+    "aragonite, alpha-U, alpha-Ga, FeB, SnS), cells scaled by up to 3 % and strained; random "
+    "lattices (below) in the rest.",
+    "spots": "- Real structures in 45 % of the patterns: zones [uvw] up to index 3 of the "
+    "compounds of `crystalview.sim.structures`, labelled by the Bravais type of their "
+    "zero-order Laue-zone net (`crystalview.sim.zones`; pseudo-symmetric nets within 3 % of a "
+    "higher symmetry are not used); random crystals' [001] zones in the rest.",
+}
+PHYSICS_NOTE = (
+    "- Physics and camera drawn per pattern: ring intensity jitter, preferred orientation "
+    "(March-Dollase), |F|^2p intensities (p 0.5-1, towards the dynamical two-beam limit), "
+    "grain-size and strain broadening with Lorentzian tails, amorphous-carbon halos, flat-field "
+    "errors, a long point-spread tail, CCD blooming, beam stops of four shapes (disc on an arm, "
+    "disc, wedge, blade short of the beam) and sizes, ellipticity up to 7 %, 8-bit, log and "
+    "JPEG exports (a quarter of the patterns), and centres up to 36 % of the width off the "
+    "middle (partial patterns)."
+)
 
 AUGMENTATION_WORDS = {
     "log_polar": "cyclic shifts and reversal of the angle rows (rotations and mirrors about "
@@ -192,6 +214,9 @@ TRANSFORM_NOTES = {
 TRAIN_SEED = 1
 HELDOUT_SEED = 1001
 ROBUSTNESS_SEED = 2001
+CALIBRATION_SEED = 5001  # the seed of `crystalview.inference.calibration_bundle` too
+# What the issue asks on patterns from a generator we did not write.
+INDEPENDENT_TARGETS = {"rings": 0.93, "spots": 0.95}
 DOSES = (5.0, 15.0, 50.0, 150.0, 500.0, 2000.0)
 OFFSETS = (0.0, 0.05, 0.1, 0.15, 0.2)  # fraction of the image width
 
@@ -200,7 +225,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def make_manifest(name: str, recipe: Recipe, provenance: dict) -> ModelManifest:
+def make_manifest(
+    name: str, recipe: Recipe, provenance: dict, calibration: dict | None = None
+) -> ModelManifest:
     return ModelManifest(
         architecture=recipe.architecture,
         classes=list(class_names(recipe.kind)),
@@ -212,6 +239,8 @@ def make_manifest(name: str, recipe: Recipe, provenance: dict) -> ModelManifest:
         provenance=provenance,
         name=name,
         description=recipe.description,
+        calibration=calibration,
+        pattern_kind=recipe.kind,
     )
 
 
@@ -236,7 +265,21 @@ class _Job:
     keep_pseudo_hexagonal: bool = False
 
 
-def _prepared_sample(job: _Job) -> tuple[np.ndarray, str, bool]:
+def condition_of(params: dict, size: int) -> dict:
+    """The facts of a simulated pattern that the card breaks accuracy down by."""
+    offset = float(np.hypot(*params["center_offset"])) / size
+    return {
+        "family": params.get("family", "random"),
+        "beam_stop": params["beam_stop_shape"] if params["beam_stop"] else "none",
+        "dose": float(params["dose"]),
+        "spottiness": float(params.get("spottiness", 0.0)),
+        "export": params.get("export", "16-bit"),
+        "partial": offset > 0.18,
+        "real": params.get("structure", "random") != "random",
+    }
+
+
+def _prepared_sample(job: _Job) -> tuple[np.ndarray, str, bool, dict]:
     """One simulated pattern, prepared as inference prepares it (runs in a worker process)."""
     recipe = job.recipe
     sample = simulate_one(
@@ -250,10 +293,16 @@ def _prepared_sample(job: _Job) -> tuple[np.ndarray, str, bool]:
         job.keep_pseudo_hexagonal,
     )
     view = prepare_whole(sample.image, job.manifest)[: stored_rows(recipe)]
-    in_ranges = recipe.kind != "rings" or ring_lattice_in_training_ranges(
-        sample.label, sample.params
+    in_ranges = (
+        recipe.kind != "rings"
+        or sample.params.get("structure", "random") != "random"
+        or ring_lattice_in_training_ranges(sample.label, sample.params)
     )
-    return view, sample.label, in_ranges
+    return view, sample.label, in_ranges, condition_of(sample.params, recipe.sim_size)
+
+
+# Conditions of the last data sets simulated, by (seed, regime, n): for the card's breakdowns.
+SIMULATED_CONDITIONS: dict[tuple, list[dict]] = {}
 
 
 def simulate_tensors(
@@ -289,9 +338,10 @@ def simulate_tensors(
         results = pool.map(_prepared_sample, jobs, chunksize=64)
     else:
         results = [_prepared_sample(job) for job in jobs]
-    x = np.stack([view for view, _, _ in results])[:, None].astype(np.float32)
-    y = np.array([names.index(label) for _, label, _ in results], dtype=np.int64)
-    in_ranges = np.array([inside for _, _, inside in results], dtype=bool)
+    x = np.stack([r[0] for r in results])[:, None].astype(np.float32)
+    y = np.array([names.index(r[1]) for r in results], dtype=np.int64)
+    in_ranges = np.array([r[2] for r in results], dtype=bool)
+    SIMULATED_CONDITIONS[(seed, regime, n)] = [r[3] for r in results]
     return torch.from_numpy(x), torch.from_numpy(y), in_ranges
 
 
@@ -414,16 +464,35 @@ def robustness(model, recipe: Recipe, manifest: ModelManifest, n: int, pool) -> 
     return curves
 
 
+def _overrides(report: dict) -> str:
+    """The command-line sizes this bundle was trained with, when they differ from the recipe."""
+    calibration = report.get("calibration") or {}
+    return (
+        f" --n-train {report['n_train']} --epochs {report['epochs']} "
+        f"--n-heldout {report['n_heldout']} --n-calibration {calibration.get('n', 1500)} "
+        f"--n-robustness {report.get('n_robustness', 30)}"
+    )
+
+
 def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict) -> str:
     classes = manifest.classes
     accuracy = report["heldout_accuracy"]
+    independent = report.get("independent")
+    status_independent = ""
+    if independent:
+        target = INDEPENDENT_TARGETS[recipe.kind]
+        met = "meets" if independent["accuracy"] >= target else "**below**"
+        status_independent = (
+            f" Independent generator: {100 * independent['accuracy']:.1f} %, {met} the "
+            f"target of {100 * target:.0f} %."
+        )
     status = (
         f"Status: **meets the target** (held-out {100 * accuracy:.1f} % >= "
         f"{100 * recipe.target:.0f} %)."
         if accuracy >= recipe.target
         else f"Status: **below target**: held-out {100 * accuracy:.1f} %, the issue asks >= "
         f"{100 * recipe.target:.0f} %. Treat predictions as indicative only."
-    )
+    ) + status_independent
     lines = [
         f"# {name}",
         "",
@@ -435,11 +504,20 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         f"- Simulator: `crystalview.sim` (kinematic theory; Peng et al. 1996 electron scattering "
         f"factors; Debye-Waller damping), `{recipe.kind}` patterns of {recipe.sim_size} px.",
         f'- Training: {report["n_train"]} patterns, `regime="train"`, seed {TRAIN_SEED}, '
-        "classes balanced.",
+        "classes balanced."
+        + (
+            f" Sized down from the recipe's {recipe.n_train} patterns x {recipe.epochs} epochs "
+            "so that both built-in models trained within the hour on a shared 2-core machine "
+            "(every process of six engineers on it); the full recipe is the command below."
+            if report["n_train"] < recipe.n_train or report["epochs"] < recipe.epochs
+            else ""
+        ),
         f'- Held-out: {report["n_heldout"]} patterns, `regime="heldout"`, seed {HELDOUT_SEED}: '
         "wider lattice-parameter ranges than training, dose down to 15 e⁻/px at the brightest "
         "feature, centre offsets up to 12 % of the width, beam stop in half the patterns.",
         *RANGE_NOTES.get(recipe.kind, []),
+        DATA_NOTES[recipe.kind],
+        PHYSICS_NOTE,
         "- The calibration (pixel size), centre position and rotation are random in every "
         "pattern, so the model relies on none of them.",
         "",
@@ -459,7 +537,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "",
         "## Training command",
         "```",
-        f"nice .venv/bin/python models/training/train_builtin.py {name}",
+        f"nice .venv/bin/python models/training/train_builtin.py {name}" + _overrides(report),
         "```",
         f"CPU training time (simulation + training + evaluation): "
         f"{report['seconds_total'] / 60:.1f} min on {report['cpu']}, of which simulation "
@@ -478,6 +556,9 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
     ]
     for cls, row in zip(classes, report["confusion_matrix"], strict=True):
         lines.append(f"| {cls} | " + " | ".join(str(v) for v in row) + " |")
+    if report.get("heldout_breakdown"):
+        lines += ["", "Held-out accuracy by structure family and by condition:"]
+        lines += breakdown_lines(report["heldout_breakdown"], recipe.kind)
     lines += [
         "",
         "## Robustness (held-out conditions, one parameter fixed)",
@@ -488,8 +569,9 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
     lines += [f"| {d:g} | {100 * a:.1f} % |" for d, a in report["robustness"]["dose"]]
     lines += ["", "| centre offset (fraction of width) | accuracy |", "|---|---|"]
     lines += [f"| {f:g} | {100 * a:.1f} % |" for f, a in report["robustness"]["center_offset"]]
+    lines += ["", *independent_lines(report.get("independent"), recipe)]
+    lines += calibration_lines(report)
     lines += [
-        "",
         "## Limits",
         "- Trained only on simulated kinematic patterns: dynamical effects, amorphous "
         "backgrounds, mixed phases and strongly textured films are not represented.",
@@ -508,12 +590,168 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
     return "\n".join(lines)
 
 
+def breakdown(conditions: list[dict], correct: np.ndarray, size_hint: str = "") -> dict:
+    """Accuracy by structure family and by condition: {name: {value: [n, accuracy]}}."""
+    groups: dict[str, dict[str, list[bool]]] = {}
+    for facts, ok in zip(conditions, correct, strict=True):
+        dose = facts["dose"]
+        values = {
+            "family": facts["family"],
+            "beam stop": facts["beam_stop"],
+            "dose": "< 30" if dose < 30 else ("30-300" if dose < 300 else ">= 300"),
+            "export": facts["export"].split(" q")[0],
+            "partial pattern": "yes" if facts["partial"] else "no",
+            "structure": "real" if facts["real"] else "random lattice",
+        }
+        if "spottiness" in facts:
+            s = facts["spottiness"]
+            values["spottiness"] = "smooth" if s == 0 else ("some (< 0.6)" if s < 0.6 else "spotty")
+        for name, value in values.items():
+            groups.setdefault(name, {}).setdefault(value, []).append(bool(ok))
+    return {
+        name: {value: [len(v), float(np.mean(v))] for value, v in sorted(vals.items())}
+        for name, vals in groups.items()
+    }
+
+
+def _table(title: str, values: dict) -> list[str]:
+    lines = ["", f"| {title} | patterns | accuracy |", "|---|---|---|"]
+    return lines + [f"| {v} | {n} | {100 * a:.1f} % |" for v, (n, a) in values.items()]
+
+
+def breakdown_lines(result: dict, kind: str) -> list[str]:
+    """Markdown tables of a breakdown (family, then each condition)."""
+    lines: list[str] = []
+    for name, values in result.items():
+        if kind != "rings" and name == "spottiness":
+            continue
+        lines += _table(name, values)
+    return lines
+
+
+def independent_lines(independent: dict | None, recipe: Recipe) -> list[str]:
+    """The card's section on the independent generator (from its evaluation JSON)."""
+    if not independent:
+        return [
+            "## Independent check",
+            "",
+            "Not measured for this bundle: run `benchmarks/independent_sim/evaluate.py` and "
+            "`train_builtin.py NAME --refresh-card --independent RESULT.json`.",
+            "",
+        ]
+    target = INDEPENDENT_TARGETS[recipe.kind]
+    acc = independent["accuracy"]
+    lines = [
+        "## Independent check (another simulator, other structures)",
+        "",
+        f"**{100 * acc:.1f} %** on {independent['n']} patterns of "
+        "`benchmarks/independent_sim` (seed 777), against the issue's target of "
+        f"{100 * target:.0f} %" + (" (met)." if acc >= target else " (**not met**)."),
+        "",
+        "That generator shares no code with `crystalview.sim`: structures built by ASE from "
+        "compounds and prototypes outside the training library (A15, pyrite, cuprite, NiAs, "
+        "quartz, Se, Bi2Te3, cementite, marcasite, MnP, black phosphorus, iodine, YBCO have no "
+        "member in training at all), Mott-Bethe electron form factors from IT92 X-ray ones, its "
+        "own ring and spot intensity models, camera, beam stops (round stop on a tapered arm, "
+        "bar, finger), exports and labels. It was never used for training or model selection; "
+        "it was run once on the previous bundle and once on this one.",
+    ]
+    if independent.get("baseline") is not None:
+        lines.append(
+            f"- The previous shipped bundle scored {100 * independent['baseline']:.1f} % on the "
+            "same patterns."
+        )
+    lines += ["", "Confusion matrix (rows: true, columns: predicted):", ""]
+    classes = list(class_names(recipe.kind))
+    lines += [
+        "| true \\ predicted | " + " | ".join(classes) + " |",
+        "|---|" + "---|" * len(classes),
+    ]
+    for cls, row in zip(classes, independent["confusion_matrix"], strict=True):
+        lines.append(f"| {cls} | " + " | ".join(str(v) for v in row) + " |")
+    lines += _table("structure family", {k: v for k, v in independent["by_family"].items()})
+    for name, values in independent["by_condition"].items():
+        lines += _table(name, values)
+    return [*lines, ""]
+
+
+def calibration_lines(report: dict) -> list[str]:
+    """The calibration section, from the report (held-out and independent evaluations)."""
+    from crystalview.inference.calibration import Calibration, calibration_card_lines
+
+    if not report.get("calibration"):
+        return []
+    evaluations = {"held-out (our simulator)": report["calibration_heldout"]}
+    independent = report.get("independent") or {}
+    if independent.get("calibration"):
+        evaluations["independent generator"] = independent["calibration"]
+    return calibration_card_lines(Calibration.from_dict(report["calibration"]), evaluations)
+
+
+def calibrate(model, x_cal, y_cal, x_held, y_held, name: str, recipe: Recipe):
+    """Temperature, unsure threshold and OOD statistics on the calibration split.
+
+    Returns the calibration and its numbers on the held-out split, or (None, None) with a
+    warning when the calibration code fails (the bundle then ships uncalibrated).
+    """
+    from crystalview.inference.calibration import evaluate_calibration, fit_calibration
+    from crystalview.inference.outputs import model_outputs
+
+    try:
+        cal_logits, cal_features = model_outputs(model, x_cal)
+        calibration = fit_calibration(
+            cal_logits,
+            y_cal.numpy(),
+            cal_features,
+            split=f'crystalview.sim regime="heldout", seed {CALIBRATION_SEED}',
+        )
+        make_manifest(name, recipe, {}, calibration.to_dict())  # the manifest accepts it
+        held_logits, held_features = model_outputs(model, x_held)
+        held = evaluate_calibration(calibration, held_logits, y_held.numpy(), held_features)
+    except Exception as error:  # the network must survive a calibration bug
+        log(f"WARNING: calibration failed, the bundle ships uncalibrated: {error!r}")
+        return None, None
+    return calibration, held
+
+
+def refresh_card(
+    name: str, out: Path, independent_json: Path, baseline_json: Path | None = None
+) -> int:
+    """Re-render a bundle's card with its independent evaluation (weights untouched).
+
+    ``independent_json`` holds the evaluation of this bundle, ``baseline_json`` (optional)
+    that of the bundle it replaces, on the same patterns.
+    """
+    from crystalview.models.bundle import load_bundle
+
+    path = out / f"{name}.cvmodel"
+    loaded = load_bundle(path)
+    recipe = RECIPES[name]
+    results = json.loads(independent_json.read_text(encoding="utf-8"))
+    if len(results) != 1:
+        raise SystemExit(f"{independent_json} must hold the result of one bundle")
+    independent = next(iter(results.values()))
+    if baseline_json is not None:
+        baseline = json.loads(baseline_json.read_text(encoding="utf-8"))
+        independent["baseline"] = next(iter(baseline.values()))["accuracy"]
+    report = dict(loaded.manifest.provenance)
+    report["independent"] = independent
+    manifest = loaded.manifest
+    manifest.provenance = report
+    card = model_card(name, recipe, manifest, report)
+    save_bundle(path, loaded.model, manifest, model_card=card)
+    (out / f"{name}.md").write_text(card, encoding="utf-8")
+    log(f"card of {name} refreshed with the independent result {independent['accuracy']:.4f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--n-train", type=int, help="override the recipe's training set size")
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
     parser.add_argument("--n-heldout", type=int, help="override the recipe's held-out set size")
+    parser.add_argument("--n-calibration", type=int, default=1500, help="calibration split size")
     parser.add_argument("--n-robustness", type=int, default=90, help="patterns per curve point")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="torch threads for training"
@@ -525,8 +763,26 @@ def main(argv: list[str] | None = None) -> int:
         help="processes simulating patterns (the data do not depend on it)",
     )
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument(
+        "--refresh-card",
+        action="store_true",
+        help="only re-render the card of an existing bundle with --independent results",
+    )
+    parser.add_argument(
+        "--independent",
+        type=Path,
+        help="JSON written by benchmarks/independent_sim/evaluate.py (for --refresh-card)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the same evaluation of the bundle this one replaces (for --refresh-card)",
+    )
     args = parser.parse_args(argv)
-
+    if args.refresh_card:
+        if args.independent is None:
+            parser.error("--refresh-card needs --independent RESULT.json")
+        return refresh_card(args.name, args.out, args.independent, args.baseline)
     recipe = RECIPES[args.name]
     n_train = args.n_train or recipe.n_train
     epochs = args.epochs or recipe.epochs
@@ -567,10 +823,22 @@ def main(argv: list[str] | None = None) -> int:
             )
             with_pseudo_hexagonal = float((predict(model, x_kept) == y_kept.numpy()).mean())
             log(f"held-out accuracy, pseudo-hexagonal patterns kept {with_pseudo_hexagonal:.4f}")
+        held_conditions = SIMULATED_CONDITIONS[(HELDOUT_SEED, "heldout", n_heldout)]
         curves = robustness(model, recipe, manifest, args.n_robustness, pool)
+        log(f"simulating {args.n_calibration} calibration patterns")
+        x_cal, y_cal, _ = simulate_tensors(
+            recipe, manifest, args.n_calibration, CALIBRATION_SEED, "heldout", pool=pool
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    # Kept before calibration, so that a failure there never loses the trained network.
+    save_bundle(args.out / f"{args.name}.cvmodel", model, make_manifest(args.name, recipe, {}))
+    calibration, calibration_heldout = calibrate(
+        model, x_cal, y_cal, x_held, y_held, args.name, recipe
+    )
     report = {
         "n_train": n_train,
         "n_heldout": n_heldout,
+        "n_robustness": args.n_robustness,
         "epochs": epochs,
         "heldout_accuracy": accuracy,
         "heldout_split": {
@@ -581,6 +849,9 @@ def main(argv: list[str] | None = None) -> int:
             ],
         },
         "heldout_accuracy_pseudo_hexagonal_kept": with_pseudo_hexagonal,
+        "heldout_breakdown": breakdown(held_conditions, correct),
+        "calibration": calibration.to_dict() if calibration else None,
+        "calibration_heldout": calibration_heldout,
         "confusion_matrix": confusion(y_held.numpy(), predictions, len(manifest.classes)),
         "robustness": curves,
         "history": history,
@@ -591,10 +862,22 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "command": f"nice .venv/bin/python models/training/train_builtin.py {args.name}",
     }
-    manifest = make_manifest(args.name, recipe, {"training": "simulated SAED", **report})
+    manifest = make_manifest(
+        args.name,
+        recipe,
+        {"training": "simulated SAED", **report},
+        calibration.to_dict() if calibration else None,
+    )
     card = model_card(args.name, recipe, manifest, report)
     args.out.mkdir(parents=True, exist_ok=True)
-    save_bundle(args.out / f"{args.name}.cvmodel", model, manifest, model_card=card)
+    try:
+        save_bundle(args.out / f"{args.name}.cvmodel", model, manifest, model_card=card)
+    except Exception as error:  # e.g. a calibration the manifest rejects
+        log(f"WARNING: saving with calibration failed ({error!r}); saving without it")
+        report["calibration"] = None
+        manifest = make_manifest(args.name, recipe, {"training": "simulated SAED", **report})
+        card = model_card(args.name, recipe, manifest, report)
+        save_bundle(args.out / f"{args.name}.cvmodel", model, manifest, model_card=card)
     (args.out / f"{args.name}.md").write_text(card, encoding="utf-8")
     log(json.dumps({k: report[k] for k in ("heldout_accuracy", "seconds_total")}))
     return 0

@@ -13,8 +13,11 @@ from crystalview.core.micrograph import Micrograph, Modality
 from crystalview.gui.gallery import (
     BADGE_ROLE,
     MODALITY_ROLE,
+    NOT_THIS_KIND_COLOUR,
+    UNSURE_COLOUR,
     GalleryModel,
     GalleryView,
+    prediction_badge,
     thumbnail_array,
     to_qimage,
 )
@@ -105,3 +108,26 @@ def test_eviction_keeps_the_shown_image_and_drops_oldest_first(budget, n_evicted
     assert evicted == entries[1 : 1 + n_evicted]  # the oldest ones after the shown image
     assert all(e.micrograph is None for e in evicted)
     assert all(e.micrograph is not None for e in entries if e not in evicted)
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "colour"),
+    [
+        ("ok", "beta 70%", "class"),
+        ("unsure", "beta? 70%", UNSURE_COLOUR),
+        ("not-this-kind", "not this kind", NOT_THIS_KIND_COLOUR),
+    ],
+)
+def test_badge_says_the_status(status, text, colour):
+    from types import SimpleNamespace
+
+    from crystalview.gui.tile_classes import class_colour
+
+    prediction = SimpleNamespace(
+        label="beta", confidence=0.7, class_names=["alpha", "beta"], status=status
+    )
+    badge = prediction_badge(prediction)
+    expected = class_colour(1).name() if colour == "class" else colour
+    assert badge == (text, expected)
+    palette = {class_colour(i).name() for i in range(20)}
+    assert (badge[1] in palette) == (status == "ok")  # only a verdict wears a class colour

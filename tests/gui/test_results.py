@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from PySide6.QtCore import Qt
 
 from crystalview import paths
 from crystalview.core.tiling import tile_grid
-from crystalview.gui.docks.results import HIGHLIGHT_LAYER, OVERLAY_LAYER, write_results_csv
-from crystalview.gui.gallery import BADGE_ROLE
+from crystalview.gui.docks.results import (
+    HIGHLIGHT_LAYER,
+    NEUTRAL_COLOUR,
+    OVERLAY_LAYER,
+    write_results_csv,
+)
+from crystalview.gui.gallery import BADGE_ROLE, UNSURE_COLOUR
 from crystalview.gui.tile_classes import class_colour, class_overlay_rgba, tile_index_map
 from crystalview.models.bundle import save_bundle
 from crystalview.models.manifest import ModelManifest
@@ -22,9 +28,15 @@ from crystalview.models.registry import build_model
 CLASSES = ["ferrite", "pearlite", "bainite", "martensite"]
 
 
-def save_model(folder: Path, name: str, classes: list[str], input_mode: str = "tiles") -> Path:
+def save_model(
+    folder: Path, name: str, classes: list[str], input_mode: str = "tiles", decisive: float = 1.0
+) -> Path:
+    """A seeded model; ``decisive`` scales its last layer (large: confident answers)."""
     torch.manual_seed(1)
     model = build_model("diffraction_cnn", len(classes))
+    with torch.no_grad():
+        model.fc.weight.mul_(decisive)
+        model.fc.bias.mul_(decisive)
     manifest = ModelManifest(
         architecture="diffraction_cnn",
         classes=list(classes),
@@ -173,18 +185,22 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
     win.results_dock.export_button.click()
     with out.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["path", "label", "confidence", "n_tiles", "model"] + [
-        f"p_{c}" for c in CLASSES
-    ]
+    from crystalview.jobs.result_table import columns as csv_columns
+
+    assert rows[0] == csv_columns(CLASSES)  # the CLI's columns exactly
+    assert rows[0][:8] == [
+        "path", "label", "confidence", "status", "n_tiles", "model", "ood_score", "status_reason"
+    ]  # fmt: skip
     assert len(rows) == 3 and "2 result(s)" in messages[-1]
     for row, entry in zip(rows[1:], win.gallery_model.entries, strict=True):
         prediction = win.model_dock.prediction_for(entry)
         assert row[0] == str(entry.path)
         assert row[1] == prediction.label
         assert float(row[2]) == pytest.approx(prediction.confidence, abs=1e-6)
-        assert int(row[3]) == prediction.n_tiles
-        assert row[4] == "steel"
-        assert sum(float(v) for v in row[5:]) == pytest.approx(1.0, abs=1e-4)
+        assert row[3] == prediction.status and row[7] == prediction.status_reason
+        assert int(row[4]) == prediction.n_tiles
+        assert row[5] == "steel"
+        assert sum(float(v) for v in row[8:]) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_csv_of_models_with_different_classes(tmp_path):
@@ -200,6 +216,7 @@ def test_csv_of_models_with_different_classes(tmp_path):
         p = Prediction()
         p.label, p.confidence, p.n_tiles, p.model_name = label, probabilities[label], 1, "m"
         p.class_names, p.probabilities = list(probabilities), probabilities
+        p.status, p.status_reason, p.ood_score = "ok", "fine", None
         e.extra["prediction"] = p
         return e
 
@@ -208,9 +225,10 @@ def test_csv_of_models_with_different_classes(tmp_path):
     out = tmp_path / "mixed.csv"
     assert write_results_csv(out, [*entries, unclassified]) == 2
     rows = list(csv.reader(out.open(newline="")))
-    assert rows[0][5:] == ["p_x", "p_y", "p_z"]
-    assert rows[1][5:] == ["0.900000", "0.100000", ""]
-    assert rows[2][5:] == ["", "0.300000", "0.700000"]
+    assert rows[0][8:] == ["p_x", "p_y", "p_z"]
+    assert rows[1][8:] == ["0.900000", "0.100000", ""]
+    assert rows[2][8:] == ["", "0.300000", "0.700000"]
+    assert rows[1][3] == "ok" and rows[1][7] == "fine"
 
 
 # -- the overlay geometry (no window needed) ------------------------------------------------
@@ -269,6 +287,107 @@ def test_badge_colour_follows_the_class(qtbot, cv_window, images):
     for entry in win.gallery_model.entries:
         prediction = win.model_dock.prediction_for(entry)
         colour = class_colour(CLASSES.index(prediction.label)).name()
-        assert entry.badge[1] == colour
+        if prediction.status == "ok":
+            assert entry.badge[1] == colour
+        else:  # an unsure answer is never drawn in a class colour
+            assert entry.badge[1] == UNSURE_COLOUR and entry.badge[0].startswith(prediction.label)
         row = win.gallery_model.row_of(entry)
         assert win.gallery_model.index(row).data(BADGE_ROLE) == entry.badge
+
+
+def test_decisive_answers_get_the_class_colour(qtbot, cv_window, images):
+    win = cv_window
+    save_model(paths.user_models_dir(), "steel", CLASSES, input_mode="whole", decisive=300.0)
+    classify(qtbot, win, images)
+    for entry in win.gallery_model.entries:
+        prediction = win.model_dock.prediction_for(entry)
+        assert prediction.status == "ok" and prediction.confidence >= 0.6
+        assert entry.badge == (
+            f"{prediction.label} {prediction.confidence:.0%}",
+            class_colour(CLASSES.index(prediction.label)).name(),
+        )
+
+
+def stored_prediction(entry, probabilities, status, reason="why"):
+    from crystalview.gui.docks.results import PREDICTION_KEY
+    from crystalview.inference.predict import ImagePrediction
+
+    values = np.asarray(probabilities, dtype=float)
+    best = int(values.argmax())
+    prediction = ImagePrediction(
+        label=CLASSES[best],
+        confidence=float(values[best]),
+        probabilities=dict(zip(CLASSES, values.tolist(), strict=True)),
+        class_names=list(CLASSES),
+        n_tiles=1,
+        tile_boxes=np.array([[0, 0, *entry.shape]]),
+        tile_probabilities=values[None],
+        probability_map=None,
+        device="cpu",
+        model_name="steel",
+        status=status,
+        status_reason=reason,
+        calibrated=True,
+        unsure_below=0.7,
+    )
+    entry.extra[PREDICTION_KEY] = prediction
+    return prediction
+
+
+def open_images(qtbot, win, image_paths):
+    win.open_paths(image_paths)
+    qtbot.waitUntil(lambda: win.gallery_model.rowCount() == len(image_paths), timeout=10_000)
+
+
+def test_unsure_and_not_this_kind_are_not_shown_as_verdicts(qtbot, cv_window, images):
+    win = cv_window
+    open_images(qtbot, win, images)
+    first, second = win.gallery_model.entries
+    results = win.results_dock
+    stored_prediction(first, [0.5, 0.3, 0.1, 0.1], "unsure", "top probability 0.50 is below 0.70")
+    win.select_entry(second)
+    win.select_entry(first)
+    text = results.summary.text()
+    assert "Unsure" in text and "best guess ferrite" in text and "below 0.70" in text
+    assert class_colour(0).name() not in text  # no class colour on an unsure answer
+    assert results.chart.neutral and results.chart.heights() == pytest.approx([0.5, 0.3, 0.1, 0.1])
+    decoration = results.table_model.index(0, 2).data(Qt.ItemDataRole.DecorationRole)
+    assert decoration.name() == NEUTRAL_COLOUR  # the tile table shows no class colour either
+
+    stored_prediction(second, [0.1, 0.8, 0.05, 0.05], "not-this-kind", "a spot pattern")
+    win.select_entry(second)
+    text = results.summary.text()
+    assert "Not this kind of image" in text and "a spot pattern" in text
+    assert class_colour(1).name() not in text and results.chart.neutral
+
+    stored_prediction(second, [0.1, 0.8, 0.05, 0.05], "ok")
+    results.show_entry(second)
+    assert class_colour(1).name() in results.summary.text() and not results.chart.neutral
+    decoration = results.table_model.index(0, 2).data(Qt.ItemDataRole.DecorationRole)
+    assert decoration == class_colour(1)
+
+
+def test_combine_selected_gives_one_verdict(qtbot, cv_window, images, tmp_path):
+    win = cv_window
+    extra = tmp_path / "images" / "im2.tif"
+    tifffile.imwrite(extra, np.zeros((32, 32), np.uint16) + 5)
+    open_images(qtbot, win, [*images, extra])
+    a, b, c = win.gallery_model.entries
+    stored_prediction(a, [0.6, 0.3, 0.05, 0.05], "unsure")
+    stored_prediction(b, [0.7, 0.1, 0.1, 0.1], "ok")
+    stored_prediction(c, [0.05, 0.05, 0.05, 0.85], "not-this-kind", "blank frame")
+    assert win.combine_action.shortcut().toString() == "Ctrl+Shift+B"
+    assert win.combine_action in win.gallery.actions()
+
+    win.gallery.clearSelection()
+    assert win.combine_selected() == []
+    assert "Select the images" in win.last_combined_text
+
+    win.gallery.selectAll()
+    (verdict,) = win.combine_selected()
+    assert verdict.label == "ferrite" and verdict.n_used == 2 and verdict.n_agree == 2
+    assert verdict.n_patterns == 3 and verdict.status == "ok"
+    assert "ferrite" in win.last_combined_text and "2 of 2 patterns agree" in win.last_combined_text
+    assert "1 not-this-kind left out" in win.last_combined_text
+    for box in list(win.notifications):
+        box.close()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from crystalview.core.labels import LabelProject
 from crystalview.gui.wizard import FineTuneWizard
 from crystalview.gui.wizard.wizard import CLASSES, EVALUATION, LABELLING, MODEL, SAVE, TRAINING
+from crystalview.models.manifest import ModelManifest
 from crystalview.paths import user_data_dir
 from crystalview.training import EpochMetrics
 
@@ -383,3 +384,40 @@ def test_thumbnail_timeouts_are_retried_then_given_up(qtbot, monkeypatch, tmp_pa
     qtbot.waitUntil(lambda: cache._images.get(hung) is not None, timeout=5_000)
     assert cache.get(hung).isNull() and calls.count(hung) == MAX_ATTEMPTS
     pool.shutdown()
+
+
+def _validation_result(n: int):
+    """A training result whose validation answers are right exactly when confident."""
+    from types import SimpleNamespace
+
+    from crystalview.training.config import ValPrediction
+
+    rng = np.random.default_rng(0)
+    predictions = []
+    for index in range(n):
+        true = index % 3
+        confident = index % 5 != 0  # one in five answers is unsure and wrong
+        p = np.full(3, 0.02 if confident else 0.3)
+        predicted = true if confident else (true + 1) % 3
+        p[predicted] = 0.96 if confident else 0.4
+        p = p * rng.uniform(0.98, 1.02, 3)
+        predictions.append(ValPrediction(None, index, true, predicted, list(p / p.sum())))
+    manifest = ModelManifest(architecture="diffraction_cnn", classes=["a", "b", "c"])
+    return SimpleNamespace(val_predictions=predictions, manifest=manifest)
+
+
+def test_evaluation_gives_each_validation_answer_a_status(qtbot, make_wizard):
+    page = make_wizard().evaluation_page
+    result = _validation_result(60)
+    page.show_status(result)
+    assert page.val_status.count("unsure") == 12 and page.val_status.count("ok") == 48
+    text = page.status_label.text()
+    assert "<b>48</b> ok (100.0% of them right)" in text and "<b>12</b> unsure" in text
+    assert "Calibrated on these images" in text
+    calibration = result.manifest.calibration
+    assert calibration is not None and calibration["ok_accuracy"] == 1.0  # saved with the model
+    ModelManifest.from_dict(result.manifest.to_dict())  # and still a valid manifest
+
+    few = _validation_result(10)
+    page.show_status(few)
+    assert few.manifest.calibration is None and "not calibrated" in page.status_label.text()

@@ -1,10 +1,14 @@
 """Fixtures for the inference tests: seeded tiny bundles and textured images.
 
 The helpers are offered as fixtures (``bundle_factory``, ``textured``) because test modules
-cannot import a conftest.
+cannot import a conftest. ``wrong_kind`` (generated images no diffraction model reads) is a
+plain module next to the tests, importable by name.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +17,10 @@ import torch
 from crystalview.models.bundle import load_bundle, save_bundle
 from crystalview.models.manifest import ModelManifest, default_normalization
 from crystalview.models.registry import build_model
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 CLASSES = ["amorphous", "crystalline", "mixed"]
 

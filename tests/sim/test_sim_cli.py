@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,9 @@ def test_simulate_writes_class_folders_and_labels(tmp_path, capsys):
             image = tif.asarray()
             assert tif.imagej_metadata["unit"] == "1/nm"
             x_res = tif.pages[0].tags["XResolution"].value
-        assert image.dtype == np.uint16 and image.shape == (64, 64)
+        # raw counts are 16-bit; a pattern drawn as an 8-bit export stays 8-bit
+        expected = np.uint8 if row["export"].startswith("8-bit") else np.uint16
+        assert image.dtype == expected and image.shape == (64, 64)
         assert x_res[1] / x_res[0] == pytest.approx(float(row["pixel_size"]), rel=1e-5)
 
 
@@ -77,3 +80,31 @@ def test_simulate_refuses_bad_size_with_one_line(tmp_path, capsys):
     code = main(["simulate", "saed", "--size", "20", "--out", str(tmp_path / "x")])
     assert code == 1
     assert "--size" in capsys.readouterr().err
+
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.parametrize("kind", ["rings", "spots"])
+def test_simulate_from_cifs_writes_one_class_per_structure(tmp_path, capsys, kind):
+    out = tmp_path / kind
+    cifs = [DATA / "NaCl.cif", DATA / "TiO2-rutile.cif"]
+    args = ["simulate", "saed", "--kind", kind, "--n", "4", "--size", "64", "--out", str(out)]
+    for cif in cifs:
+        args += ["--cif", str(cif)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip().endswith("labels.csv")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["NaCl", "TiO2-rutile"]
+    with (out / "labels.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["label"] for row in rows] == ["NaCl", "TiO2-rutile"] * 2
+    nacl = [float(row["a"]) for row in rows if row["label"] == "NaCl"]
+    assert all(abs(a / 5.64 - 1) <= 0.02 for a in nacl)  # the CIF's cell, strained <= 2 %
+    image = tifffile.imread(out / rows[0]["file"])
+    assert image.shape == (64, 64) and image.dtype in (np.uint8, np.uint16)
+
+
+def test_simulate_from_a_missing_cif_says_which(tmp_path, capsys):
+    code = main(["simulate", "saed", "--cif", str(tmp_path / "nope.cif"), "--out", str(tmp_path)])
+    assert code != 0
+    assert "nope.cif" in capsys.readouterr().err

@@ -63,6 +63,7 @@ from PySide6.QtWidgets import (
 from crystalview.core.progress import Progress
 from crystalview.core.units import format_pixel_size
 from crystalview.gui.docks.results import PREDICTION_KEY, ResultsDock, prediction_of
+from crystalview.gui.gallery import prediction_badge
 from crystalview.gui.tile_classes import class_colour
 from crystalview.gui.workers import Worker
 from crystalview.inference.settings import DEVICES, InferenceSettings
@@ -553,9 +554,7 @@ class ModelDock(QWidget):
             self.prediction_ready.emit(result.entry, None)
             return
         result.entry.extra[PREDICTION_KEY] = prediction
-        index = prediction.class_names.index(prediction.label)
-        badge = (f"{prediction.label} {prediction.confidence:.0%}", class_colour(index).name())
-        self.main.gallery_model.set_badge(result.entry, badge)
+        self.main.gallery_model.set_badge(result.entry, prediction_badge(prediction))
         self._show_device(result.device_text)
         self.prediction_ready.emit(result.entry, prediction)
 

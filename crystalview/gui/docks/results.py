@@ -1,6 +1,8 @@
 """Results dock: what the model said about the image on screen, and the CSV export.
 
-For the current image it shows the predicted class and confidence, a bar chart of the class
+For the current image it shows the predicted class and confidence with the answer's status
+(``ok``; ``unsure``, drawn in grey as a best guess, never in a class colour; ``not-this-kind``,
+with the reason and no class at all), a bar chart of the class
 probabilities, the per-tile table (selecting a row outlines that tile in the viewer), and the
 per-tile class overlay on the viewer (`crystalview.gui.tile_classes`) with a legend, a toggle
 and an opacity slider (for tiled results only: one whole-image tile would merely tint the
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from crystalview.gui.tile_classes import TileClassLayer, TileHighlight, class_colour
 from crystalview.gui.viewer import ImageViewer
+from crystalview.jobs import result_table
 from crystalview.jobs.library import ImageEntry
 
 if TYPE_CHECKING:
@@ -49,8 +52,8 @@ OVERLAY_LAYER = "tile-classes"
 HIGHLIGHT_LAYER = "tile-highlight"
 PREDICTION_KEY = "prediction"
 """Key of an entry's latest `ImagePrediction` in ``ImageEntry.extra``."""
-CSV_BASE_COLUMNS = ["path", "label", "confidence", "n_tiles", "model"]
-"""Same leading columns as ``crystalview classify --out``; then one ``p_<class>`` per class."""
+NEUTRAL_COLOUR = "#8a8a8a"
+"""Bars and text of an answer that is not ``ok``."""
 
 
 def prediction_of(entry: ImageEntry | None) -> ImagePrediction | None:
@@ -71,23 +74,40 @@ def write_results_csv(path: str | os.PathLike, entries: Iterable[ImageEntry]) ->
         classes.extend(name for name in prediction.class_names if name not in classes)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_BASE_COLUMNS + [f"p_{name}" for name in classes])
+        writer.writerow(result_table.columns(classes))
         for entry, prediction in rows:
-            probabilities = [
-                f"{prediction.probabilities[name]:.6f}" if name in prediction.probabilities else ""
-                for name in classes
-            ]
-            writer.writerow(
-                [
-                    str(entry.path),
-                    prediction.label,
-                    f"{prediction.confidence:.6f}",
-                    str(prediction.n_tiles),
-                    prediction.model_name,
-                    *probabilities,
-                ]
-            )
+            writer.writerow(result_table.row(entry.path, prediction, entry.modality, classes))
     return len(rows)
+
+
+def summary_html(prediction: ImagePrediction) -> str:
+    """The dock's headline for a prediction: the verdict only when its status is ``ok``."""
+    tiles = "whole image" if prediction.n_tiles == 1 else f"{prediction.n_tiles} tiles"
+    label = html.escape(prediction.label)
+    reason = html.escape(prediction.status_reason)
+    if prediction.status == "not-this-kind":
+        headline = (
+            f"<span style='color:{NEUTRAL_COLOUR}; font-size:large'><b>Not this kind of "
+            f"image</b></span><br><small>{reason}. The model's classes do not apply; its "
+            f"output ({label} {prediction.confidence:.0%}) is shown in grey for reference "
+            "only.</small>"
+        )
+    elif prediction.status == "unsure":
+        headline = (
+            f"<span style='color:{NEUTRAL_COLOUR}; font-size:large'><b>Unsure</b></span>"
+            f" &nbsp;best guess {label} {prediction.confidence:.1%}<br><small>{reason}</small>"
+        )
+    else:
+        colour = class_colour(prediction.class_names.index(prediction.label)).name()
+        headline = (
+            f"<span style='color:{colour}; font-size:large'><b>{label}</b></span>"
+            f" &nbsp;{prediction.confidence:.1%} &nbsp;<small>ok</small>"
+        )
+    calibrated = "calibrated" if prediction.calibrated else "not calibrated"
+    return (
+        f"{headline}<br><small>{html.escape(prediction.model_name)} ({calibrated}) · {tiles}"
+        f" · {prediction.device}</small>"
+    )
 
 
 class TileTableModel(QAbstractTableModel):
@@ -101,6 +121,7 @@ class TileTableModel(QAbstractTableModel):
         self._labels = np.zeros(0, dtype=np.int64)
         self._confidence = np.zeros(0, dtype=np.float32)
         self._classes: list[str] = []
+        self._neutral = False
 
     def set_prediction(self, prediction: ImagePrediction | None) -> None:
         self.beginResetModel()
@@ -115,6 +136,8 @@ class TileTableModel(QAbstractTableModel):
             self._labels = probabilities.argmax(axis=1)
             self._confidence = probabilities.max(axis=1)
             self._classes = list(prediction.class_names)
+        # tiles of an answer that is not ok are no verdict either: no class colours
+        self._neutral = prediction is not None and prediction.status != "ok"
         self.endResetModel()
 
     def box(self, row: int) -> np.ndarray:
@@ -144,6 +167,8 @@ class TileTableModel(QAbstractTableModel):
                 return self._classes[int(self._labels[row])]
             return f"{float(self._confidence[row]):.1%}"
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
+            if self._neutral:
+                return QColor(NEUTRAL_COLOUR)
             return class_colour(int(self._labels[row]))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -165,8 +190,12 @@ class ProbabilityChart(pg.PlotWidget):
         self.setMinimumHeight(140)
         self.bars: pg.BarGraphItem | None = None
         self._names: list[str] = []
+        self.neutral = False
 
-    def set_probabilities(self, class_names: list[str], values: list[float]) -> None:
+    def set_probabilities(
+        self, class_names: list[str], values: list[float], neutral: bool = False
+    ) -> None:
+        """Bars of ``values``; ``neutral`` draws them all grey (an answer that is not ``ok``)."""
         if self.bars is not None:
             self.removeItem(self.bars)
             self.bars = None
@@ -177,7 +206,11 @@ class ProbabilityChart(pg.PlotWidget):
             self.setToolTip("")
             return
         x = np.arange(len(class_names), dtype=float)
-        brushes = [pg.mkBrush(class_colour(i)) for i in range(len(class_names))]
+        brushes = [
+            pg.mkBrush(NEUTRAL_COLOUR if neutral else class_colour(i))
+            for i in range(len(class_names))
+        ]
+        self.neutral = neutral
         self.bars = pg.BarGraphItem(
             x=x, height=np.asarray(values, dtype=float), width=0.7, brushes=brushes
         )
@@ -326,17 +359,11 @@ class ResultsDock(QWidget):
             self.legend.setText("")
             self._apply_overlay_style()
             return
-        colour = class_colour(prediction.class_names.index(prediction.label)).name()
-        tiles = "whole image" if prediction.n_tiles == 1 else f"{prediction.n_tiles} tiles"
-        self.summary.setText(
-            f"<span style='color:{colour}; font-size:large'><b>{html.escape(prediction.label)}"
-            f"</b></span> &nbsp;{prediction.confidence:.1%}<br><small>"
-            f"{html.escape(prediction.model_name)} · {tiles}"
-            f" · {prediction.device}</small>"
-        )
+        self.summary.setText(summary_html(prediction))
         self.chart.set_probabilities(
             list(prediction.class_names),
             [prediction.probabilities[name] for name in prediction.class_names],
+            neutral=prediction.status != "ok",
         )
         self.legend.setText(
             " ".join(

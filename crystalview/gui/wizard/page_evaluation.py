@@ -4,6 +4,12 @@ The figures are those of the kept checkpoint on the held-out validation images. 
 shows each misclassified validation image with the heat map of the class the model wrongly
 chose, so the scientist sees *why* it went wrong (a scale bar, a label, the background …).
 Heat maps are computed on a worker with a deep copy of the trained model (one owner per model).
+
+Every validation answer also gets the status the saved model will give (``ok`` / ``unsure``):
+with at least `MIN_CALIBRATION_IMAGES` validation images the page fits a temperature and an
+``unsure`` threshold on them (`crystalview.inference.calibration`) and stores it in the
+model's manifest, so the model saved on the next page answers ``unsure`` where it should. The
+figures then come from the split the threshold was chosen on, and the page says so.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEATMAPS = 24
 FEW_VALIDATION_IMAGES = 30
+MIN_CALIBRATION_IMAGES = 30
 
 
 def _rgb_icon(rgb: np.ndarray) -> QIcon:
@@ -69,6 +76,11 @@ class EvaluationPage(QWizardPage):
         self.summary_label = QLabel()
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setStyleSheet("QLabel { font-size: 14px; }")
+        self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        self.status_label.setWordWrap(True)
+        self.calibration = None
+        self.val_status: list[str] = []
         self.cancelled_label = message_label(style=WARNING_STYLE)
         self.matrix_table = QTableWidget()
         self.matrix_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -110,6 +122,7 @@ class EvaluationPage(QWizardPage):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary_label)
+        layout.addWidget(self.status_label)
         layout.addWidget(self.cancelled_label)
         layout.addLayout(tables)
         layout.addWidget(mistakes_box, 1)
@@ -175,6 +188,61 @@ class EvaluationPage(QWizardPage):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.scores_table.setItem(i, j, item)
 
+        self.show_status(result)
+
+    def show_status(self, result) -> None:
+        """Calibrate on the validation answers (when there are enough) and show their status."""
+        from crystalview.inference.calibration import (
+            UNCALIBRATED_UNSURE_BELOW,
+            coverage_at_precision,
+            fit_calibration,
+        )
+
+        predictions = list(result.val_predictions)
+        if not predictions:
+            self.status_label.setText("")
+            return
+        probabilities = np.array([p.probabilities for p in predictions], dtype=np.float64)
+        labels = np.array([p.true for p in predictions], dtype=np.int64)
+        self.calibration = None
+        if len(predictions) >= MIN_CALIBRATION_IMAGES:
+            log_probabilities = np.log(np.clip(probabilities, 1e-12, 1.0))  # logits up to a shift
+            self.calibration = fit_calibration(
+                log_probabilities,
+                labels,
+                split=f"the wizard's validation images ({len(predictions)}), "
+                "the same split as the figures",
+            )
+            result.manifest.calibration = self.calibration.to_dict()
+            probabilities = self.calibration.probabilities(log_probabilities)
+            threshold = self.calibration.unsure_below
+        else:
+            result.manifest.calibration = None
+            threshold = UNCALIBRATED_UNSURE_BELOW
+        self.val_status = ["ok" if p.max() >= threshold else "unsure" for p in probabilities]
+        ok = np.array([s == "ok" for s in self.val_status])
+        correct = probabilities.argmax(axis=1) == labels
+        ok_text = f"{correct[ok].mean():.1%} of them right" if ok.any() else "none"
+        text = (
+            f"Status of the validation answers: <b>{ok.sum()}</b> ok ({ok_text}), "
+            f"<b>{(~ok).sum()}</b> unsure (below {threshold:.2f})."
+        )
+        if self.calibration is not None:
+            c = self.calibration
+            text += (
+                f" Calibrated on these images: temperature {c.temperature:.2f}, calibration "
+                f"error {c.ece_before:.1%} → {c.ece_after:.1%}; the saved model answers "
+                f"unsure below {threshold:.2f}. 98 % right is reached at "
+                f"{coverage_at_precision(c.curve, 0.98):.0%} coverage. <i>Chosen on the same "
+                "images as these figures: expect a little worse on new images.</i>"
+            )
+        else:
+            text += (
+                f" <i>Fewer than {MIN_CALIBRATION_IMAGES} validation images: the model is not "
+                "calibrated and uses the default threshold.</i>"
+            )
+        self.status_label.setText(text)
+
     def matrix_total(self) -> int:
         """Sum of the counts shown in the confusion matrix table."""
         total = 0
@@ -203,8 +271,12 @@ class EvaluationPage(QWizardPage):
         )
         loaded = LoadedModel(copy.deepcopy(result.model), result.manifest, Path("trained"))
         names = list(result.class_names)
+        statuses = {
+            p.index: status
+            for p, status in zip(result.val_predictions, self.val_status, strict=False)
+        }
         worker = self._wizard.pool.submit(
-            lambda cancel: explain_mistakes(loaded, shown, names, cancel),
+            lambda cancel: explain_mistakes(loaded, shown, names, cancel, statuses),
             "Heat maps of the mistakes",
             report_errors=False,
         )
@@ -224,7 +296,7 @@ class EvaluationPage(QWizardPage):
             return
         text = (
             f"{view.path.name}\ntrue {view.true_name} → {view.predicted_name} "
-            f"({view.confidence:.0%})"
+            f"({view.confidence:.0%}, {view.status})"
         )
         item = QListWidgetItem(text)
         if view.rgb is not None:

@@ -83,6 +83,12 @@ class ImagesPage(QWizardPage):
             "A folder with one subfolder per class (e.g. good/, bad/): each image is labelled "
             "with the name of its subfolder."
         )
+        self.simulate_button = QPushButton("Simulate training data from structures…")
+        self.simulate_button.setToolTip(
+            "Simulated diffraction patterns of your own phases, one class per CIF file, with "
+            "the camera variations of the built-in models' training data."
+        )
+        self.simulate_button.clicked.connect(self.open_simulate_dialog)
         self.open_project_button = QPushButton("Open existing project…")
         self.open_project_button.setToolTip("Continue a labelling project saved earlier.")
         self.add_files_button.clicked.connect(self._choose_files)
@@ -100,6 +106,9 @@ class ImagesPage(QWizardPage):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.open_project_button)
+        simulate_row = QHBoxLayout()
+        simulate_row.addWidget(self.simulate_button)
+        simulate_row.addStretch(1)
 
         self.summary_label = QLabel()
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
@@ -128,6 +137,7 @@ class ImagesPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.drop_label)
         layout.addLayout(buttons)
+        layout.addLayout(simulate_row)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.image_list, 1)
         layout.addWidget(self.missing_label)
@@ -189,6 +199,17 @@ class ImagesPage(QWizardPage):
         self._wizard.set_project(project)
         self._refresh()
         return True
+
+    def open_simulate_dialog(self):
+        """Simulate patterns of the user's structures, then import them as a labelled tree."""
+        from crystalview.gui.wizard.simulate_dialog import SimulateDialog
+
+        dialog = SimulateDialog(
+            self._wizard.pool, self, folder=Path.home() / "crystalview-simulated"
+        )
+        dialog.finished_folder.connect(self.import_tree)
+        dialog.open()
+        return dialog
 
     def _choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add images", "", "All files (*)")

@@ -1,0 +1,472 @@
+"""Real crystal structures: a library of prototypes for training, and structures read from CIFs.
+
+Random lattices teach a model what a crystal system allows; real structures teach it what real
+patterns look like: the hcp metals' c/a near 1.63, the strong low-index rings of rock salt, the
+pseudo-cubic cells of Pnma perovskites, the one-atom orthorhombic cells of α-U and Ga. Each
+entry gives a space group, a cell from the literature (room temperature, Å) and the Wyckoff
+sites; the space group's operations (from gemmi, which ships every setting of the International
+Tables offline) expand the sites into the full cell, so absences come out of the structure
+factor as for every other crystal.
+
+The compounds here are the ones the built-in models train on. The independent validation set in
+``benchmarks/independent_sim`` uses other compounds and prototypes, built by other code; keep the
+two lists apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from crystalview.core.errors import CrystalViewError
+from crystalview.sim.crystal import Atom, Crystal, Lattice
+
+# Positions closer than this (fractional) are one site after expansion.
+_SAME_SITE = 1e-4
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One real compound: its family (prototype), crystal system, space group, cell and sites."""
+
+    name: str
+    family: str
+    system: str
+    spacegroup: str
+    cell: tuple[float, float, float, float, float, float]
+    sites: tuple[tuple[str, tuple[float, float, float]], ...]
+
+
+def _cubic(a: float) -> tuple[float, ...]:
+    return (a, a, a, 90.0, 90.0, 90.0)
+
+
+def _hexagonal(a: float, c: float) -> tuple[float, ...]:
+    return (a, a, c, 90.0, 90.0, 120.0)
+
+
+def _orthorhombic(a: float, b: float, c: float) -> tuple[float, ...]:
+    return (a, b, c, 90.0, 90.0, 90.0)
+
+
+def _family(family, system, spacegroup, sites, compounds):
+    """Structures of one prototype: ``compounds`` are (name, {placeholder: element}, cell)."""
+    out = []
+    for name, elements, cell in compounds:
+        placed = tuple((elements.get(label, label), xyz) for label, xyz in sites)
+        out.append(Structure(name, family, system, spacegroup, tuple(cell), placed))
+    return out
+
+
+ORIGIN = (0.0, 0.0, 0.0)
+HALF = (0.5, 0.5, 0.5)
+QUARTER = (0.25, 0.25, 0.25)
+HCP_SITE = (1 / 3, 2 / 3, 0.25)
+
+TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
+    _family(
+        "fcc metal",
+        "cubic",
+        "F m -3 m",
+        [("A", ORIGIN)],
+        [
+            (el, {"A": el}, _cubic(a))
+            for el, a in [
+                ("Cu", 3.615),
+                ("Al", 4.049),
+                ("Ni", 3.524),
+                ("Ag", 4.086),
+                ("Pt", 3.924),
+                ("Pb", 4.950),
+                ("Ca", 5.588),
+            ]
+        ],
+    )
+    + _family(
+        "bcc metal",
+        "cubic",
+        "I m -3 m",
+        [("A", ORIGIN)],
+        [
+            (el, {"A": el}, _cubic(a))
+            for el, a in [
+                ("Fe", 2.866),
+                ("Cr", 2.885),
+                ("Mo", 3.147),
+                ("W", 3.165),
+                ("Na", 4.291),
+                ("Ba", 5.028),
+            ]
+        ],
+    )
+    + _family(
+        "diamond",
+        "cubic",
+        "F d -3 m:1",
+        [("A", ORIGIN)],
+        [(el, {"A": el}, _cubic(a)) for el, a in [("Si", 5.431), ("Ge", 5.658), ("C", 3.567)]],
+    )
+    + _family(
+        "rock salt",
+        "cubic",
+        "F m -3 m",
+        [("A", ORIGIN), ("B", HALF)],
+        [
+            ("NaCl", {"A": "Na", "B": "Cl"}, _cubic(5.640)),
+            ("MgO", {"A": "Mg", "B": "O"}, _cubic(4.212)),
+            ("KCl", {"A": "K", "B": "Cl"}, _cubic(6.293)),
+            ("NiO", {"A": "Ni", "B": "O"}, _cubic(4.177)),
+            ("TiN", {"A": "Ti", "B": "N"}, _cubic(4.240)),
+            ("PbS", {"A": "Pb", "B": "S"}, _cubic(5.936)),
+        ],
+    )
+    + _family(
+        "CsCl",
+        "cubic",
+        "P m -3 m",
+        [("A", ORIGIN), ("B", HALF)],
+        [
+            ("CsCl", {"A": "Cs", "B": "Cl"}, _cubic(4.123)),
+            ("NiAl", {"A": "Ni", "B": "Al"}, _cubic(2.887)),
+            ("CuZn", {"A": "Cu", "B": "Zn"}, _cubic(2.952)),
+        ],
+    )
+    + _family(
+        "fluorite",
+        "cubic",
+        "F m -3 m",
+        [("A", ORIGIN), ("B", QUARTER)],
+        [
+            ("CaF2", {"A": "Ca", "B": "F"}, _cubic(5.463)),
+            ("CeO2", {"A": "Ce", "B": "O"}, _cubic(5.411)),
+            ("ZrO2", {"A": "Zr", "B": "O"}, _cubic(5.070)),
+        ],
+    )
+    + _family(
+        "zinc blende",
+        "cubic",
+        "F -4 3 m",
+        [("A", ORIGIN), ("B", QUARTER)],
+        [
+            ("ZnS", {"A": "Zn", "B": "S"}, _cubic(5.409)),
+            ("GaAs", {"A": "Ga", "B": "As"}, _cubic(5.653)),
+            ("SiC-3C", {"A": "Si", "B": "C"}, _cubic(4.359)),
+            ("CdTe", {"A": "Cd", "B": "Te"}, _cubic(6.481)),
+        ],
+    )
+    + _family(
+        "cubic perovskite",
+        "cubic",
+        "P m -3 m",
+        [("B", ORIGIN), ("A", HALF), ("X", (0.5, 0.0, 0.0))],
+        [
+            ("SrTiO3", {"A": "Sr", "B": "Ti", "X": "O"}, _cubic(3.905)),
+            ("BaTiO3", {"A": "Ba", "B": "Ti", "X": "O"}, _cubic(4.000)),
+            ("KTaO3", {"A": "K", "B": "Ta", "X": "O"}, _cubic(3.989)),
+        ],
+    )
+    + _family(
+        "L12",
+        "cubic",
+        "P m -3 m",
+        [("A", ORIGIN), ("B", (0.0, 0.5, 0.5))],
+        [
+            ("Cu3Au", {"A": "Au", "B": "Cu"}, _cubic(3.749)),
+            ("Ni3Al", {"A": "Al", "B": "Ni"}, _cubic(3.572)),
+        ],
+    )
+    + _family(
+        "spinel",
+        "cubic",
+        "F d -3 m:2",
+        [("A", (0.125, 0.125, 0.125)), ("B", HALF), ("X", (0.263, 0.263, 0.263))],
+        [("MgAl2O4", {"A": "Mg", "B": "Al", "X": "O"}, _cubic(8.083))],
+    )
+    + _family(
+        "hcp metal",
+        "hexagonal",
+        "P 63/m m c",
+        [("A", HCP_SITE)],
+        [
+            (el, {"A": el}, _hexagonal(a, c))
+            for el, a, c in [
+                ("Mg", 3.209, 5.211),
+                ("Ti", 2.951, 4.686),
+                ("Zn", 2.665, 4.947),
+                ("Zr", 3.232, 5.147),
+                ("Be", 2.286, 3.584),
+                ("Re", 2.761, 4.456),
+                ("Y", 3.647, 5.731),
+            ]
+        ],
+    )
+    + [
+        s
+        for name, el, a, c, u in [
+            ("ZnO", ("Zn", "O"), 3.250, 5.207, 0.382),
+            ("GaN", ("Ga", "N"), 3.189, 5.185, 0.377),
+            ("CdS", ("Cd", "S"), 4.136, 6.714, 0.377),
+        ]
+        for s in _family(
+            "wurtzite",
+            "hexagonal",
+            "P 63 m c",
+            [("A", (1 / 3, 2 / 3, 0.0)), ("B", (1 / 3, 2 / 3, u))],
+            [(name, {"A": el[0], "B": el[1]}, _hexagonal(a, c))],
+        )
+    ]
+    + _family(
+        "WC",
+        "hexagonal",
+        "P -6 m 2",
+        [("A", ORIGIN), ("B", (1 / 3, 2 / 3, 0.5))],
+        [
+            ("WC", {"A": "W", "B": "C"}, _hexagonal(2.906, 2.837)),
+            ("MoC", {"A": "Mo", "B": "C"}, _hexagonal(2.932, 2.814)),
+        ],
+    )
+    + _family(
+        "graphite",
+        "hexagonal",
+        "P 63/m m c",
+        [("A", (0.0, 0.0, 0.25)), ("B", HCP_SITE)],
+        [
+            ("graphite", {"A": "C", "B": "C"}, _hexagonal(2.464, 6.711)),
+        ],
+    )
+    + _family(
+        "h-BN",
+        "hexagonal",
+        "P 63/m m c",
+        [("A", HCP_SITE), ("B", (1 / 3, 2 / 3, 0.75))],
+        [("h-BN", {"A": "B", "B": "N"}, _hexagonal(2.504, 6.661))],
+    )
+    + _family(
+        "2H-MoS2",
+        "hexagonal",
+        "P 63/m m c",
+        [("M", HCP_SITE), ("X", (1 / 3, 2 / 3, 0.621))],
+        [
+            ("MoS2", {"M": "Mo", "X": "S"}, _hexagonal(3.160, 12.295)),
+            ("WSe2", {"M": "W", "X": "Se"}, _hexagonal(3.282, 12.960)),
+        ],
+    )
+    + _family(
+        "AlB2",
+        "hexagonal",
+        "P 6/m m m",
+        [("A", ORIGIN), ("B", (1 / 3, 2 / 3, 0.5))],
+        [
+            ("MgB2", {"A": "Mg", "B": "B"}, _hexagonal(3.086, 3.524)),
+            ("TiB2", {"A": "Ti", "B": "B"}, _hexagonal(3.029, 3.229)),
+        ],
+    )
+    + _family(
+        "CaCu5",
+        "hexagonal",
+        "P 6/m m m",
+        [("A", ORIGIN), ("B", (1 / 3, 2 / 3, 0.0)), ("B", (0.5, 0.0, 0.5))],
+        [
+            ("CaCu5", {"A": "Ca", "B": "Cu"}, _hexagonal(5.092, 4.086)),
+            ("LaNi5", {"A": "La", "B": "Ni"}, _hexagonal(5.017, 3.987)),
+        ],
+    )
+    + _family(
+        "CdI2",
+        "hexagonal",
+        "P -3 m 1",
+        [("A", ORIGIN), ("X", (1 / 3, 2 / 3, 0.25))],
+        [
+            ("CdI2", {"A": "Cd", "X": "I"}, _hexagonal(4.240, 6.840)),
+            ("TiS2", {"A": "Ti", "X": "S"}, _hexagonal(3.407, 5.695)),
+        ],
+    )
+    + _family(
+        "corundum",
+        "hexagonal",
+        "R -3 c:H",
+        [("A", (0.0, 0.0, 0.352)), ("X", (0.306, 0.0, 0.25))],
+        [("Al2O3", {"A": "Al", "X": "O"}, _hexagonal(4.759, 12.991))],
+    )
+    + _family(
+        "calcite",
+        "hexagonal",
+        "R -3 c:H",
+        [("A", ORIGIN), ("C", (0.0, 0.0, 0.25)), ("X", (0.257, 0.0, 0.25))],
+        [("CaCO3-calcite", {"A": "Ca", "X": "O"}, _hexagonal(4.990, 17.061))],
+    )
+    + _family(
+        "Pnma perovskite",
+        "orthorhombic",
+        "P n m a",
+        [
+            ("A", (0.036, 0.25, 0.991)),
+            ("B", (0.0, 0.0, 0.5)),
+            ("X", (0.484, 0.25, 0.078)),
+            ("X", (0.289, 0.039, 0.711)),
+        ],
+        [
+            ("CaTiO3", {"A": "Ca", "B": "Ti", "X": "O"}, _orthorhombic(5.447, 7.654, 5.388)),
+            ("GdFeO3", {"A": "Gd", "B": "Fe", "X": "O"}, _orthorhombic(5.349, 7.668, 5.611)),
+            ("YAlO3", {"A": "Y", "B": "Al", "X": "O"}, _orthorhombic(5.180, 7.370, 5.330)),
+            ("MgSiO3", {"A": "Mg", "B": "Si", "X": "O"}, _orthorhombic(4.780, 6.910, 4.930)),
+        ],
+    )
+    + _family(
+        "olivine",
+        "orthorhombic",
+        "P n m a",
+        [
+            ("M", ORIGIN),
+            ("N", (0.277, 0.25, 0.991)),
+            ("T", (0.094, 0.25, 0.427)),
+            ("X", (0.092, 0.25, 0.766)),
+            ("X", (0.448, 0.25, 0.221)),
+            ("X", (0.163, 0.033, 0.278)),
+        ],
+        [("Mg2SiO4", {"M": "Mg", "N": "Mg", "T": "Si", "X": "O"}, (10.20, 5.98, 4.76, 90, 90, 90))],
+    )
+    + _family(
+        "aragonite",
+        "orthorhombic",
+        "P n m a",
+        [
+            ("A", (0.415, 0.25, 0.760)),
+            ("C", (0.762, 0.25, 0.914)),
+            ("X", (0.923, 0.25, 0.904)),
+            ("X", (0.681, 0.474, 0.914)),
+        ],
+        [
+            ("CaCO3-aragonite", {"A": "Ca", "X": "O"}, _orthorhombic(7.967, 5.741, 4.961)),
+            ("BaCO3", {"A": "Ba", "X": "O"}, _orthorhombic(8.904, 6.430, 5.314)),
+        ],
+    )
+    + _family(
+        "alpha-U",
+        "orthorhombic",
+        "C m c m",
+        [("A", (0.0, 0.1025, 0.25))],
+        [("U", {"A": "U"}, _orthorhombic(2.854, 5.869, 4.955))],
+    )
+    + _family(
+        "alpha-Ga",
+        "orthorhombic",
+        "C m c e",
+        [("A", (0.0, 0.1549, 0.0810))],
+        [("Ga", {"A": "Ga"}, _orthorhombic(4.5192, 7.6586, 4.5258))],
+    )
+    + _family(
+        "FeB",
+        "orthorhombic",
+        "P n m a",
+        [("A", (0.177, 0.25, 0.123)), ("B", (0.029, 0.25, 0.603))],
+        [
+            ("TiB", {"A": "Ti", "B": "B"}, _orthorhombic(6.120, 3.060, 4.560)),
+            ("FeB", {"A": "Fe", "B": "B"}, _orthorhombic(5.506, 2.952, 4.061)),
+        ],
+    )
+    + _family(
+        "SnS",
+        "orthorhombic",
+        "P n m a",
+        [("A", (0.118, 0.25, 0.120)), ("B", (0.852, 0.25, 0.478))],
+        [
+            ("SnS", {"A": "Sn", "B": "S"}, _orthorhombic(11.200, 3.990, 4.330)),
+            ("GeS", {"A": "Ge", "B": "S"}, _orthorhombic(10.470, 3.640, 4.300)),
+        ],
+    )
+)
+
+
+@cache
+def expand_sites(
+    spacegroup: str, sites: tuple[tuple[str, tuple[float, float, float]], ...]
+) -> tuple[Atom, ...]:
+    """Every atom of the cell: each site moved by every operation of the space group."""
+    import gemmi
+
+    group = gemmi.find_spacegroup_by_name(spacegroup)
+    if group is None:
+        raise CrystalViewError(f"unknown space group {spacegroup!r}")
+    operations = list(group.operations())
+    atoms: list[Atom] = []
+    for element, xyz in sites:
+        seen: list[np.ndarray] = []
+        for op in operations:
+            p = np.mod(np.asarray(op.apply_to_xyz(list(xyz)), dtype=np.float64), 1.0)
+            p[np.isclose(p, 1.0, atol=_SAME_SITE)] = 0.0
+            if any(np.all(np.abs(((p - q) + 0.5) % 1.0 - 0.5) < _SAME_SITE) for q in seen):
+                continue
+            seen.append(p)
+            atoms.append(Atom(element, tuple(float(v) for v in p)))
+    return tuple(atoms)
+
+
+def to_crystal(structure: Structure, debye_waller_b: float = 0.5) -> Crystal:
+    """The structure as a `Crystal`: a primitive-setting cell holding every atom (centring P)."""
+    lattice = Lattice(*structure.cell)
+    atoms = expand_sites(structure.spacegroup, structure.sites)
+    return Crystal(lattice, "P", atoms, debye_waller_b, name=structure.name)
+
+
+def jittered(
+    structure: Structure, rng: np.random.Generator, strain: float = 0.03
+) -> tuple[Crystal, dict]:
+    """The structure with its cell scaled (solid solution, thermal expansion) and strained.
+
+    Cell edges that are equal by symmetry stay equal, so the crystal system is kept; the scale
+    is up to ``strain`` and independent edges move by up to a third of it more.
+    """
+    a, b, c, alpha, beta, gamma = structure.cell
+    scale = 1.0 + rng.uniform(-strain, strain)
+    if structure.system == "cubic":
+        a = b = c = a * scale
+    elif structure.system == "hexagonal":
+        ratio = 1.0 + rng.uniform(-strain / 3, strain / 3)
+        a = b = a * scale
+        c = c * scale * ratio
+    else:
+        a, b, c = (v * scale * (1.0 + rng.uniform(-strain / 3, strain / 3)) for v in (a, b, c))
+    moved = replace(structure, cell=(a, b, c, alpha, beta, gamma))
+    crystal = to_crystal(moved, float(rng.uniform(0.2, 1.5)))
+    params = {"structure": structure.name, "family": structure.family}
+    return crystal, params
+
+
+def structures_of(system: str) -> tuple[Structure, ...]:
+    """Training structures of one crystal system."""
+    return tuple(s for s in TRAINING_STRUCTURES if s.system == system)
+
+
+def crystal_from_cif(path: str | Path) -> Crystal:
+    """Read a small-molecule / inorganic CIF (cell, space group, sites) into a `Crystal`.
+
+    Occupancies are kept (partially occupied sites scatter in proportion); hydrogen, which
+    scatters electrons weakly and is rarely located, is kept when listed.
+    """
+    import gemmi
+
+    path = Path(path)
+    try:
+        small = gemmi.read_small_structure(str(path))
+    except (RuntimeError, ValueError, OSError) as error:
+        raise CrystalViewError(f"cannot read {path.name} as a CIF: {error}") from error
+    cell = small.cell
+    if not cell.a > 0:
+        raise CrystalViewError(f"{path.name}: the CIF gives no unit cell")
+    sites = small.get_all_unit_cell_sites()
+    if not sites:
+        raise CrystalViewError(f"{path.name}: the CIF lists no atom sites")
+    atoms = []
+    for site in sites:
+        element = site.element.name
+        if element in ("X", ""):
+            raise CrystalViewError(f"{path.name}: site {site.label!r} has no known element")
+        frac = site.fract
+        xyz = tuple(float(v) % 1.0 for v in (frac.x, frac.y, frac.z))
+        atoms.append(Atom(element.capitalize(), xyz, float(site.occ)))
+    lattice = Lattice(cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
+    return Crystal(lattice, "P", tuple(atoms), 0.5, name=path.stem)
