@@ -134,11 +134,12 @@ class ModelManifest:
         """The view of the image the model reads (one of `TRANSFORMS`; ``"none"``: the image)."""
         return self.normalization.get("transform", "none")
 
+    @property
     def expected_pattern_kind(self) -> str | None:
         """``"rings"``, ``"spots"`` or None: the diffraction patterns this model reads."""
         if self.pattern_kind is not None:
             return self.pattern_kind
-        return _PATTERN_KIND_OF_TRANSFORM.get(self.normalization.get("transform", "none"))
+        return _PATTERN_KIND_OF_TRANSFORM.get(self.transform)
 
     def validate(self) -> None:
         """Raise `ManifestError` naming the first field that is wrong."""

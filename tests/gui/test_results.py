@@ -188,8 +188,9 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
     from crystalview.jobs.result_table import columns as csv_columns
 
     assert rows[0] == csv_columns(CLASSES)  # the CLI's columns exactly
-    assert rows[0][:8] == [
-        "path", "label", "confidence", "status", "n_tiles", "model", "ood_score", "status_reason"
+    assert rows[0][:9] == [
+        "path", "label", "confidence", "status", "n_tiles", "model", "modality", "ood_score",
+        "status_reason",
     ]  # fmt: skip
     assert len(rows) == 3 and "2 result(s)" in messages[-1]
     for row, entry in zip(rows[1:], win.gallery_model.entries, strict=True):
@@ -197,10 +198,11 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
         assert row[0] == str(entry.path)
         assert row[1] == prediction.label
         assert float(row[2]) == pytest.approx(prediction.confidence, abs=1e-6)
-        assert row[3] == prediction.status and row[7] == prediction.status_reason
+        assert row[3] == prediction.status and row[8] == prediction.status_reason
+        assert row[6] == entry.modality
         assert int(row[4]) == prediction.n_tiles
         assert row[5] == "steel"
-        assert sum(float(v) for v in row[8:]) == pytest.approx(1.0, abs=1e-4)
+        assert sum(float(v) for v in row[9:]) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_csv_of_models_with_different_classes(tmp_path):
@@ -225,10 +227,10 @@ def test_csv_of_models_with_different_classes(tmp_path):
     out = tmp_path / "mixed.csv"
     assert write_results_csv(out, [*entries, unclassified]) == 2
     rows = list(csv.reader(out.open(newline="")))
-    assert rows[0][8:] == ["p_x", "p_y", "p_z"]
-    assert rows[1][8:] == ["0.900000", "0.100000", ""]
-    assert rows[2][8:] == ["", "0.300000", "0.700000"]
-    assert rows[1][3] == "ok" and rows[1][7] == "fine"
+    assert rows[0][9:] == ["p_x", "p_y", "p_z"]
+    assert rows[1][9:] == ["0.900000", "0.100000", ""]
+    assert rows[2][9:] == ["", "0.300000", "0.700000"]
+    assert rows[1][3] == "ok" and rows[1][8] == "fine" and rows[1][6] == "unknown"
 
 
 # -- the overlay geometry (no window needed) ------------------------------------------------
