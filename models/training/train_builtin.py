@@ -653,8 +653,9 @@ def independent_lines(independent: dict | None, recipe: Recipe) -> list[str]:
         "quartz, Se, Bi2Te3, cementite, marcasite, MnP, black phosphorus, iodine, YBCO have no "
         "member in training at all), Mott-Bethe electron form factors from IT92 X-ray ones, its "
         "own ring and spot intensity models, camera, beam stops (round stop on a tapered arm, "
-        "bar, finger), exports and labels. It was never used for training or model selection; "
-        "it was run once on the previous bundle and once on this one.",
+        "bar, finger), exports and labels. It was never used for training, tuning or choosing "
+        "between candidate networks (those were chosen on our held-out split); it was run on "
+        "the previous bundle and on this one, to decide whether this one replaces it.",
     ]
     if independent.get("baseline") is not None:
         lines.append(
