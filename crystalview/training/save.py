@@ -47,14 +47,9 @@ def model_card(result: TrainingResult) -> str:
         lines.append("- Training was stopped early by the user; this is the best checkpoint.")
     lines += ["", "## Data", "", "| class | images |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in data.get("counts", {}).items()]
+    lines += ["", _split_sentence(result, data), "", "## Validation", ""]
+    lines += _validation_lines(result)
     lines += [
-        "",
-        f"{data.get('train_images')} images for training, {data.get('validation_images')} held "
-        "out for validation (stratified).",
-        "",
-        "## Validation",
-        "",
-        f"Accuracy: {result.val_accuracy:.1%}",
         "",
         "| class | precision | recall | images |",
         "|---|---|---|---|",
@@ -79,6 +74,42 @@ def model_card(result: TrainingResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _split_sentence(result: TrainingResult, data: dict) -> str:
+    summary = result.data_summary or f"{sum(data.get('counts', {}).values())} images"
+    validation = result.validation
+    if validation is None:
+        return f"{summary}; all of them used for training."
+    return (
+        f"{summary}. {data.get('train_images')} images for training, "
+        f"{data.get('validation_images')} held out for validation: whole groups "
+        f"({validation.grouping}) were kept on one side of the split."
+        if validation.method != "file hold-out"
+        else f"{summary}. {data.get('validation_images')} images held out for validation, "
+        "chosen file by file (images treated as independent)."
+    )
+
+
+def _validation_lines(result: TrainingResult) -> list[str]:
+    """How the figure was obtained, its interval, and the reasons to trust it less."""
+    validation = result.validation
+    if validation is None:
+        return ["No validation was run for this model; check it on images it has never seen."]
+    lines = [
+        f"Accuracy: {validation.headline()}.",
+        "",
+        f"Method: {validation.method}"
+        + (
+            f" ({validation.folds} folds, each group validated once by a model that never saw it)"
+            if validation.folds > 1
+            else ""
+        )
+        + "; 95 % interval from a bootstrap over groups.",
+    ]
+    if result.warnings:
+        lines += ["", "Warnings:"] + [f"- {w}" for w in result.warnings]
+    return lines
 
 
 def _describe(augmentation: dict | None) -> str:

@@ -1,0 +1,354 @@
+"""Which images are really the same micrograph, and which come from one series.
+
+Lab folders hold overlapping fields of view, re-exports and shifted copies; a validation split
+that puts near-twins on both sides reports accuracy on images the model has, in effect, seen.
+This module finds those twins and lets the user name larger groups (series, sample folders) so
+that every split in `crystalview.training.validation` keeps a group on one side.
+
+* **Near-duplicates** are found from a fingerprint of each image: a 32 x 32 area-averaged
+  thumbnail with its coarse shading removed, scaled to unit length. Two images whose
+  fingerprints correlate above `DUPLICATE_CORRELATION` are the same scene: a shift of 10 px on a
+  1024 px micrograph moves the thumbnail by a third of a pixel, while different fields of the
+  same material decorrelate. Comparing fingerprints is one matrix product per block, so
+  thousands of files take well under a second once they are read.
+* **User groups** come from a sub-folder inside the class folder, a file-name series (the first
+  word of the stem that is not shared by every file, ``PPC9_01_17`` -> ``ppc9``), or a CSV table.
+
+Groups are unions: images linked by any rule end up in one group. numpy only.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from crystalview.core.errors import CrystalViewError
+
+FINGERPRINT_SIDE = 32
+DUPLICATE_CORRELATION = 0.9
+GROUPINGS = ("duplicates", "series", "folder", "none")
+MIN_GROUPS_PER_CLASS = 5
+
+_WORD_SPLIT = re.compile(r"[_\-\s.]+")
+
+
+def fingerprint(image: np.ndarray, side: int = FINGERPRINT_SIDE) -> np.ndarray:
+    """Unit-length ``side * side`` float32 vector describing the image's content.
+
+    The image is area-averaged to ``side x side`` (robust to shifts and noise), its 4 x 4 shading
+    is removed (vignetting and brightness drift would otherwise make every pair alike), and the
+    rest is scaled to unit length, so a dot product of two fingerprints is their correlation.
+    """
+    data = np.asarray(image, dtype=np.float32)
+    if data.ndim != 2 or min(data.shape) < 1:
+        raise CrystalViewError(f"cannot fingerprint an image of shape {data.shape}")
+    data = np.nan_to_num(data, nan=float(np.nanmean(data)) if np.isfinite(data).any() else 0.0)
+    thumb = _area_resize(data, side)
+    coarse = _area_resize(thumb, 4)
+    thumb = thumb - np.kron(coarse, np.ones((side // 4, side // 4), dtype=np.float32))
+    thumb -= thumb.mean()
+    norm = float(np.linalg.norm(thumb))
+    return (thumb / norm if norm > 0 else thumb).reshape(-1).astype(np.float32)
+
+
+def _area_resize(image: np.ndarray, side: int) -> np.ndarray:
+    """Mean over a ``side x side`` grid of near-equal blocks (images smaller than that are
+    first enlarged by repeating pixels)."""
+    h, w = image.shape
+    if h < side or w < side:
+        image = np.repeat(np.repeat(image, -(-side // h), axis=0), -(-side // w), axis=1)
+        h, w = image.shape
+    rows = np.linspace(0, h, side + 1).round().astype(int)
+    cols = np.linspace(0, w, side + 1).round().astype(int)
+    integral = np.zeros((h + 1, w + 1), dtype=np.float64)
+    integral[1:, 1:] = image.cumsum(0, dtype=np.float64).cumsum(1)
+    total = (
+        integral[np.ix_(rows[1:], cols[1:])]
+        - integral[np.ix_(rows[:-1], cols[1:])]
+        - integral[np.ix_(rows[1:], cols[:-1])]
+        + integral[np.ix_(rows[:-1], cols[:-1])]
+    )
+    return (total / np.outer(np.diff(rows), np.diff(cols))).astype(np.float32)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def duplicate_pairs(
+    fingerprints: np.ndarray, threshold: float = DUPLICATE_CORRELATION, block: int = 1024
+) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, whose fingerprints correlate above ``threshold``."""
+    prints = np.asarray(fingerprints, dtype=np.float32)
+    pairs: list[tuple[int, int]] = []
+    for start in range(0, len(prints), block):
+        similarity = prints[start : start + block] @ prints.T
+        rows, cols = np.nonzero(similarity > threshold)
+        pairs += [(start + r, c) for r, c in zip(rows.tolist(), cols.tolist()) if start + r < c]
+    return pairs
+
+
+def series_name(path: Path, common_prefix: Sequence[str] = ()) -> str:
+    """The series a file belongs to: the first word of its stem after ``common_prefix``.
+
+    Instruments and people name files ``<sample>_<area>_<shot>``; the first word that differs
+    between files names the sample series (``translated_PPC9_01_17`` -> ``ppc9`` once
+    ``translated`` is known to start every name).
+    """
+    words = [w for w in _WORD_SPLIT.split(Path(path).stem.lower()) if w]
+    rest = (
+        words[len(common_prefix) :] if words[: len(common_prefix)] == list(common_prefix) else words
+    )
+    return rest[0] if rest else (words[-1] if words else Path(path).stem)
+
+
+def _shared_prefix(paths: Sequence[Path]) -> list[str]:
+    """Leading words every file name starts with (``translated`` in ``translated_X_1``)."""
+    split = [[w for w in _WORD_SPLIT.split(Path(p).stem.lower()) if w] for p in paths]
+    if not split:
+        return []
+    prefix: list[str] = []
+    for words in zip(*split, strict=False):
+        if len(set(words)) != 1:
+            break
+        prefix.append(words[0])
+    shortest = min(len(w) for w in split)
+    return prefix[: max(0, shortest - 1)]  # always leave one word to name the series
+
+
+def user_group_names(
+    paths: Sequence[Path | None], labels: Sequence[int], grouping: str
+) -> list[str | None]:
+    """One group name per sample from the user's rule (``None``: no rule applies).
+
+    ``"series"``: the file-name series; ``"folder"``: the sub-folder below the class folder (a
+    file directly in its class folder forms its own group); ``"duplicates"``/``"none"``: none.
+    """
+    if grouping not in GROUPINGS:
+        raise CrystalViewError(f"grouping must be one of {', '.join(GROUPINGS)}, not {grouping!r}")
+    if grouping == "series":
+        prefix = _shared_prefix([p for p in paths if p is not None])
+        return [None if p is None else series_name(p, prefix) for p in paths]
+    if grouping == "folder":
+        names: list[str | None] = []
+        for p, label in zip(paths, labels, strict=True):
+            names.append(None if p is None else f"{label}:{p.parent}")
+        return names
+    return [None] * len(paths)
+
+
+def read_group_csv(csv_path: str | Path, column: str = "group") -> dict[str, str]:
+    """``{file name or path: group}`` from a CSV with a ``file`` (or ``path``) column.
+
+    Lab notebooks export a table of file and sample; matching is by full path first, then by
+    file name, so the table works wherever the folder is.
+    """
+    path = Path(csv_path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise CrystalViewError(f"{path}: cannot read the group table ({error})") from error
+    if not rows:
+        raise CrystalViewError(f"{path}: the group table is empty")
+    keys = {k.strip().lower(): k for k in rows[0] if k}
+    file_key = keys.get("file") or keys.get("path") or keys.get("filename")
+    group_key = keys.get(column.lower())
+    if file_key is None or group_key is None:
+        raise CrystalViewError(
+            f"{path}: needs a 'file' column and a {column!r} column; found {', '.join(keys)}"
+        )
+    return {row[file_key].strip(): row[group_key].strip() for row in rows if row.get(file_key)}
+
+
+def groups_from_table(paths: Sequence[Path | None], table: dict[str, str]) -> list[str | None]:
+    """Look each path up in a `read_group_csv` table (by full path, then by name)."""
+    out: list[str | None] = []
+    for p in paths:
+        if p is None:
+            out.append(None)
+            continue
+        out.append(table.get(str(p)) or table.get(p.name) or table.get(p.stem))
+    return out
+
+
+@dataclass
+class Grouping:
+    """Group of every sample and what the user should be told about them.
+
+    Attributes
+    ----------
+    group_of
+        Group index per sample (0 .. n_groups-1, in order of first appearance).
+    n_groups
+        Distinct groups; the honest "number of different images".
+    n_distinct
+        Distinct micrographs after merging near-duplicates only (before user groups).
+    rule
+        How groups were formed, e.g. ``"near-duplicates + file-name series"``.
+    duplicate_files
+        Samples that have a near-twin elsewhere in the set.
+    """
+
+    group_of: np.ndarray
+    n_groups: int
+    n_distinct: int
+    rule: str
+    duplicate_files: int = 0
+    names: list[str] = field(default_factory=list)
+
+    def per_class(self, labels: Sequence[int], n_classes: int) -> list[int]:
+        """Distinct groups per class."""
+        labels = np.asarray(labels)
+        return [len(set(self.group_of[labels == k].tolist())) for k in range(n_classes)]
+
+    def summary(self, n_images: int) -> str:
+        """E.g. ``"1,003 images, 26 distinct micrographs (26 groups: near-duplicates)"``."""
+        text = f"{n_images:,} images, {self.n_distinct:,} distinct micrographs"
+        if self.n_groups != self.n_distinct:
+            text += f", {self.n_groups:,} groups ({self.rule})"
+        return text
+
+
+def build_groups(
+    fingerprints: np.ndarray | None,
+    user_groups: Sequence[str | None] | None = None,
+    rule: str = "near-duplicates",
+    threshold: float = DUPLICATE_CORRELATION,
+) -> Grouping:
+    """Union of near-duplicate links and same-named user groups.
+
+    ``fingerprints`` (one row per sample, from `fingerprint`) may be ``None`` to skip duplicate
+    detection; ``user_groups`` gives a name per sample (``None`` for "no group").
+    """
+    n = len(fingerprints) if fingerprints is not None else len(user_groups or [])
+    union = _UnionFind(n)
+    duplicates: set[int] = set()
+    if fingerprints is not None and n:
+        for i, j in duplicate_pairs(fingerprints, threshold):
+            union.union(i, j)
+            duplicates.update((i, j))
+    distinct = len({union.find(i) for i in range(n)})
+    if user_groups is not None:
+        if len(user_groups) != n:
+            raise CrystalViewError(f"{len(user_groups)} group names for {n} images")
+        first: dict[str, int] = {}
+        for i, name in enumerate(user_groups):
+            if name is None:
+                continue
+            if name in first:
+                union.union(first[name], i)
+            else:
+                first[name] = i
+    roots: dict[int, int] = {}
+    group_of = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        group_of[i] = roots.setdefault(union.find(i), len(roots))
+    names = [""] * len(roots)
+    for i in range(n):
+        g = int(group_of[i])
+        if not names[g]:
+            label = user_groups[i] if user_groups is not None else None
+            names[g] = str(label) if label is not None else f"group {g + 1}"
+    return Grouping(group_of, len(roots), distinct, rule, len(duplicates), names)
+
+
+def grouping_warnings(
+    grouping: Grouping,
+    labels: Sequence[int],
+    class_names: Sequence[str],
+    series: Sequence[str | None] | None = None,
+) -> list[str]:
+    """What makes the validation figure less trustworthy, in words for the user.
+
+    * a class with fewer than `MIN_GROUPS_PER_CLASS` distinct groups;
+    * a class whose images all come from one file-name series (the model may learn the sample,
+      not the class: validation cannot tell them apart).
+    """
+    warnings: list[str] = []
+    labels = np.asarray(labels)
+    for k, count in enumerate(grouping.per_class(labels, len(class_names))):
+        if 0 < count < MIN_GROUPS_PER_CLASS:
+            warnings.append(
+                f"class {class_names[k]!r} has only {count} distinct group(s) of images; "
+                f"label images from at least {MIN_GROUPS_PER_CLASS} different micrographs or "
+                "samples per class for a trustworthy model."
+            )
+    if series is not None:
+        for k, name in enumerate(class_names):
+            members = {series[i] for i in np.flatnonzero(labels == k) if series[i] is not None}
+            if len(members) == 1 and (labels == k).sum() > 1:
+                only = next(iter(members))
+                warnings.append(
+                    f"every image of class {name!r} comes from one series ({only!r}); the model "
+                    "may learn that sample rather than the class, and validation cannot tell "
+                    "(add images of this class from other samples)."
+                )
+    return warnings
+
+
+def class_series_counts(
+    series: Sequence[str | None], labels: Sequence[int], n_classes: int
+) -> list[Counter]:
+    """Images per series within each class (for the labelling page and the model card)."""
+    counts = [Counter() for _ in range(n_classes)]
+    for name, label in zip(series, labels, strict=True):
+        if name is not None:
+            counts[int(label)][name] += 1
+    return counts
+
+
+_RULE_WORDS = {
+    "duplicates": "near-duplicates",
+    "series": "near-duplicates + file-name series",
+    "folder": "near-duplicates + sub-folder",
+    "none": "none (every file on its own)",
+}
+
+
+def group_samples(
+    paths: Sequence[Path | None],
+    labels: Sequence[int],
+    fingerprints: np.ndarray | None,
+    grouping: str = "duplicates",
+    group_names: Sequence[str | None] | None = None,
+) -> Grouping:
+    """The groups a split must respect: near-duplicates, the user's rule, and given names.
+
+    ``grouping="none"`` puts every file in its own group (the old per-file split, kept for
+    data known to be independent, such as simulated patterns); given ``group_names`` (a CSV
+    column, the wizard's series) are always honoured.
+    """
+    rule = _RULE_WORDS.get(grouping)
+    if rule is None:
+        raise CrystalViewError(f"grouping must be one of {', '.join(GROUPINGS)}, not {grouping!r}")
+    prints = None if grouping == "none" else fingerprints
+    names = user_group_names(paths, labels, grouping)
+    if group_names is not None:
+        if len(group_names) != len(paths):
+            raise CrystalViewError(f"{len(group_names)} group names for {len(paths)} images")
+        names = [g if g is not None else n for g, n in zip(group_names, names, strict=True)]
+        rule += " + given groups"
+    if prints is None:
+        result = build_groups(None, [n if n is not None else f"#{i}" for i, n in enumerate(names)])
+        result.rule = rule
+        return result
+    return build_groups(prints, names, rule)
