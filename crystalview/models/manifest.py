@@ -21,6 +21,7 @@ KNOWN_ARCHITECTURES = (
     "resnet50",
     "diffraction_cnn",
     "radial_profile_cnn",
+    "efficientnet_lite0",
 )
 MODALITIES = ("TEM", "STEM", "SEM", "SAED", "unknown")
 PIXEL_UNITS = ("nm", "1/nm")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from crystalview.core.progress import Progress
 from crystalview.models.base import CrystalNet
+from crystalview.models import efficientnet_lite
 from crystalview.models.diffraction_cnn import DiffractionCNN
 from crystalview.models.manifest import KNOWN_ARCHITECTURES
 from crystalview.models.pretrained import (
@@ -28,6 +29,7 @@ ARCHITECTURES: dict[str, Callable[[int, int], CrystalNet]] = {
     "resnet50": lambda k, c: ResNetNet("resnet50", k, c),
     "diffraction_cnn": lambda k, c: DiffractionCNN(k, c),
     "radial_profile_cnn": lambda k, c: RadialProfileCNN(k, c),
+    "efficientnet_lite0": lambda k, c: efficientnet_lite.EfficientNetLite0(k, c),
 }
 assert tuple(ARCHITECTURES) == KNOWN_ARCHITECTURES
 
@@ -44,7 +46,7 @@ def build_model(
     Parameters
     ----------
     pretrained
-        Start from ImageNet weights (ResNets only); the stem is built from the RGB filters and
+        Start from ImageNet weights (ResNets, EfficientNet-Lite0); the stem is built from the RGB filters and
         the head is new. Raises `PretrainedWeightsUnavailable` when they cannot be had.
     progress
         Receives `Progress` events while weights are downloaded.
@@ -57,7 +59,12 @@ def build_model(
             raise PretrainedWeightsUnavailable(
                 f"{arch} has no ImageNet weights; train it from scratch (pretrained off)"
             )
-        state = adapt_imagenet_state(load_imagenet_state(arch, progress), in_channels)
+        adapt = (
+            efficientnet_lite.adapt_imagenet_state
+            if arch == "efficientnet_lite0"
+            else adapt_imagenet_state
+        )
+        state = adapt(load_imagenet_state(arch, progress), in_channels)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not name.startswith("fc.") for name in missing):
             raise PretrainedWeightsUnavailable(

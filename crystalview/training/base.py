@@ -26,6 +26,7 @@ ARCH_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "resnet18": (224, None, "none"),
     "resnet34": (224, None, "none"),
     "resnet50": (224, None, "none"),
+    "efficientnet_lite0": (224, None, "none"),
 }
 
 

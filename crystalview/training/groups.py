@@ -102,7 +102,11 @@ def duplicate_pairs(
     for start in range(0, len(prints), block):
         similarity = prints[start : start + block] @ prints.T
         rows, cols = np.nonzero(similarity > threshold)
-        pairs += [(start + r, c) for r, c in zip(rows.tolist(), cols.tolist()) if start + r < c]
+        pairs += [
+            (start + r, c)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+            if start + r < c
+        ]
     return pairs
 
 

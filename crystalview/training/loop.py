@@ -40,13 +40,13 @@ from crystalview.training.base import StartingPoint, resolve_base
 from crystalview.training.config import EpochMetrics, TrainingConfig, TrainingResult, ValPrediction
 from crystalview.training.data import PreparedData, Sample, prepare_inputs
 from crystalview.training.features import NetworkSplit, compute_front, find_split
-from crystalview.training.metrics import accuracy, confusion_matrix, per_class_scores
 from crystalview.training.groups import (
     Grouping,
     group_samples,
     grouping_warnings,
     user_group_names,
 )
+from crystalview.training.metrics import accuracy, confusion_matrix, per_class_scores
 from crystalview.training.split import class_weights, stratified_split
 from crystalview.training.strategies import plan_strategy, set_training_mode, unfreeze_all
 from crystalview.training.validation import ValidationReport, group_bootstrap_interval
