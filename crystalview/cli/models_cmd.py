@@ -19,9 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="print a model's description and model card")
     show.add_argument("name", help="model name or file")
     show.add_argument("--json", action="store_true", help="print model.json only")
-    weights = sub.add_parser(
-        "import-weights", help="add ImageNet weights (offline machines)"
-    )
+    weights = sub.add_parser("import-weights", help="add ImageNet weights (offline machines)")
     weights.add_argument("arch", help="resnet18, resnet34, resnet50 or efficientnet_lite0")
     weights.add_argument(
         "file",

@@ -100,7 +100,9 @@ def convert_lite0_weights(source: Path | None = None) -> Path:
     try:
         renamed = rename_published_state(state)
     except (KeyError, IndexError, ValueError) as error:
-        raise CrystalViewError(f"{source} is not an EfficientNet-Lite0 state dict ({error})") from None
+        raise CrystalViewError(
+            f"{source} is not an EfficientNet-Lite0 state dict ({error})"
+        ) from None
     _check_shapes(renamed, EfficientNetLite0(1000, 3).state_dict(), source, LITE0)
     destination = lite0_weights_path()
     destination.parent.mkdir(parents=True, exist_ok=True)

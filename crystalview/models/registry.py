@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crystalview.core.progress import Progress
-from crystalview.models.base import CrystalNet
 from crystalview.models import efficientnet_lite
+from crystalview.models.base import CrystalNet
 from crystalview.models.diffraction_cnn import DiffractionCNN
 from crystalview.models.manifest import KNOWN_ARCHITECTURES
 from crystalview.models.pretrained import (
@@ -46,8 +46,8 @@ def build_model(
     Parameters
     ----------
     pretrained
-        Start from ImageNet weights (ResNets, EfficientNet-Lite0); the stem is built from the RGB filters and
-        the head is new. Raises `PretrainedWeightsUnavailable` when they cannot be had.
+        Start from ImageNet weights (ResNets, EfficientNet-Lite0); the stem is built from the
+        RGB filters and the head is new. Raises `PretrainedWeightsUnavailable` when they cannot be had.
     progress
         Receives `Progress` events while weights are downloaded.
     """
