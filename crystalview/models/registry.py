@@ -47,7 +47,8 @@ def build_model(
     ----------
     pretrained
         Start from ImageNet weights (ResNets, EfficientNet-Lite0); the stem is built from the
-        RGB filters and the head is new. Raises `PretrainedWeightsUnavailable` when they cannot be had.
+        RGB filters and the head is new. Raises `PretrainedWeightsUnavailable` when they
+        cannot be had.
     progress
         Receives `Progress` events while weights are downloaded.
     """

@@ -7,9 +7,9 @@ that every split in `crystalview.training.validation` keeps a group on one side.
 
 * **Near-duplicates** are found from a fingerprint of each image, in two steps. First a 32 x 32
   area-averaged thumbnail (intensities clipped to their 1-99 % percentiles, coarse shading
-  removed, unit length): pairs correlating above `DUPLICATE_CORRELATION` are candidates. A shift
-  of 10 px on a 1024 px micrograph moves that thumbnail by a third of a pixel, and different
-  fields of the same material decorrelate (below 0.25 on the nanofibre set, twins above 0.93).
+  removed, unit length): pairs correlating above `DUPLICATE_CORRELATION` (0.8) are candidates.
+  A shift of 10 px on a 1024 px micrograph moves that thumbnail by a third of a pixel, and
+  different fields of one material decorrelate (below 0.25 on the nanofibre set, twins 0.93+).
   But distinct diffraction patterns share their concentric layout and correlate as much as
   twins do, so each candidate pair is then checked on a 128 x 128 high-passed thumbnail,
   aligned by phase correlation: twins share their fine detail (above 0.5 on the nanofibre set),
@@ -36,7 +36,7 @@ from crystalview.core.errors import CrystalViewError
 
 FINGERPRINT_SIDE = 32
 DETAIL_SIDE = 128
-DUPLICATE_CORRELATION = 0.9
+DUPLICATE_CORRELATION = 0.8
 DETAIL_CORRELATION = 0.45
 MAX_ALIGN_SHIFT = 16  # px of the detail thumbnail (1/8 of the image): larger is another view
 GROUPINGS = ("duplicates", "series", "folder", "none")
