@@ -118,9 +118,9 @@ def _strategy(args: argparse.Namespace) -> str:
     """The strategy for an explicit ``--base``: never frozen on random weights silently."""
     if args.strategy is not None:
         return args.strategy
-    from crystalview.models.registry import ARCHITECTURES
+    from crystalview.models.registry import ARCHITECTURES, has_pretrained
 
-    if args.base in ARCHITECTURES and args.no_pretrained:
+    if args.base in ARCHITECTURES and (args.no_pretrained or not has_pretrained(args.base)):
         print(
             f"{args.base} starts from random weights: training every layer ('full'); a frozen "
             "random backbone cannot learn features.",

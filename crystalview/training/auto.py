@@ -60,6 +60,20 @@ class AutoOptions:
     device: str = "auto"
     name: str = ""
 
+    @classmethod
+    def from_config(cls, config: TrainingConfig) -> AutoOptions:
+        """The options a `TrainingConfig` with ``base == RECOMMENDED`` stands for."""
+        modality = config.modality if config.modality not in (None, "unknown") else None
+        return cls(
+            budget_s=config.budget_s or DEFAULT_BUDGET_S,
+            modality=modality,
+            grouping=config.grouping,
+            group_names=config.group_names,
+            seed=config.seed,
+            device=config.device,
+            name=config.name,
+        )
+
 
 @dataclass
 class Trial:

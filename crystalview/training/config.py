@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("frozen", "last-blocks", "full")
+RECOMMENDED = "recommended"  # TrainingConfig.base: choose the recipe for the data
 
 STRATEGY_HELP = {
     "frozen": "Frozen backbone: train only the classifier head. Fastest, needs the fewest images.",
@@ -50,7 +51,9 @@ class TrainingConfig:
     ----------
     base
         An architecture name from ``crystalview.models.registry.ARCHITECTURES`` (a fresh network,
-        ImageNet weights when ``pretrained``) or a model bundle: name, built-in or path.
+        ImageNet weights when ``pretrained``), a model bundle (name, built-in or path), or
+        `RECOMMENDED`: let `crystalview.training.auto.train_recommended` choose base, strategy
+        and rates within ``budget_s``.
     strategy
         ``"frozen"`` (head only), ``"last-blocks"`` (head at ``lr`` plus the last
         ``last_blocks`` backbone stages at ``backbone_lr``) or ``"full"`` (everything at ``lr``).
@@ -99,6 +102,8 @@ class TrainingConfig:
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
     name
         Name of the trained model (shown in the model list); empty picks one from the base.
+    budget_s
+        Seconds the recommended choice may spend trying recipes (``None``: its default).
     """
 
     base: str
@@ -123,6 +128,7 @@ class TrainingConfig:
     cached_views: int = 4
     device: str = "auto"
     name: str = ""
+    budget_s: float | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a readable message for impossible settings."""

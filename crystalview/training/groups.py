@@ -399,3 +399,27 @@ def group_samples(
         result.rule = rule
         return result
     return build_groups(prints, names, rule)
+
+
+def find_duplicates(paths: Sequence[Path], cancel=None, max_size: int = 512):
+    """Generator: fingerprints of image files from their previews; returns a `Grouping`.
+
+    For the labelling page, before anything is trained: a 512 px preview keeps enough detail
+    for both fingerprint steps and is quick to read even from large files. Unreadable files
+    are their own group.
+    """
+    from crystalview.core.progress import Progress
+    from crystalview.io import read_thumbnail
+
+    prints = []
+    for i, path in enumerate(paths):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            prints.append(fingerprint(read_thumbnail(path, max_size=max_size)))
+        except (CrystalViewError, OSError, ValueError):
+            prints.append(np.zeros(FINGERPRINT_SIDE**2 + DETAIL_SIDE**2, dtype=np.float32))
+        yield Progress(i + 1, len(paths), f"Comparing images {i + 1}/{len(paths)}")
+    if not prints:
+        return build_groups(np.zeros((0, FINGERPRINT_SIDE**2 + DETAIL_SIDE**2), np.float32))
+    return build_groups(np.stack(prints))
