@@ -399,7 +399,14 @@ def _from_scratch(samples, names, modality, options: AutoOptions, cancel):
 
 
 def _loop_search(samples, names, modality, candidates, options: AutoOptions, cancel, note=""):
-    """Train candidates on one group-aware split within the budget; retrain the best on all."""
+    """Train candidates on one group-aware split within the budget; retrain the best on all.
+
+    The first candidate may use up to half the budget, each later one an equal share of what
+    is left; a candidate that reaches its share after at least one epoch stops there (its best
+    epoch so far is kept), so the whole search keeps to the budget. The winner is retrained on
+    all images when the time left allows its epochs again.
+    """
+    from crystalview.core.errors import Cancelled
     from crystalview.training.loop import train_model
 
     started = time.perf_counter()
@@ -409,20 +416,38 @@ def _loop_search(samples, names, modality, candidates, options: AutoOptions, can
     for k, candidate in enumerate(candidates):
         remaining = deadline - time.perf_counter()
         if trials and remaining < 0.5 * min(t.seconds for t, _, _ in trials):
-            break  # not enough time left for another candidate of this kind
+            break  # not enough time left for another candidate
+        share = remaining / 2 if not trials else remaining / max(1, len(candidates) - k)
         config = _candidate_config(candidate, modality, options)
         t0 = time.perf_counter()
         if candidate["base"] not in prepared_for:  # read the images once per base model
             prepared_for[candidate["base"]] = yield from _prepare(samples, names, config, cancel)
-        job = train_model(samples, names, config, cancel, prepared_for[candidate["base"]])
-        result = yield from _relay(job, f"Trying {k + 1}/{len(candidates)}: {_recipe(candidate)}")
+        own = CancelToken()
+        job = train_model(samples, names, config, own, prepared_for[candidate["base"]])
+        prefix = f"Trying {k + 1}/{len(candidates)}: {_recipe(candidate)}"
+        try:
+            result = yield from _relay(job, prefix, cancel, own, time.perf_counter() + share)
+        except Cancelled:
+            if cancel.cancelled or not trials:
+                raise
+            break
+        if cancel.cancelled:
+            raise Cancelled("training was cancelled")
+        stopped = result.cancelled
+        _clear_cancelled(result)
         validation = result.validation
         trial = Trial(
             recipe=_recipe(candidate),
             accuracy=result.val_accuracy,
             interval=validation.interval if validation is not None else (0.0, 1.0),
             seconds=time.perf_counter() - t0,
-            settings={**candidate, "best_epoch": result.best_epoch, "lr": config.lr},
+            settings={
+                **candidate,
+                "best_epoch": result.best_epoch,
+                "epochs_run": len(result.history),
+                "stopped_at_budget": stopped,
+                "lr": config.lr,
+            },
         )
         trials.append((trial, result, candidate))
         yield Progress(k + 1, len(candidates), trial.line())
@@ -446,7 +471,7 @@ def _loop_search(samples, names, modality, candidates, options: AutoOptions, can
         final = f"all images, {config.epochs} epochs (the best epoch of the trial)"
     reason = (
         f"best validation accuracy on held-out groups ({best_trial.accuracy:.1%}) among "
-        f"{len(trials)} recipes tried within the {options.budget_s:.0f} s budget"
+        f"{len(trials)} recipe(s) tried within the {options.budget_s:.0f} s budget"
     )
     if note:
         reason += f"; {note}"
@@ -457,6 +482,14 @@ def _loop_search(samples, names, modality, candidates, options: AutoOptions, can
     result.manifest.provenance["warnings"] = list(result.warnings)
     result.train_seconds = time.perf_counter() - started
     return result
+
+
+def _clear_cancelled(result: TrainingResult) -> None:
+    """A candidate stopped at its time share is a finished trial, not a user's cancel."""
+    result.cancelled = False
+    settings = result.manifest.provenance.get("settings")
+    if isinstance(settings, dict):
+        settings["cancelled"] = False
 
 
 def _prepare(samples, names, config: TrainingConfig, cancel):
@@ -494,16 +527,27 @@ def _recipe(candidate: dict) -> str:
     return f"{base}{pretrained}, {candidate['strategy']}"
 
 
-def _relay(job, prefix: str):
-    """Run a training generator, prefixing its messages; returns its result."""
+def _relay(job, prefix: str, user=None, own=None, stop_at: float | None = None):
+    """Run a training generator, prefixing its messages; returns its result.
+
+    With ``own`` (the job's token): the user's cancel is passed on, and once an epoch has been
+    reported and ``stop_at`` (perf-counter time) has passed, the job is asked to stop, keeping
+    its best epoch.
+    """
+    epochs_seen = False
     while True:
         try:
             event = next(job)
         except StopIteration as stop:
             return stop.value
+        user_stop = user is not None and user.cancelled
+        out_of_time = epochs_seen and stop_at is not None and time.perf_counter() > stop_at
+        if own is not None and (user_stop or out_of_time):
+            own.cancel()
         if event.partial is None:
             yield Progress(event.done, event.total, f"{prefix} — {event.message}")
         else:
+            epochs_seen = True
             yield event
 
 
