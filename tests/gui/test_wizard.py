@@ -467,3 +467,18 @@ def test_duplicates_and_recommended_training_show_honest_validation(
     evaluation = wizard.evaluation_page
     assert evaluation.matrix_total() == 21
     qtbot.waitUntil(lambda: evaluation._worker is None, timeout=60_000)
+
+
+def test_each_recommended_candidate_gets_fresh_curves(make_wizard):
+    from crystalview.core.progress import Progress
+
+    training = make_wizard().training_page
+    training._trial, training._history = "", []
+    metrics = EpochMetrics(1, 1.0, 0.5, 1.1, 0.4, 0.1)
+    training._on_progress(Progress(1, 10, "Trying 1/3: saed, full — Epoch 1/30"))
+    training._on_progress(Progress(1, 10, "Epoch 1/30", partial=metrics))
+    training._on_progress(Progress(2, 10, "Epoch 2/30", partial=metrics))
+    assert len(training._history) == 2
+    training._on_progress(Progress(1, 10, "Trying 2/3: saed, last-blocks — Epoch 1/30"))
+    assert training._history == []
+    assert len(training.val_acc.getData()[0] or []) == 0

@@ -124,6 +124,7 @@ class TrainingPage(QWizardPage):
         self._worker = None
         self._token: CancelToken | None = None
         self._history: list[EpochMetrics] = []
+        self._trial = ""  # the candidate the recommended choice is training now
         self._started = 0.0
         self._first_batch: tuple[float, int] | None = None
         self.setTitle("5 · Training")
@@ -204,6 +205,7 @@ class TrainingPage(QWizardPage):
         self._wizard.result = None
         self._wizard.result_key = None
         self._history = []
+        self._trial = ""
         self._redraw()
         self._token = CancelToken()
         token = self._token
@@ -249,6 +251,12 @@ class TrainingPage(QWizardPage):
             self.step_label.setText("Stopping after this batch…")
 
     def _on_progress(self, event: Progress) -> None:
+        # The recommended choice trains one candidate after another: each gets fresh curves.
+        trial = event.message.split(" — ")[0]
+        if trial.startswith(("Trying ", "Training ")) and trial != self._trial:
+            self._trial = trial
+            self._history = []
+            self._redraw()
         if isinstance(event.partial, EpochMetrics):
             self._history.append(event.partial)
             self._redraw()
