@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -260,7 +259,6 @@ class Grouping:
     n_distinct: int
     rule: str
     duplicate_files: int = 0
-    names: list[str] = field(default_factory=list)
 
     def per_class(self, labels: Sequence[int], n_classes: int) -> list[int]:
         """Distinct groups per class."""
@@ -309,13 +307,7 @@ def build_groups(
     group_of = np.empty(n, dtype=np.int64)
     for i in range(n):
         group_of[i] = roots.setdefault(union.find(i), len(roots))
-    names = [""] * len(roots)
-    for i in range(n):
-        g = int(group_of[i])
-        if not names[g]:
-            label = user_groups[i] if user_groups is not None else None
-            names[g] = str(label) if label is not None else f"group {g + 1}"
-    return Grouping(group_of, len(roots), distinct, rule, len(duplicates), names)
+    return Grouping(group_of, len(roots), distinct, rule, len(duplicates))
 
 
 def grouping_warnings(
@@ -350,17 +342,6 @@ def grouping_warnings(
                     "(add images of this class from other samples)."
                 )
     return warnings
-
-
-def class_series_counts(
-    series: Sequence[str | None], labels: Sequence[int], n_classes: int
-) -> list[Counter]:
-    """Images per series within each class (for the labelling page and the model card)."""
-    counts = [Counter() for _ in range(n_classes)]
-    for name, label in zip(series, labels, strict=True):
-        if name is not None:
-            counts[int(label)][name] += 1
-    return counts
 
 
 _RULE_WORDS = {
