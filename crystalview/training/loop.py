@@ -153,6 +153,12 @@ def train_model(
         None if config.group_names is None else [config.group_names[i] for i in data.sources],
     )
     warnings = data_warnings(data, grouping, names)
+    if config.strategy == "frozen" and start.provenance.get("pretrained") is False:
+        warnings.insert(
+            0,
+            f"{start.provenance['base']} has random weights and the strategy is 'frozen': only "
+            "the last layer learns, on random features. Use 'full', or a pretrained base.",
+        )
     train_idx, val_idx, method = _split(data, grouping, config, warnings)
 
     augmentation = (

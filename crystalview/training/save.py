@@ -123,7 +123,10 @@ def _validation_lines(result: TrainingResult) -> list[str]:
     """How the figure was obtained, its interval, and the reasons to trust it less."""
     validation = result.validation
     if validation is None:
-        return ["No validation was run for this model; check it on images it has never seen."]
+        lines = ["No validation was run for this model; check it on images it has never seen."]
+        return lines + (
+            ["", "Warnings:"] + [f"- {w}" for w in result.warnings] if result.warnings else []
+        )
     lines = [
         f"Accuracy: {validation.headline()}.",
         "",

@@ -138,3 +138,11 @@ def test_recommended_without_pretrained_weights_never_freezes_random(tmp_path, m
     trials = result.manifest.provenance["recommended"]["trials"]
     assert all(t["strategy"] == "full" for t in trials)
     assert any("crystalview[pretrained]" in w for w in result.warnings)
+
+
+def test_frozen_random_backbone_is_never_silent():
+    samples = synthetic_images(3, size=32)
+    config = TrainingConfig(base="diffraction_cnn", strategy="frozen", epochs=1, input_size=32)
+    result = run_to_completion(train_model(samples, CLASSES, config))
+    assert "random weights" in result.warnings[0]
+    assert "Warnings:" in model_card(result)
