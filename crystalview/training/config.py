@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("frozen", "last-blocks", "full")
+RECOMMENDED = "recommended"  # TrainingConfig.base: choose the recipe for the data
 
 STRATEGY_HELP = {
     "frozen": "Frozen backbone: train only the classifier head. Fastest, needs the fewest images.",
@@ -50,7 +51,9 @@ class TrainingConfig:
     ----------
     base
         An architecture name from ``crystalview.models.registry.ARCHITECTURES`` (a fresh network,
-        ImageNet weights when ``pretrained``) or a model bundle: name, built-in or path.
+        ImageNet weights when ``pretrained``), a model bundle (name, built-in or path), or
+        `RECOMMENDED`: let `crystalview.training.auto.train_recommended` choose base, strategy
+        and rates within ``budget_s``.
     strategy
         ``"frozen"`` (head only), ``"last-blocks"`` (head at ``lr`` plus the last
         ``last_blocks`` backbone stages at ``backbone_lr``) or ``"full"`` (everything at ``lr``).
@@ -62,7 +65,17 @@ class TrainingConfig:
     last_blocks
         How many backbone stages "last-blocks" unfreezes (1 or 2 is usual).
     val_split
-        Fraction of each class held out for validation (stratified; at least one per class).
+        Fraction of each class's groups held out for validation (at least one group per class
+        with two or more). ``0`` trains on everything for exactly ``epochs`` epochs (after the
+        recipe was validated elsewhere, e.g. by `crystalview.training.auto`).
+    grouping
+        How images are grouped so a group never straddles the split: ``"duplicates"``
+        (near-duplicate images; the default), ``"series"`` (also the file-name series),
+        ``"folder"`` (also the sub-folder inside each class folder) or ``"none"`` (every file on
+        its own: only for data known to be independent, such as simulated patterns).
+    group_names
+        Optional group name per sample (a CSV column, the wizard's choice); merged with the
+        groups of ``grouping``.
     seed
         Makes the split, initialisation, shuffling and augmentation reproducible.
     class_weighting
@@ -89,6 +102,8 @@ class TrainingConfig:
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
     name
         Name of the trained model (shown in the model list); empty picks one from the base.
+    budget_s
+        Seconds the recommended choice may spend trying recipes (``None``: its default).
     """
 
     base: str
@@ -99,6 +114,8 @@ class TrainingConfig:
     backbone_lr: float = 1e-5
     last_blocks: int = 1
     val_split: float = 0.2
+    grouping: str = "duplicates"
+    group_names: list[str | None] | None = None
     seed: int = 0
     class_weighting: bool = True
     augmentation: dict[str, Any] | None = None
@@ -111,6 +128,7 @@ class TrainingConfig:
     cached_views: int = 4
     device: str = "auto"
     name: str = ""
+    budget_s: float | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a readable message for impossible settings."""
@@ -124,8 +142,10 @@ class TrainingConfig:
             raise ValueError("batch size must be at least 1")
         if not (self.lr > 0 and self.backbone_lr > 0):
             raise ValueError("learning rates must be positive")
-        if not 0.0 < self.val_split < 1.0:
+        if not 0.0 <= self.val_split < 1.0:
             raise ValueError("the validation split must be between 0 and 1 (e.g. 0.2)")
+        if self.grouping not in ("duplicates", "series", "folder", "none"):
+            raise ValueError("grouping must be 'duplicates', 'series', 'folder' or 'none'")
         if self.last_blocks < 1:
             raise ValueError("last_blocks must be at least 1")
         if self.input_mode not in (None, "whole", "tiles"):
@@ -192,6 +212,13 @@ class TrainingResult:
         The model's classes, in output order.
     skipped_files
         ``(path, reason)`` of images that could not be read and were left out.
+    validation
+        How the validation figure was obtained, with its interval
+        (`crystalview.training.validation.ValidationReport`); ``None`` without validation.
+    data_summary
+        E.g. ``"1,003 images, 26 distinct micrographs"``.
+    warnings
+        Reasons to trust the model or its validation less, in words for the user.
     """
 
     model: Any
@@ -206,6 +233,9 @@ class TrainingResult:
     train_seconds: float = 0.0
     class_names: list[str] = field(default_factory=list)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    validation: Any = None
+    data_summary: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def misclassified(self) -> list[ValPrediction]:

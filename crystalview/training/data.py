@@ -53,6 +53,11 @@ class PreparedData:
         ``(path, reason)`` of samples that could not be read (moved, deleted, damaged).
     modalities
         How many of the images each modality was.
+    fingerprints
+        ``(N, D)`` content fingerprint of each row (`crystalview.training.groups.fingerprint`),
+        for finding near-duplicates without reading the files again.
+    shrink
+        Factor by which each row's image was reduced to fit the input (1 when not shrunk).
     """
 
     views: np.ndarray
@@ -61,6 +66,8 @@ class PreparedData:
     paths: list[Path | None]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     modalities: Counter = field(default_factory=Counter)
+    fingerprints: np.ndarray | None = None
+    shrink: np.ndarray | None = None
 
 
 def samples_from_folder(
@@ -103,19 +110,25 @@ def _read(source: Path | np.ndarray):
     return micrograph.image, micrograph.pixel_size, micrograph.pixel_unit, str(micrograph.modality)
 
 
-def sniff_modality(samples: Sequence[Sample], limit: int = 5) -> str:
-    """Most common modality among the first few readable path samples (``"unknown"`` if none)."""
+def sniff_modality(samples: Sequence[Sample], limit: int = 15) -> str:
+    """Most common modality the reader detects among up to ``limit`` path samples.
+
+    The samples are taken evenly across the list (which is sorted by class), so one class's
+    folder cannot decide alone; ``"unknown"`` when none can be read. Images of unknown modality
+    are outvoted by any known one.
+    """
+    paths = [i for i, (source, _) in enumerate(samples) if not isinstance(source, np.ndarray)]
+    if len(paths) > limit:
+        paths = [paths[round(k)] for k in np.linspace(0, len(paths) - 1, limit)]
     found: Counter = Counter()
-    for source, _ in samples:
-        if len(found) and sum(found.values()) >= limit:
-            break
-        if isinstance(source, np.ndarray):
-            continue
+    for i in paths:
         try:
-            found[_read(source)[3]] += 1
-        except CrystalViewError:
+            found[_read(samples[i][0])[3]] += 1
+        except (CrystalViewError, OSError):
             continue
-    return found.most_common(1)[0][0] if found else "unknown"
+    known = Counter({k: v for k, v in found.items() if k != "unknown"})
+    best = (known or found).most_common(1)
+    return best[0][0] if best else "unknown"
 
 
 def _crops(image: np.ndarray, size: int, n_random: int, rng: np.random.Generator) -> np.ndarray:
@@ -149,12 +162,14 @@ def prepare_inputs(
     nothing is left, a `CrystalViewError` says so.
     """
     from crystalview.inference.preprocess import prepare_image, prepare_whole
+    from crystalview.training.groups import fingerprint
 
     rng = np.random.default_rng(seed)
     size, channels = manifest.input_size, manifest.in_channels
     views, labels, sources, paths = [], [], [], []
     skipped: list[tuple[str, str]] = []
     modalities: Counter = Counter()
+    prints, shrink = [], []
     for i, (source, label) in enumerate(samples):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -166,11 +181,14 @@ def prepare_inputs(
             skipped.append((name, str(error)))
             continue
         modalities[modality] += 1
+        prints.append(fingerprint(image))
         if manifest.input_mode == "whole":
             stack = prepare_whole(image, manifest)[None].astype(np.float32)
+            shrink.append(max(1.0, max(image.shape) / size))
         else:
             prepared = prepare_image(image, manifest, pixel_size, pixel_unit)
             stack = _crops(prepared, size, TILE_CROPS, rng)
+            shrink.append(max(1.0, max(image.shape) / max(prepared.shape)))
         views.append(np.repeat(stack[:, None], channels, axis=1))
         labels.append(int(label))
         sources.append(i)
@@ -185,4 +203,6 @@ def prepare_inputs(
         paths=paths,
         skipped=skipped,
         modalities=modalities,
+        fingerprints=np.stack(prints),
+        shrink=np.asarray(shrink, dtype=np.float32),
     )

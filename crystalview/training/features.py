@@ -10,7 +10,9 @@ The network is split at the first stage that learns:
   feature map (pooling a ``1 x 1`` map is the identity). Heads that do not start with global
   average pooling fall back to caching the full feature map.
 * "last-blocks": the front is everything before the first unfrozen stage (its input is captured
-  with a forward pre-hook); the back runs the unfrozen stages and the head.
+  with a forward pre-hook); the back replays, in the order a probe forward pass called them,
+  the model's top-level modules from that stage on (so pooling layers between stages are
+  included), then the head. Training the last blocks then costs only their own compute.
 
 A split is used only after checking, on a probe batch, that back(front(x)) equals the model's own
 output, so an architecture whose forward does extra work between stages is never trained wrongly:
@@ -74,8 +76,33 @@ def _feature_map_split(model: CrystalNet) -> NetworkSplit:
     return NetworkSplit(model.forward_features, model.forward_head, "backbone feature maps")
 
 
-def _stage_input_split(model: CrystalNet, trainable: list[nn.Module]) -> NetworkSplit:
+def _call_order(model: CrystalNet, probe: torch.Tensor) -> list[nn.Module]:
+    """The model's direct children in the order ``forward_features`` calls them."""
+    order: list[nn.Module] = []
+    handles = [
+        child.register_forward_hook(lambda module, _i, _o: order.append(module))
+        for child in model.children()
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model.forward_features(probe)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return order
+
+
+def _stage_input_split(
+    model: CrystalNet, trainable: list[nn.Module], probe: torch.Tensor
+) -> NetworkSplit:
     first = trainable[0]
+    order = _call_order(model, probe)
+    if first not in order:
+        raise RuntimeError("the first unfrozen stage is not a direct part of the model")
+    tail = order[order.index(first) :]
 
     def front(x: torch.Tensor) -> torch.Tensor:
         captured: list[torch.Tensor] = []
@@ -96,8 +123,8 @@ def _stage_input_split(model: CrystalNet, trainable: list[nn.Module]) -> Network
         return captured[0]
 
     def back(cached: torch.Tensor) -> torch.Tensor:
-        for stage in trainable:
-            cached = stage(cached)
+        for module in tail:
+            cached = module(cached)
         return model.forward_head(cached)
 
     return NetworkSplit(front, back, "output of the frozen stages")
@@ -107,10 +134,13 @@ def find_split(model: CrystalNet, plan: StrategyPlan, probe: torch.Tensor) -> Ne
     """The cheapest verified split for the plan, or ``None`` when none reproduces the model."""
     if not plan.frozen:
         return None
-    if plan.trainable_stages:
-        candidates = [_stage_input_split(model, plan.trainable_stages)]
-    else:
-        candidates = [_pooled_split(model), _feature_map_split(model)]
+    try:
+        if plan.trainable_stages:
+            candidates = [_stage_input_split(model, plan.trainable_stages, probe)]
+        else:
+            candidates = [_pooled_split(model), _feature_map_split(model)]
+    except RuntimeError:
+        return None
     for candidate in candidates:
         try:
             if candidate.matches(model, probe):

@@ -40,9 +40,18 @@ from crystalview.training.base import StartingPoint, resolve_base
 from crystalview.training.config import EpochMetrics, TrainingConfig, TrainingResult, ValPrediction
 from crystalview.training.data import PreparedData, Sample, prepare_inputs
 from crystalview.training.features import NetworkSplit, compute_front, find_split
+from crystalview.training.groups import (
+    Grouping,
+    group_samples,
+    grouping_warnings,
+    user_group_names,
+)
 from crystalview.training.metrics import accuracy, confusion_matrix, per_class_scores
 from crystalview.training.split import class_weights, stratified_split
 from crystalview.training.strategies import plan_strategy, set_training_mode, unfreeze_all
+from crystalview.training.validation import ValidationReport, group_bootstrap_interval
+
+SHRINK_WARNING = 4.0  # whole images reduced by more than this lose the texture that matters
 
 
 @dataclass
@@ -86,6 +95,7 @@ def train_model(
     class_names: Sequence[str],
     config: TrainingConfig,
     cancel: CancelToken | None = None,
+    prepared: PreparedData | None = None,
 ) -> Generator[Progress, None, TrainingResult]:
     """Fine-tune ``config.base`` on ``samples`` and return the best checkpoint with its figures.
 
@@ -99,6 +109,9 @@ def train_model(
         The run's settings (`TrainingConfig`).
     cancel
         Polled after every batch; cancelling ends the run early with the best checkpoint so far.
+    prepared
+        Inputs already read by `prepare_inputs` for this base's manifest (the automatic choice
+        tries several recipes on one reading); ``None`` reads ``samples``.
 
     Yields
     ------
@@ -128,9 +141,25 @@ def train_model(
     device = select_device(config.device)
     start = resolve_base(config, names, samples)
     model, manifest = start.model, start.manifest
-    data: PreparedData = yield from prepare_inputs(samples, manifest, config.seed, cancel)
+    if prepared is None:
+        prepared = yield from prepare_inputs(samples, manifest, config.seed, cancel)
+    data: PreparedData = prepared
     _check_classes(data, names)
-    train_idx, val_idx = stratified_split(data.labels, config.val_split, config.seed)
+    grouping = group_samples(
+        data.paths,
+        data.labels,
+        data.fingerprints,
+        config.grouping,
+        None if config.group_names is None else [config.group_names[i] for i in data.sources],
+    )
+    warnings = data_warnings(data, grouping, names)
+    if config.strategy == "frozen" and start.provenance.get("pretrained") is False:
+        warnings.insert(
+            0,
+            f"{start.provenance['base']} has random weights and the strategy is 'frozen': only "
+            "the last layer learns, on random features. Use 'full', or a pretrained base.",
+        )
+    train_idx, val_idx, method = _split(data, grouping, config, warnings)
 
     augmentation = (
         default_augmentation(manifest.modality)
@@ -144,11 +173,12 @@ def train_model(
     train_labels, val_labels = labels[train_idx], labels[val_idx]
     raw_train = views[train_idx]  # (n_train, K, C, S, S)
     raw_val = views[val_idx, 0]
+    has_val = len(val_idx) > 0
 
     split = None
     if config.cache_features and plan.frozen:
         model.eval()
-        split = find_split(model, plan, raw_val[:2].to(device))
+        split = find_split(model, plan, raw_train[:2, 0].to(device))
     if split is not None:
         batches = yield from _cache(
             split,
@@ -210,11 +240,14 @@ def train_model(
             yield Progress(done, total, f"Epoch {epoch}/{config.epochs}, batch {b + 1}/{per_epoch}")
         if cancelled:
             break
-        evaluation = yield from _evaluate(model, batches, val_labels, config.batch_size, cancel)
-        if evaluation is None:
-            cancelled = True
-            break
-        val_loss, val_acc, _ = evaluation
+        if has_val:
+            evaluation = yield from _evaluate(model, batches, val_labels, config.batch_size, cancel)
+            if evaluation is None:
+                cancelled = True
+                break
+            val_loss, val_acc, _ = evaluation
+        else:  # training on everything: the last epoch is the model
+            val_loss, val_acc = 0.0, 0.0
         metrics = EpochMetrics(
             epoch=epoch,
             train_loss=loss_sum / n_train,
@@ -225,7 +258,7 @@ def train_model(
         )
         history.append(metrics)
         key = (val_acc, -val_loss)
-        if best_key is None or key > best_key:
+        if not has_val or best_key is None or key > best_key:
             best_state, best_key, best_epoch, stale = _state_copy(model, plan.frozen), key, epoch, 0
         else:
             stale += 1
@@ -236,17 +269,72 @@ def train_model(
             f"validation accuracy {val_acc:.1%}",
             partial=metrics,
         )
-        if config.early_stopping_patience is not None and stale >= config.early_stopping_patience:
+        patience = config.early_stopping_patience
+        if has_val and patience is not None and stale >= patience:
             break
 
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
-    final = yield from _evaluate(model, batches, val_labels, config.batch_size, None)
-    _, _, probabilities = final
+    if has_val:
+        final = yield from _evaluate(model, batches, val_labels, config.batch_size, None)
+        probabilities = final[2]
+    else:
+        probabilities = np.zeros((0, len(names)), dtype=np.float32)
     unfreeze_all(model)
     model.to("cpu")
     run = _RunRecord(history, best_epoch, cancelled, augmentation, time.perf_counter() - started)
-    return _result(model, start, config, data, names, (train_idx, val_idx), probabilities, run)
+    groups = _GroupRecord(grouping, method, warnings)
+    return _result(
+        model, start, config, data, names, (train_idx, val_idx), probabilities, run, groups
+    )
+
+
+def data_warnings(data: PreparedData, grouping: Grouping, names: list[str]) -> list[str]:
+    """Warnings about the data: too few distinct groups, a class from one series, shrinking."""
+    series = user_group_names(data.paths, data.labels, "series")
+    has_names = any(p is not None for p in data.paths)
+    warnings = grouping_warnings(grouping, data.labels, names, series if has_names else None)
+    if data.shrink is not None and len(data.shrink):
+        shrunk = int((data.shrink > SHRINK_WARNING).sum())
+        if shrunk:
+            warnings.append(
+                f"{shrunk} of {len(data.shrink)} images were shrunk more than "
+                f"{SHRINK_WARNING:g}x (up to {float(data.shrink.max()):.0f}x) to fit the "
+                "network input; fine texture is lost. Train on tiles at native resolution "
+                "instead (input mode 'tiles')."
+            )
+    return warnings
+
+
+def _split(
+    data: PreparedData, grouping: Grouping, config: TrainingConfig, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(train, val, method)``: by group where possible, by file (with a warning) otherwise."""
+    from crystalview.training.validation import group_stratified_split
+
+    if config.val_split == 0:
+        return np.arange(len(data.labels)), np.zeros(0, dtype=np.int64), "none"
+    if config.grouping == "none":
+        train, val = stratified_split(data.labels, config.val_split, config.seed)
+        return train, val, "file hold-out"
+    train, val = group_stratified_split(
+        data.labels, grouping.group_of, config.val_split, config.seed
+    )
+    if len(val):
+        return train, val, "group hold-out"
+    warnings.append(
+        "no class has two distinct groups of images, so validation had to split files of the "
+        "same micrographs: the validation figure is not an estimate for new images."
+    )
+    train, val = stratified_split(data.labels, config.val_split, config.seed)
+    return train, val, "file hold-out (groups ignored)"
+
+
+@dataclass
+class _GroupRecord:
+    grouping: Grouping
+    method: str
+    warnings: list[str]
 
 
 def _check_classes(data: PreparedData, names: list[str]) -> None:
@@ -348,6 +436,7 @@ def _result(
     split: tuple[np.ndarray, np.ndarray],
     probabilities: np.ndarray,
     run: _RunRecord,
+    groups: _GroupRecord,
 ) -> TrainingResult:
     """Validation figures of the kept checkpoint, and the manifest with full provenance."""
     train_idx, val_idx = split
@@ -357,6 +446,22 @@ def _result(
     matrix = confusion_matrix(true, predicted, len(names))
     per_class = per_class_scores(matrix, names)
     val_accuracy = accuracy(matrix)
+    grouping = groups.grouping
+    validation = None
+    if len(val_idx):
+        val_groups = grouping.group_of[val_idx]
+        validation = ValidationReport(
+            method=groups.method,
+            accuracy=val_accuracy,
+            interval=group_bootstrap_interval(true == predicted, val_groups, seed=config.seed),
+            n_images=len(val_idx),
+            n_groups=len(set(val_groups.tolist())),
+            folds=1,
+            grouping=grouping.rule,
+            n_distinct=grouping.n_distinct,
+            n_groups_total=grouping.n_groups,
+            warnings=tuple(groups.warnings),
+        )
     predictions = [
         ValPrediction(
             path=data.paths[row],
@@ -379,7 +484,12 @@ def _result(
             "validation_images": len(val_idx),
             "skipped_files": len(data.skipped),
             "modalities": dict(data.modalities),
+            "distinct_micrographs": grouping.n_distinct,
+            "groups": grouping.n_groups,
+            "grouping": grouping.rule,
         },
+        "validation": validation.to_dict() if validation is not None else None,
+        "warnings": list(groups.warnings),
         "augmentation": run.augmentation,
         "settings": {
             "epochs": config.epochs,
@@ -401,10 +511,11 @@ def _result(
         },
     }
     name = config.name or f"{base_provenance['base']}-finetuned"
+    summary = grouping.summary(int(counts.sum()))
     description = (
-        f"Fine-tuned from {base_provenance['base']} ({config.strategy}) on "
-        f"{int(counts.sum())} images of {len(names)} classes; validation accuracy "
-        f"{val_accuracy:.1%}."
+        f"Fine-tuned from {base_provenance['base']} ({config.strategy}) on {summary} of "
+        f"{len(names)} classes"
+        + (f"; validation {validation.headline()}." if validation is not None else ".")
     )
     trained_manifest = dataclasses.replace(
         start.manifest, provenance=provenance, name=name, description=description
@@ -422,4 +533,7 @@ def _result(
         best_epoch=run.best_epoch,
         train_seconds=run.seconds,
         class_names=names,
+        validation=validation,
+        data_summary=summary,
+        warnings=list(groups.warnings),
     )

@@ -37,24 +37,28 @@ def model_card(result: TrainingResult) -> str:
         + (", random initial weights" if provenance.get("pretrained") is False else "")
         + ")",
         f"- Strategy: {provenance.get('strategy')}",
-        f"- Epochs: {settings.get('epochs_run')} of {settings.get('epochs')} "
-        f"(best: {settings.get('best_epoch')}), batch {settings.get('batch_size')}, "
-        f"learning rate {settings.get('lr')}, seed {settings.get('seed')}",
+        _schedule_line(settings),
         f"- Augmentation: {_describe(provenance.get('augmentation'))}",
         f"- Date: {provenance.get('date')}",
     ]
+    recommended = provenance.get("recommended")
+    if recommended:
+        lines += [
+            f"- Chosen automatically: {recommended['chosen']} — {recommended['reason']}; final "
+            f"model trained on {recommended['final_training']}. Recipes tried:",
+        ]
+        lines += [
+            f"  - {t['recipe']}: {t['accuracy']:.1%} (95 % CI {t['ci95'][0]:.0%}-"
+            f"{t['ci95'][1]:.0%})"
+            for t in recommended.get("trials", [])
+        ]
     if settings.get("cancelled"):
         lines.append("- Training was stopped early by the user; this is the best checkpoint.")
     lines += ["", "## Data", "", "| class | images |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in data.get("counts", {}).items()]
+    lines += ["", _split_sentence(result, data), "", "## Validation", ""]
+    lines += _validation_lines(result)
     lines += [
-        "",
-        f"{data.get('train_images')} images for training, {data.get('validation_images')} held "
-        "out for validation (stratified).",
-        "",
-        "## Validation",
-        "",
-        f"Accuracy: {result.val_accuracy:.1%}",
         "",
         "| class | precision | recall | images |",
         "|---|---|---|---|",
@@ -79,6 +83,64 @@ def model_card(result: TrainingResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _schedule_line(settings: dict) -> str:
+    if "head" in settings:  # a linear head fitted on frozen features (automatic choice)
+        return (
+            f"- Head: {settings['head']}, L2 penalty {settings.get('l2')}, input "
+            f"{settings.get('input_mode')}, seed {settings.get('seed')}"
+        )
+    return (
+        f"- Epochs: {settings.get('epochs_run')} of {settings.get('epochs')} "
+        f"(best: {settings.get('best_epoch')}), batch {settings.get('batch_size')}, "
+        f"learning rate {settings.get('lr')}, seed {settings.get('seed')}"
+    )
+
+
+def _split_sentence(result: TrainingResult, data: dict) -> str:
+    summary = result.data_summary or f"{sum(data.get('counts', {}).values())} images"
+    validation = result.validation
+    if validation is None:
+        return f"{summary}; all of them used for training."
+    if validation.folds > 1:
+        return (
+            f"{summary}. Validated by {validation.folds}-fold over groups "
+            f"({validation.grouping}): every group was held out once by a model that never saw "
+            "it; the final model was then trained on all images."
+        )
+    return (
+        f"{summary}. {data.get('train_images')} images for training, "
+        f"{data.get('validation_images')} held out for validation: whole groups "
+        f"({validation.grouping}) were kept on one side of the split."
+        if validation.method != "file hold-out"
+        else f"{summary}. {data.get('validation_images')} images held out for validation, "
+        "chosen file by file (images treated as independent)."
+    )
+
+
+def _validation_lines(result: TrainingResult) -> list[str]:
+    """How the figure was obtained, its interval, and the reasons to trust it less."""
+    validation = result.validation
+    if validation is None:
+        lines = ["No validation was run for this model; check it on images it has never seen."]
+        return lines + (
+            ["", "Warnings:"] + [f"- {w}" for w in result.warnings] if result.warnings else []
+        )
+    lines = [
+        f"Accuracy: {validation.headline()}.",
+        "",
+        f"Method: {validation.method}"
+        + (
+            f" ({validation.folds} folds, each group validated once by a model that never saw it)"
+            if validation.folds > 1
+            else ""
+        )
+        + "; 95 % interval from a bootstrap over groups.",
+    ]
+    if result.warnings:
+        lines += ["", "Warnings:"] + [f"- {w}" for w in result.warnings]
+    return lines
 
 
 def _describe(augmentation: dict | None) -> str:

