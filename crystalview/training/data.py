@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +110,27 @@ def _read(source: Path | np.ndarray):
     return micrograph.image, micrograph.pixel_size, micrograph.pixel_unit, str(micrograph.modality)
 
 
+def read_samples(
+    samples: Sequence[Sample], cancel: CancelToken | None, skipped: list[tuple[str, str]]
+) -> Iterator[tuple]:
+    """Read each sample in turn, skipping (and recording in ``skipped``) the unreadable ones.
+
+    Yields ``(index, source, label, name, image, pixel_size, pixel_unit, modality)``; checks
+    ``cancel`` before each read, so every input preparation stops within one image.
+    """
+    for i, (source, label) in enumerate(samples):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        name = "array" if isinstance(source, np.ndarray) else str(source)
+        try:
+            image, pixel_size, pixel_unit, modality = _read(source)
+        except (CrystalViewError, OSError) as error:
+            log.warning("skipping %s: %s", name, error)
+            skipped.append((name, str(error)))
+            continue
+        yield i, source, label, name, image, pixel_size, pixel_unit, modality
+
+
 def sniff_modality(samples: Sequence[Sample], limit: int = 15) -> str:
     """Most common modality the reader detects among up to ``limit`` path samples.
 
@@ -170,16 +191,9 @@ def prepare_inputs(
     skipped: list[tuple[str, str]] = []
     modalities: Counter = Counter()
     prints, shrink = [], []
-    for i, (source, label) in enumerate(samples):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        name = "array" if isinstance(source, np.ndarray) else str(source)
-        try:
-            image, pixel_size, pixel_unit, modality = _read(source)
-        except (CrystalViewError, OSError) as error:
-            log.warning("skipping %s: %s", name, error)
-            skipped.append((name, str(error)))
-            continue
+    for i, source, label, _name, image, pixel_size, pixel_unit, modality in read_samples(
+        samples, cancel, skipped
+    ):
         modalities[modality] += 1
         prints.append(fingerprint(image))
         if manifest.input_mode == "whole":

@@ -32,7 +32,7 @@ from crystalview.core.errors import CrystalViewError
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.core.tiling import extract_tiles, tile_grid
 from crystalview.models.base import CrystalNet
-from crystalview.training.data import Sample, _read
+from crystalview.training.data import Sample, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +98,9 @@ def compute_feature_banks(
     labels, sources, paths, prints = [], [], [], []
     modalities: Counter = Counter()
     skipped: list[tuple[str, str]] = []
-    for i, (source, label) in enumerate(samples):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        name = "array" if isinstance(source, np.ndarray) else str(source)
-        try:
-            image, pixel_size, pixel_unit, modality = _read(source)
-        except (CrystalViewError, OSError) as error:
-            log.warning("skipping %s: %s", name, error)
-            skipped.append((name, str(error)))
-            continue
+    for i, source, label, _name, image, pixel_size, pixel_unit, modality in read_samples(
+        samples, cancel, skipped
+    ):
         for m, manifest in enumerate(manifests):
             inputs, factor = image_inputs(image, manifest, pixel_size, pixel_unit)
             tiles[m].append(_pooled(model, inputs, manifest.in_channels, device, batch_size))
