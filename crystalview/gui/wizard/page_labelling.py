@@ -196,6 +196,55 @@ class LabelGridView(GalleryView):
         QListView.keyPressEvent(self, event)
 
 
+class FittedPreview(QLabel):
+    """The large preview: the whole image, scaled to fit with its aspect kept, centred.
+
+    The image is scaled when it is painted, to the label's size at that moment, so it fits
+    whatever resized the label (the window, the splitter, a caption that wraps onto two
+    lines). A pixmap scaled once to the size the label had then would be cropped by the
+    label as soon as it shrinks. Without an image the label shows its text.
+    """
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self._image: QImage | None = None
+        self._pixmap: QPixmap | None = None
+
+    def set_image(self, image: QImage | None) -> None:
+        self._image = image if image is not None and not image.isNull() else None
+        self._pixmap = QPixmap.fromImage(self._image) if self._image is not None else None
+        if self._image is not None:
+            super().setText("")
+        self.update()
+
+    def image(self) -> QImage | None:
+        return self._image
+
+    def setText(self, text: str) -> None:
+        self.set_image(None)
+        super().setText(text)
+
+    def image_rect(self) -> QRect:
+        """Where the image is drawn: the largest rectangle of its aspect in the label, centred."""
+        area = self.contentsRect()
+        if self._pixmap is None or area.isEmpty():
+            return QRect()
+        size = self._pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        rect = QRect(0, 0, size.width(), size.height())
+        rect.moveCenter(area.center())
+        return rect
+
+    def paintEvent(self, event) -> None:
+        if self._pixmap is None:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#111"))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(self.image_rect(), self._pixmap)
+        painter.end()
+
+
 class LabellingPage(QWizardPage):
     """Thumbnail grid, preview, counts, warnings, filters, undo/redo and "label these next"."""
 
@@ -255,7 +304,7 @@ class LabellingPage(QWizardPage):
         top.addWidget(self.undo_button)
         top.addWidget(self.redo_button)
 
-        self.preview = QLabel("Select an image")
+        self.preview = FittedPreview("Select an image")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(320, 320)
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -464,7 +513,6 @@ class LabellingPage(QWizardPage):
 
     def _show_preview(self, path: Path | None) -> None:
         if path is None:
-            self.preview.setPixmap(QPixmap())
             self.preview.setText("No image")
             self.preview_caption.setText("")
             return
@@ -478,31 +526,16 @@ class LabellingPage(QWizardPage):
         self.preview_caption.setText(f"{caption} &nbsp; {path.name}")
         image = self._wizard.previews.get(path)
         if image is None:
-            self.preview.setPixmap(QPixmap())
             self.preview.setText("Loading…")
         elif image.isNull():
-            self.preview.setPixmap(QPixmap())
             self.preview.setText(f"{path.name} cannot be read")
-        else:
-            self._set_preview_image(image)
-
-    def _set_preview_image(self, image: QImage) -> None:
-        size = self.preview.size()
-        pixmap = QPixmap.fromImage(image).scaled(
-            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        self.preview.setPixmap(pixmap)
+        elif image is not self.preview.image():
+            self.preview.set_image(image)  # scaled to fit when painted, on every resize
 
     def _on_preview_ready(self, path: Path) -> None:
         current = self.view.currentIndex()
         if current.isValid() and self.model.path(current.row()) == path:
             self._show_preview(path)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        current = self.view.currentIndex()
-        if current.isValid():
-            self._show_preview(self.model.path(current.row()))
 
     # -- "label these next" -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ away. Closing the wizard cancels both and waits for the thread.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
+BAR_FORMAT = "%p%"
+EPOCH_MESSAGE = re.compile(r"Epoch (\d+)/(\d+)")
 
 
 def format_seconds(seconds: float) -> str:
@@ -130,6 +133,8 @@ class TrainingPage(QWizardPage):
         self._trial = ""  # the candidate the recommended choice is training now
         self._started = 0.0
         self._first_batch: tuple[float, int] | None = None
+        # the last epoch progress (done, total, planned epochs): where a cancelled run stopped
+        self._epoch_progress: tuple[int, int, int] | None = None
         self.setTitle("5 · Training")
         self.setSubTitle(
             "The model trains on most of your labelled images and is checked on the held-out "
@@ -214,6 +219,7 @@ class TrainingPage(QWizardPage):
         token = self._token
         self._started = time.monotonic()
         self._first_batch = None
+        self._epoch_progress = None
         worker = self._wizard.pool.submit(
             lambda _worker_token: run_training(samples, names, config, token),
             "Training",
@@ -225,6 +231,7 @@ class TrainingPage(QWizardPage):
         worker.error.connect(self._on_error)
         worker.cancelled.connect(self._on_cancelled_early)
         worker.finished.connect(self._on_finished)
+        self.progress_bar.setFormat(BAR_FORMAT)
         self.progress_bar.setRange(0, 0)
         self.step_label.setText("Reading the images…")
         self.time_label.setText("")
@@ -246,6 +253,7 @@ class TrainingPage(QWizardPage):
                 f"<b>{config.strategy}</b>, up to {config.epochs} epochs."
             )
         self._update_buttons()
+        self.completeChanged.emit()  # no result and a run going: Next waits for its end
 
     def cancel_training(self) -> None:
         """Ask the run to stop after the current batch, keeping the best epoch so far."""
@@ -263,6 +271,9 @@ class TrainingPage(QWizardPage):
         if isinstance(event.partial, EpochMetrics):
             self._history.append(event.partial)
             self._redraw()
+        epoch = EPOCH_MESSAGE.search(event.message)
+        if epoch is not None and event.total > 0:
+            self._epoch_progress = (min(event.done, event.total), event.total, int(epoch[2]))
         if event.total > 0:
             self.progress_bar.setRange(0, event.total)
             self.progress_bar.setValue(min(event.done, event.total))
@@ -315,8 +326,12 @@ class TrainingPage(QWizardPage):
                 + f"<br>{len(result.skipped_files)} image(s) could not be read and were left "
                 f"out: {names}"
             )
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1)
+        if result.cancelled:
+            self._show_where_stopped()
+        else:
+            self.progress_bar.setFormat(BAR_FORMAT)
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1)
         self.step_label.setText("Cancelled" if result.cancelled else "Done")
         self.time_label.setText("")
         self._wizard.training_finished.emit(result)
@@ -343,9 +358,21 @@ class TrainingPage(QWizardPage):
             "Cancelled before the first epoch finished — there is no model to keep yet.",
             WARNING_STYLE,
         )
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
+        self._show_where_stopped()
         self.step_label.setText("Cancelled")
+
+    def _show_where_stopped(self) -> None:
+        """A cancelled run's bar stays at the batch it reached and says so, never 100 %."""
+        epochs_done = self._history[-1].epoch if self._history else 0
+        if self._epoch_progress is None:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("Cancelled before the first epoch")
+            return
+        done, total, planned = self._epoch_progress
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"Cancelled after epoch {epochs_done} of {planned} (%p%)")
 
     def _on_finished(self) -> None:
         self._worker = None
