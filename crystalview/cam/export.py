@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from crystalview.cam.colormaps import apply_colormap
+from crystalview.cam.names import method_name
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.units import format_length
 from crystalview.io.display import auto_levels, to_display
@@ -137,6 +138,7 @@ def render_overlay(
     opacity: float = 0.5,
     title: str | None = None,
     max_side: int = MAX_PNG_SIDE,
+    method: str | None = None,
 ) -> Image.Image:
     """Compose image + heat map + scale bar + colour bar into a Pillow RGB image.
 
@@ -154,6 +156,8 @@ def render_overlay(
         Colour map name (see `crystalview.cam.colormaps.COLORMAPS`) and heat-map opacity 0..1.
     title
         Drawn above the picture (e.g. the file name and class).
+    method
+        The method that made the map (``"gradcam"`` …), named in the legend.
     max_side
         Larger images are downscaled to this many pixels on their long side; images under
         ``MIN_PNG_SIDE`` are enlarged to it.
@@ -185,7 +189,7 @@ def render_overlay(
             micrograph.pixel_unit,
         )
 
-    legend = _colour_bar(shape[0], colormap, "CAM")
+    legend = _colour_bar(shape[0], colormap, method_name(method))
     title_h = 0
     title_font = _font(max(12, shape[0] // 30))
     if title:
@@ -207,10 +211,12 @@ def render_overlay_png(
     colormap: str = "inferno",
     opacity: float = 0.5,
     title: str | None = None,
+    method: str | None = None,
 ) -> Path:
     """Render `render_overlay` and save it as PNG at ``path``; returns the path."""
     path = Path(path)
-    render_overlay(image2d, heatmap, micrograph, colormap, opacity, title).save(path, format="PNG")
+    picture = render_overlay(image2d, heatmap, micrograph, colormap, opacity, title, method=method)
+    picture.save(path, format="PNG")
     return path
 
 
@@ -221,6 +227,7 @@ def write_cam_outputs(
     heatmap: np.ndarray,
     micrograph: Micrograph | None = None,
     title: str | None = None,
+    method: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<stem>_cam.tif`` (float32 map, the image's height and width) and ``<stem>_cam.png``.
 
@@ -233,6 +240,6 @@ def write_cam_outputs(
         raise ValueError(f"heat map {heatmap.shape} does not match image {np.shape(image2d)}")
     tiff_path = save_cam_tiff(out_dir / f"{stem}_cam.tif", heatmap)
     png_path = render_overlay_png(
-        out_dir / f"{stem}_cam.png", image2d, heatmap, micrograph, title=title
+        out_dir / f"{stem}_cam.png", image2d, heatmap, micrograph, title=title, method=method
     )
     return tiff_path, png_path

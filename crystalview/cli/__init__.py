@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from crystalview import __version__
@@ -75,9 +76,28 @@ def main(argv: list[str]) -> int:
     setup_logging(verbose=verbose or args.verbose)
     try:
         return int(module.run(args) or 0)
+    except BrokenPipeError:
+        return _end_on_closed_pipe()
     except CrystalViewError as error:
         print(f"crystalview: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("crystalview: interrupted", file=sys.stderr)
         return 130
+
+
+def _end_on_closed_pipe() -> int:
+    """The reader of our output went away (``crystalview … | head``): stop quietly, as Unix tools
+    do, with the status a process killed by SIGPIPE has (128 + 13).
+
+    stdout is pointed at /dev/null first, or Python's final flush of the unwritten buffer would
+    raise again and print a traceback on the way out.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests, embedding)
+        pass
+    finally:
+        os.close(devnull)
+    return 128 + 13

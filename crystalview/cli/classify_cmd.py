@@ -1,8 +1,8 @@
 """``crystalview classify``: classify image files and folders with a model, headless.
 
 Results stream into a CSV (``path,label,confidence,status,n_tiles,model,ood_score,
-status_reason,p_<class>…``) as each file finishes, so a long run that is interrupted keeps what
-it has done. ``status`` is ``ok``, ``unsure`` or ``not-this-kind`` (see
+status_reason,modality,p_<class>…``) as each file finishes, so a long run that is interrupted
+keeps what it has done. ``status`` is ``ok``, ``unsure`` or ``not-this-kind`` (see
 `crystalview.inference.status`): read ``label`` only where it is ``ok``. With ``--per-folder``
 the patterns of each folder are combined into one verdict per folder (sum of log-probabilities,
 `crystalview.inference.combine`) and the CSV has one row per folder. Files that fail are
@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from crystalview.cli.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, about
 
 BASE_COLUMNS = [
     "path",
@@ -31,6 +32,7 @@ BASE_COLUMNS = [
     "model",
     "ood_score",
     "status_reason",
+    "modality",
 ]
 FOLDER_COLUMNS = [
     "folder",
@@ -74,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cam-dir",
         type=Path,
         default=None,
-        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder",
+        help="also write a class-activation map (TIFF + PNG overlay) per image into this folder "
+        "(sub-folders of the inputs are mirrored there, so same-named files never collide)",
     )
 
 
@@ -102,6 +105,7 @@ def csv_row(result, class_names: list[str]) -> list[str]:
         prediction.model_name,
         _ood_text(prediction.ood_score),
         prediction.status_reason,
+        result.modality or "",
         *probabilities,
     ]
 
@@ -138,6 +142,7 @@ def _json_record(result) -> dict:
         "image_kind": prediction.image_kind,
         "n_tiles": prediction.n_tiles,
         "model": prediction.model_name,
+        "modality": result.modality,
         "probabilities": prediction.probabilities,
         "device": prediction.device,
     }
@@ -178,7 +183,7 @@ def combine_by_folder(results, unsure_below: float) -> list[tuple[Path, object]]
     return verdicts
 
 
-def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
+def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> None:
     """CAM hook (owned by the CAM package): heat map of the predicted class for one file."""
     try:
         from crystalview.cam import compute_cam
@@ -192,7 +197,11 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result) -> None:
     cam = run_to_completion(
         compute_cam(loaded, micrograph, target=result.prediction.label, settings=settings)
     )
-    write_cam_outputs(args.cam_dir, result.path.stem, micrograph.image, cam.heatmap, micrograph)
+    folder, stem = names.place(result.path)
+    replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
+    if replaced:
+        print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
+    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph, method=cam.method)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -233,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     records = []
     finished = []
+    cam_names = MirroredNames(args.cam_dir, args.paths) if args.cam_dir is not None else None
     bar = TerminalProgress("classify")
     try:
         writer = csv.writer(csv_stream) if csv_stream is not None else None
@@ -251,12 +261,12 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if result.prediction is not None and args.cam_dir is not None:
                 try:
-                    _write_cam(args, loaded, settings, result)
+                    _write_cam(args, loaded, settings, result, cam_names)
                 except (CrystalViewError, OSError, ValueError) as error:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:
                 failures += 1
-                print(f"crystalview: {result.path}: {result.error}", file=sys.stderr)
+                print(f"crystalview: {about(result.path, result.error)}", file=sys.stderr)
             if result.prediction is not None and per_file_writer is not None:
                 per_file_writer.writerow(csv_row(result, class_names))
                 csv_stream.flush()

@@ -36,12 +36,22 @@ def atomic_replace(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[I
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        give_default_mode(temp_name)
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
     _fsync_folder(path.parent)
+
+
+def give_default_mode(path: str | os.PathLike[str]) -> None:
+    """Give a file made by `tempfile.mkstemp` (always 0600) the mode a plain ``open`` would:
+    0666 less the user's umask. Models and projects are meant to be shared with colleagues."""
+    umask = os.umask(0)
+    os.umask(umask)  # reading the umask means setting it; put it straight back
+    with contextlib.suppress(OSError):  # file systems without Unix modes
+        os.chmod(path, 0o666 & ~umask)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -68,3 +68,19 @@ def save_failure_message(path, error: OSError) -> str:
     )
     name = getattr(path, "name", None) or str(path)
     return f"Could not save {name} ({path}): {reason}. {advice} The previous file is unchanged."
+
+
+def about(path: object, message: str) -> str:
+    """``message`` as a line about ``path``: prefixed with the path unless it already names it.
+
+    Our readers' messages start with the file they are about (they are shown alone in dialogs);
+    places that list failures per file use this so the path is never printed twice.
+    """
+    name = str(path)
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def without_path(path: object, message: str) -> str:
+    """``message`` without a leading ``"<path>: "``, for lists that show the file name already."""
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message

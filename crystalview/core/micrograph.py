@@ -22,6 +22,9 @@ class Modality(StrEnum):
     STEM = "STEM"
     SEM = "SEM"
     SAED = "SAED"
+    OPTICAL = "optical"
+    """A light-optical camera picture (an SEM's chamber or navigation camera): no model for
+    electron images applies to it, which ``unknown`` would not say."""
     UNKNOWN = "unknown"
 
     @property

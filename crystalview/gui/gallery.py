@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import CancelToken
+from crystalview.core.units import format_pixel_size
 from crystalview.gui.library import ImageEntry
 from crystalview.gui.workers import WorkerPool
 
@@ -120,9 +121,11 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             height, width = entry.shape
             scale = (
-                f"{entry.pixel_size:.4g} {entry.pixel_unit}/px" if entry.pixel_size else "no scale"
+                format_pixel_size(entry.pixel_size, entry.pixel_unit)
+                if entry.pixel_size
+                else "no scale"
             )
-            return f"{entry.path}\n{entry.modality}, {width} x {height} {entry.dtype}, {scale}"
+            return f"{entry.path}\n{entry.modality}, {width} x {height} px {entry.dtype}, {scale}"
         if role in (THUMBNAIL_ROLE, Qt.ItemDataRole.DecorationRole):
             image = self._thumbnails.get(id(entry))
             if image is None and id(entry) not in self._requested:
@@ -258,13 +261,15 @@ class GalleryDelegate(QStyledItemDelegate):
         else:
             painter.setPen(QColor("#777"))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "…")
-        self._draw_tag(
+        modality_tag = self._draw_tag(
             painter, box, str(index.data(MODALITY_ROLE) or ""), QColor(0, 0, 0, 170), left=True
         )
         badge = index.data(BADGE_ROLE)
         if badge:
+            # top-right, shortened so that a long class name never covers the modality tag
             text, colour = badge
-            self._draw_tag(painter, box, str(text), QColor(colour), left=False)
+            room = box.right() - (modality_tag.right() if modality_tag else box.x()) - 8
+            self._draw_tag(painter, box, str(text), QColor(colour), left=False, max_width=room)
         text_rect = QRect(rect.x() + 2, box.bottom() + 2, rect.width() - 4, _TEXT_HEIGHT)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
@@ -279,14 +284,26 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.restore()
 
     @staticmethod
-    def _draw_tag(painter: QPainter, box: QRect, text: str, background: QColor, left: bool) -> None:
+    def _draw_tag(
+        painter: QPainter,
+        box: QRect,
+        text: str,
+        background: QColor,
+        left: bool,
+        max_width: int | None = None,
+    ) -> QRect | None:
+        """A rounded label in a top corner of the thumbnail, elided to ``max_width`` pixels
+        (default: the thumbnail's width); returns where it was drawn."""
         if not text:
-            return
+            return None
         font = QFont(painter.font())
         font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
+        limit = box.width() - 6 if max_width is None else max_width
+        # elided in the middle, so "orthorhombic 93%" keeps its percentage: "orth…c 93%"
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, max(0, limit - 8))
         width, height = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
         x = box.x() + 3 if left else box.right() - width - 2
         tag = QRect(x, box.y() + 3, width, height)
@@ -295,6 +312,7 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(tag, 3, 3)
         painter.setPen(QPen(QColor("white")))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+        return tag
 
 
 class GalleryView(QListView):

@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview import __version__
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, about, without_path
 from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import Progress
+from crystalview.core.units import format_pixel_size
 from crystalview.diagnostics import diagnostics_text
 from crystalview.gui.docks import install_features
 from crystalview.gui.docks.metadata import MetadataDock
@@ -191,12 +192,12 @@ class MainWindow(QMainWindow):
         box.setWindowTitle("Some files could not be opened")
         count = len(failures)
         box.setText(f"{count} file(s) could not be opened. The other images opened normally.")
-        lines = [f"{Path(path).name}: {reason}" for path, reason in failures]
+        lines = [f"{Path(path).name}: {without_path(path, reason)}" for path, reason in failures]
         shown = lines[:8] + ([f"… and {count - 8} more (see Details)"] if count > 8 else [])
         box.setInformativeText(
             "\n".join(shown) + "\n\nCheck that each file is complete and in a supported format."
         )
-        box.setDetailedText("\n".join(f"{path}: {reason}" for path, reason in failures))
+        box.setDetailedText("\n".join(about(path, reason) for path, reason in failures))
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _r, b=box: self._forget_notification(b))
@@ -392,11 +393,11 @@ class MainWindow(QMainWindow):
             return
         height, width = entry.shape
         scale = (
-            f"{entry.pixel_size:.4g} {entry.pixel_unit}/px"
+            format_pixel_size(entry.pixel_size, entry.pixel_unit)
             if entry.pixel_size is not None
             else "no scale in file"
         )
-        self.pixel_label.setText(f"{entry.modality} · {width} x {height} · {scale}")
+        self.pixel_label.setText(f"{entry.modality} · {width} x {height} px · {scale}")
 
     # -- menus -----------------------------------------------------------------------------------
 

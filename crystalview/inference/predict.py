@@ -108,6 +108,8 @@ class PathResult:
     path: Path
     prediction: ImagePrediction | None = None
     error: str | None = None
+    modality: str | None = None
+    """The image's modality as the reader decided it (``None`` when it could not be read)."""
 
 
 def make_runner(loaded: LoadedModel, settings: InferenceSettings) -> BatchRunner:
@@ -278,7 +280,9 @@ def predict_paths(
                 try:
                     event = next(job)
                 except StopIteration as stop:
-                    result = PathResult(path, prediction=stop.value)
+                    result = PathResult(
+                        path, prediction=stop.value, modality=str(micrograph.modality)
+                    )
                     break
                 yield Progress(index, total, f"{path.name}: {event.message}")
         except Cancelled:

@@ -84,8 +84,15 @@ def build_micrograph(
     """Assemble a `Micrograph`, deciding the modality from metadata or, failing that, content."""
     calibration = facts.calibration
     frame = data if data.ndim == 2 else data[0]
+    instrument = facts.instrument
     modality, source = decide_modality(
-        frame, facts.mode_pairs, calibration.unit, facts.family, facts.instrument.detector
+        frame,
+        facts.mode_pairs,
+        calibration.unit,
+        facts.family,
+        instrument.detector,
+        instrument.microscope,
+        instrument.beam_energy_kv,
     )
     return Micrograph(
         data=data,

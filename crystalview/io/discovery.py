@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crystalview.core.progress import CancelToken
-from crystalview.io.registry import is_supported_path
+from crystalview.io.registry import is_clearly_not_an_image, looks_like_microscope_data
 from crystalview.io.tia import emi_sibling
 
 
@@ -31,8 +31,13 @@ def find_images(paths: Iterable[str | Path], cancel: CancelToken | None = None) 
 
     Symbolic links to folders are followed once (a folder already visited, by device and inode,
     is not entered again, so link loops end). Folders that cannot be listed are recorded in
-    ``errors`` and the walk goes on. Files named explicitly are kept if supported; inside folders
-    a ``.ser`` with an ``.emi`` sibling is left out because opening the ``.emi`` shows it.
+    ``errors`` and the walk goes on.
+
+    What is opened: inside folders, files whose names say microscope data (formats we read and
+    vendor formats we do not read yet, which then fail with a reason), except a ``.ser`` with an
+    ``.emi`` sibling (opening the ``.emi`` shows it); files named explicitly, unless clearly not
+    an image (text, tables, sidecars). Everything else is ``skipped``: a file that might be
+    microscope data is never dropped without a message.
     """
     result = ImageDiscovery()
     visited: set[tuple[int, int]] = set()
@@ -60,7 +65,9 @@ def find_images(paths: Iterable[str | Path], cancel: CancelToken | None = None) 
                 if entry.is_dir():
                     walk(entry_path)
                 elif entry.is_file():
-                    if is_supported_path(entry_path) and not _is_covered_by_emi(entry_path):
+                    if looks_like_microscope_data(entry_path) and not _is_covered_by_emi(
+                        entry_path
+                    ):
                         result.files.append(entry_path)
                     else:
                         result.skipped.append(entry_path)
@@ -77,7 +84,7 @@ def find_images(paths: Iterable[str | Path], cancel: CancelToken | None = None) 
         if is_dir:
             walk(path)
         elif is_file:
-            (result.files if is_supported_path(path) else result.skipped).append(path)
+            (result.skipped if is_clearly_not_an_image(path) else result.files).append(path)
         else:
             result.errors.append((path, "not found"))
     return result

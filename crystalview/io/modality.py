@@ -3,12 +3,19 @@
 Metadata rules (first that applies wins)
 ----------------------------------------
 1. A reciprocal pixel unit (1/nm) means a diffraction pattern: ``SAED``.
-2. Evidence of a scan (operation mode ``SCANNING``, DigiScan tags, a scanning detector name such
+2. An SEM, named by the metadata, is never a (S)TEM: the reader's family is SEM, the microscope
+   name is an SEM model (Zeiss Merlin/Sigma/Gemini…, FEI/Thermo Quanta/Helios/Teneo/Apreo…,
+   JEOL JSM, Hitachi SU/TM…), the signal is cathodoluminescence, or the beam energy is below
+   30 kV (TEMs and STEMs run at 60-300 kV). Then a light-optical camera of the chamber (an FEI
+   ``CCD`` chamber camera, a ``Nav-Cam``) gives ``optical``, anything else ``SEM`` (a CL map
+   is an SEM image with a CL detector; the detector stays in the instrument facts). This is what
+   a Gatan DigiScan DM4 from a Zeiss SEM's CL detector needs: DigiScan tags alone said STEM.
+3. Evidence of a scan (operation mode ``SCANNING``, DigiScan tags, a scanning detector name such
    as HAADF/ADF/DF2 outside an SEM) means ``STEM``.
-3. A projector/imaging mode of ``DIFFRACTION`` on an image without a real-space scale means
+4. A projector/imaging mode of ``DIFFRACTION`` on an image without a real-space scale means
    ``SAED`` (e.g. a nanobeam pattern taken with STEM illumination).
-4. A mode that says ``STEM`` means ``STEM``; one that says ``TEM``/``IMAGING`` means ``TEM``.
-5. The reader's family: SEM vendors (FEI/Thermo SEM tags, Zeiss CZ_SEM, Hitachi) give ``SEM``;
+5. A mode that says ``STEM`` means ``STEM``; one that says ``TEM``/``IMAGING`` means ``TEM``.
+6. The reader's family: SEM vendors (FEI/Thermo SEM tags, Zeiss CZ_SEM, Hitachi) give ``SEM``;
    TEM camera software (Gatan, TIA, Olympus SIS, TVIPS, JEOL SightX) gives ``TEM``.
 
 Content guess (`looks_like_diffraction`)
@@ -46,6 +53,19 @@ _MODE_KEY = re.compile(
     re.IGNORECASE,
 )
 _SCANNING_DETECTOR = re.compile(r"^(HAADF|ADF|BF-S|DF\d?|DF-S|ABF|SE|BSE)$", re.IGNORECASE)
+_SEM_MODEL = re.compile(
+    r"\bSEM\b|MERLIN|SIGMA|GEMINI|SUPRA|\bULTRA\b|AURIGA|CROSSBEAM|\bEVO\b|QUANTA|HELIOS|"
+    r"\bNOVA\b|TENEO|APREO|VERIOS|SCIOS|\bINSPECT\b|PHENOM|\bJSM|\bSU-?\d|\bTM-?\d|MIRA\b|"
+    r"\bVEGA\b|\bLYRA\b|SOLARIS|\bAMBER\b",
+    re.IGNORECASE,
+)
+_CL_SIGNAL = re.compile(r"^(CL|CATHODOLUMINESCENCE)\b", re.IGNORECASE)
+_SIGNAL_KEY = re.compile(r"(signal_type|signal ?name|signal)$", re.IGNORECASE)
+_OPTICAL_CAMERA = re.compile(
+    r"^(CCD|IR[- ]?CCD|NAV[- ]?CAM\+?|CHAMBER ?CAM(ERA)?|OPTICAL( CAMERA)?)\b", re.IGNORECASE
+)
+# Electron energies above which no SEM runs and below which no (S)TEM does.
+SEM_MAX_BEAM_KV = 30.0
 _MAX_GUESS_SIZE = 256
 # Thresholds of the content guess, set on ../shared/data (see the module docstring).
 _MIN_OVERLAP = 0.4
@@ -58,16 +78,44 @@ def _mode_words(values: Iterable[tuple[str, Any]]) -> str:
     return " | ".join(words).upper()
 
 
+def _names_an_sem(
+    pairs: list[tuple[str, Any]],
+    family: Modality | None,
+    microscope: str | None,
+    beam_energy_kv: float | None,
+) -> bool:
+    if family is Modality.SEM:
+        return True
+    if microscope and _SEM_MODEL.search(microscope):
+        return True
+    if beam_energy_kv is not None and 0 < beam_energy_kv < SEM_MAX_BEAM_KV:
+        return True
+    return any(
+        _SIGNAL_KEY.search(key.split(".")[-1]) and _CL_SIGNAL.match(str(value).strip())
+        for key, value in pairs
+    )
+
+
 def modality_from_metadata(
     flat: Iterable[tuple[str, Any]],
     pixel_unit: str | None,
     family: Modality | None = None,
     detector: str | None = None,
+    microscope: str | None = None,
+    beam_energy_kv: float | None = None,
 ) -> Modality | None:
-    """Modality from metadata ``(dotted key, value)`` pairs, or ``None`` when they are silent."""
+    """Modality from metadata ``(dotted key, value)`` pairs, or ``None`` when they are silent.
+
+    ``microscope`` and ``beam_energy_kv`` are the instrument facts the reader found; they
+    decide rule 2 (an SEM is never STEM) when the file's family does not.
+    """
     if pixel_unit == RECIPROCAL_UNIT:
         return Modality.SAED
     pairs = list(flat)
+    if _names_an_sem(pairs, family, microscope, beam_energy_kv):
+        if detector and _OPTICAL_CAMERA.match(detector.strip()):
+            return Modality.OPTICAL
+        return Modality.SEM
     modes = _mode_words(pairs)
     if "SCANNING" in modes or any(".DigiScan." in f".{key}" for key, _ in pairs):
         return Modality.STEM
@@ -148,9 +196,13 @@ def decide_modality(
     pixel_unit: str | None,
     family: Modality | None = None,
     detector: str | None = None,
+    microscope: str | None = None,
+    beam_energy_kv: float | None = None,
 ) -> tuple[Modality, str]:
     """``(modality, source)`` where source is ``"metadata"`` or ``"content"``."""
-    from_metadata = modality_from_metadata(flat, pixel_unit, family, detector)
+    from_metadata = modality_from_metadata(
+        flat, pixel_unit, family, detector, microscope, beam_energy_kv
+    )
     if from_metadata is not None:
         return from_metadata, "metadata"
     if image.ndim == 2 and looks_like_diffraction(image):

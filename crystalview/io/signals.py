@@ -133,8 +133,11 @@ def materialise(data: Any) -> np.ndarray:
 def facts_from_signal(signal: dict[str, Any], family: Modality | None) -> ImageFacts:
     """Calibration, instrument, title and metadata of one rosettasciio dataset."""
     original = signal.get("original_metadata") or {}
-    mapped = apply_mapping(original, signal.get("mapping"))
-    general = (signal.get("metadata") or {}).get("General", {})
+    metadata = signal.get("metadata") or {}
+    # Some readers (JEOL) fill HyperSpy's instrument tree themselves instead of a mapping.
+    given = dict(flatten({"Acquisition_instrument": metadata.get("Acquisition_instrument", {})}))
+    mapped = {**given, **apply_mapping(original, signal.get("mapping"))}
+    general = metadata.get("General", {})
     title = str(general.get("title") or "")
     mode_pairs = [*flatten(original), *mapped.items(), ("title", title)]
     instrument = instrument_from_mapped(mapped)

@@ -14,7 +14,6 @@ import numpy as np
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.micrograph import Modality
-from crystalview.io.color import luminance
 from crystalview.io.dataset import PendingImage
 from crystalview.io.display import auto_levels, to_display
 from crystalview.io.modality import looks_like_diffraction, modality_from_metadata
@@ -28,6 +27,22 @@ def _stride_sample(image: np.ndarray, max_size: int) -> np.ndarray:
     return np.asarray(image[::step, ::step])
 
 
+def _first_image_sampled(data: np.ndarray, axes: str, max_size: int) -> tuple[np.ndarray, str]:
+    """The first image of ``data`` (axes named by tifffile in ``axes``) with every n-th row and
+    column, so at most about ``max_size`` of each are read from a memory map; a sample axis
+    (``S``: colour channels) is kept. Returns the array and its remaining axes."""
+    if len(axes) != data.ndim or "Y" not in axes or "X" not in axes:
+        return np.asarray(data), axes
+    step = max(
+        1, int(np.ceil(max(data.shape[axes.index("Y")], data.shape[axes.index("X")]) / max_size))
+    )
+    index = tuple(
+        slice(None, None, step) if a in "YX" else slice(None) if a == "S" else 0 for a in axes
+    )
+    kept = "".join(a for a in axes if a in "YXS")
+    return np.asarray(data[index]), kept
+
+
 def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.ndarray, bool]:
     """A small 2-D array of the primary series, and whether it is a diffraction pattern.
 
@@ -36,12 +51,18 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
     """
     import tifffile
 
-    from crystalview.io.tiff import image_series, read_tiff
+    from crystalview.io.tiff import image_series, read_tiff, split_color
 
     primary = min(read_tiff(path), key=PendingImage.primary_rank)
     facts = primary.facts
+    instrument = facts.instrument
     verdict = modality_from_metadata(
-        facts.mode_pairs, facts.calibration.unit, facts.family, facts.instrument.detector
+        facts.mode_pairs,
+        facts.calibration.unit,
+        facts.family,
+        instrument.detector,
+        instrument.microscope,
+        instrument.beam_energy_kv,
     )
     with tifffile.TiffFile(path) as tif:
         series = image_series(tif)[facts.metadata["tiff"]["series"]]
@@ -60,18 +81,13 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
         else:
             check_budget(path, tuple(chosen.shape), chosen.dtype, budget)
             data = chosen.asarray()
-            if page.photometric == 3 and page.colormap is not None:
-                data = np.moveaxis(np.asarray(page.colormap)[:, data], 0, -1)
-        axes = chosen.axes
-        if "S" in axes and data.shape[axes.index("S")] in (3, 4):
-            data = np.moveaxis(data, axes.index("S"), -1)
-            while data.ndim > 3:
-                data = data[0]
-            small = luminance(_stride_sample(data, max_size))
-        else:
-            while data.ndim > 2:
-                data = data[0]
-            small = _stride_sample(data, max_size).astype(data.dtype.newbyteorder("="))
+        # Palette and RGB(A) become grey exactly as the reader does it; only then are extra
+        # leading axes (frames, channels of a stack) dropped down to the first 2-D image.
+        sampled, axes = _first_image_sampled(data, chosen.axes, max_size)
+        grey, _color = split_color(axes, page, sampled)
+        while grey.ndim > 2:
+            grey = grey[0]
+        small = np.asarray(grey).astype(grey.dtype.newbyteorder("="))
     if verdict is None:
         return small, looks_like_diffraction(small)
     return small, verdict is Modality.SAED

@@ -98,8 +98,12 @@ def _decode(path: Path, tif: Any, series: Any) -> np.ndarray:
     return data
 
 
-def _split_color(series: Any, page: Any, data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Grey data and the original colour (RGB/RGBA/palette), or ``(data, None)`` for grey."""
+def split_color(axes: str, page: Any, data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey data and the original colour (RGB/RGBA/palette), or ``(data, None)`` for grey.
+
+    The one place a TIFF's colour axis is turned into grey: the reader and the thumbnail path
+    both use it, so a palette or RGB image never reaches the frame logic with a colour axis.
+    """
     if page.photometric == 3 and page.colormap is not None:  # PALETTE
         colormap = np.asarray(page.colormap)
         if page.bitspersample <= 8 and colormap.max() > 255:
@@ -108,7 +112,6 @@ def _split_color(series: Any, page: Any, data: np.ndarray) -> tuple[np.ndarray, 
             return colormap[0][data], None
         color = np.moveaxis(colormap[:, data], 0, -1)
         return luminance(color), color
-    axes = series.axes
     if "S" in axes and data.shape[axes.index("S")] in (3, 4):
         color = np.moveaxis(data, axes.index("S"), -1)
         return luminance(color), color
@@ -189,7 +192,7 @@ def _load_series(path: Path, index: int) -> tuple[np.ndarray, np.ndarray | None]
     with tifffile.TiffFile(path) as tif:
         series = image_series(tif)[index]
         _check_not_truncated(path, series)
-        grey, color = _split_color(series, series.pages[0], _decode(path, tif, series))
+        grey, color = split_color(series.axes, series.pages[0], _decode(path, tif, series))
     return _as_frames(grey), color
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crystalview import paths
+from crystalview.core.atomic import give_default_mode
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
 from crystalview.models.bundle_format import BUNDLE_SUFFIX, read_manifest
 from crystalview.models.manifest import ModelManifest
@@ -68,12 +69,18 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
     candidate = Path(name_or_path)
     if candidate.is_file():
         return candidate
+    if candidate.is_dir():
+        raise ModelBundleError(
+            f"{candidate} is a folder, not a model file (a {BUNDLE_SUFFIX} file is one zip file)"
+        )
     text = str(name_or_path)
     entries = list_models()
     for entry in entries:
         if entry.name == text or entry.name == text.removesuffix(BUNDLE_SUFFIX):
             return entry.path
     known = ", ".join(entry.name for entry in entries) or "none installed"
+    if len(candidate.parts) > 1:  # a path, not a name: say that the file is missing
+        raise ModelBundleError(f"{candidate}: no such model file (installed models: {known})")
     raise ModelBundleError(f"no model called {text!r} (known models: {known})")
 
 
@@ -142,6 +149,7 @@ def _copy_in(source: Path, destination: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
+        give_default_mode(tmp)
         _place_without_overwriting(Path(tmp), destination)
     finally:
         if os.path.exists(tmp):

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import torch
 from torchvision import models as tvm
 
+from crystalview.core.atomic import give_default_mode
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.progress import Progress
 
@@ -163,6 +164,7 @@ def import_weights_file(arch: str, source: Path) -> tuple[Path, bool]:
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
+        give_default_mode(tmp)
         os.replace(tmp, destination)
     finally:
         if os.path.exists(tmp):

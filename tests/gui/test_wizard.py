@@ -16,6 +16,7 @@ from crystalview.core.labels import LabelProject
 from crystalview.gui.wizard import FineTuneWizard
 from crystalview.gui.wizard.wizard import CLASSES, EVALUATION, LABELLING, MODEL, SAVE, TRAINING
 from crystalview.models.manifest import ModelManifest
+from crystalview.paths import user_data_dir
 from crystalview.training import EpochMetrics
 
 CLASS_NAMES = ["horizontal", "vertical", "checker"]
@@ -117,8 +118,10 @@ def test_wizard_end_to_end(qtbot, make_wizard, flat_images):
     page = wizard.images_page
     _drop(page, [flat_images])
     assert len(wizard.project.images) == 3 * PER_CLASS
-    project_file = flat_images / "crystalview-labels.json"
-    assert Path(page.path_edit.text()) == project_file
+    # a new project goes to the user's data folder, not next to the images
+    project_file = Path(page.path_edit.text())
+    assert project_file.parent == user_data_dir() / "projects"
+    assert project_file.name.startswith(flat_images.name) and project_file.suffix == ".json"
     wizard.next()
     assert wizard.currentId() == CLASSES
     assert project_file.is_file()

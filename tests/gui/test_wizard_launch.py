@@ -10,6 +10,7 @@ import pytest
 from crystalview.core.labels import LabelProject
 from crystalview.gui.wizard.launch import open_wizard
 from crystalview.gui.wizard.wizard import IMAGES, LABELLING
+from crystalview.paths import user_data_dir
 
 
 @pytest.fixture
@@ -34,7 +35,9 @@ def test_menu_action_opens_the_wizard_prefilled(qtbot, opened, image_folder):
     assert wizard is not None and wizard.isVisible()
     assert wizard.currentId() == IMAGES
     assert sorted(wizard.project.images) == sorted(e.path for e in opened.gallery_model.entries)
-    assert Path(wizard.images_page.path_edit.text()) == image_folder / "crystalview-labels.json"
+    suggested = Path(wizard.images_page.path_edit.text())
+    assert suggested.parent == user_data_dir() / "projects"  # not next to the images
+    assert suggested.name.startswith(image_folder.name)
     assert open_wizard(opened) is wizard  # a second trigger raises the same wizard
 
     opened.close()  # closing the window closes the wizard and stops its jobs

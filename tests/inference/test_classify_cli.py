@@ -39,19 +39,20 @@ def test_csv_for_a_folder_with_one_broken_file(tmp_path, image_folder, bundle_fa
         rows = list(csv.reader(handle))
     assert rows[0] == [
         "path", "label", "confidence", "status", "n_tiles", "model", "ood_score",
-        "status_reason", "p_amorphous", "p_crystalline", "p_mixed",
+        "status_reason", "modality", "p_amorphous", "p_crystalline", "p_mixed",
     ]  # fmt: skip
     by_name = {row[0].split("/")[-1]: row for row in rows[1:]}
     assert set(by_name) == {"a.tif", "b.tif"}
     assert int(by_name["b.tif"][4]) == 1 and int(by_name["a.tif"][4]) > 1
     for row in rows[1:]:
-        probabilities = [float(p) for p in row[8:]]
+        probabilities = [float(p) for p in row[9:]]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert float(row[2]) == pytest.approx(max(probabilities), abs=1e-6)
         assert row[1] in ("amorphous", "crystalline", "mixed")
         assert row[3] in ("ok", "unsure", "not-this-kind") and row[7]
         assert row[5] == "tiny"
         assert row[6] == ""  # an uncalibrated model has no out-of-distribution score
+        assert row[8] == "unknown"  # plain TIFFs say nothing about the microscope
     assert "not calibrated" in captured.err
 
 
@@ -64,6 +65,7 @@ def test_json_output_and_success_status(tmp_path, textured, bundle_factory, caps
     assert status == 0
     assert [r["path"] for r in records] == [str(image)]
     assert records[0]["label"] in records[0]["probabilities"]
+    assert records[0]["modality"] in ("TEM", "STEM", "SEM", "SAED", "unknown")
     assert records[0]["status"] in ("ok", "unsure", "not-this-kind")
     assert records[0]["status_reason"] and records[0]["calibrated"] is False
 

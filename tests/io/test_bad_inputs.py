@@ -198,4 +198,5 @@ def test_info_human_output_and_exit_status(tmp_path, capsys):
     tifffile.imwrite(good, np.ones((4, 6), np.uint8))
     assert cli_main(["info", str(good)]) == 0
     out = capsys.readouterr().out
-    assert "good.tif" in out and "4 x 6 uint8" in out and "uncalibrated" in out
+    # text gives width x height (the window's convention); JSON keeps the array shape
+    assert "good.tif" in out and "6 x 4 px uint8" in out and "uncalibrated" in out

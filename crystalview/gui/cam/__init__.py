@@ -44,7 +44,33 @@ class HeatmapFeature(QObject):
             self.follow_model_dock(model_dock)
         else:  # a window without the model feature: the dock lists the models itself
             self.dock.refresh_models()
+        results = getattr(window, "results_dock", None)
+        if results is not None:
+            self.take_turns_with_class_overlay(results.overlay_box)
         self.on_current_changed(window.current)
+
+    def take_turns_with_class_overlay(self, overlay_box) -> None:
+        """The heat map and the per-tile class overlay colour the same pixels: one at a time.
+
+        Showing a heat map turns the class overlay off, and turning the overlay on hides the
+        heat map (its "Show heat map" box is unticked, so either comes back with one click).
+        """
+        show_box = self.dock.show_box
+
+        def heatmap_shown(result) -> None:
+            if result is not None and show_box.isChecked() and overlay_box.isChecked():
+                overlay_box.setChecked(False)
+
+        def overlay_toggled(on: bool) -> None:
+            if on and show_box.isChecked() and self.dock.result is not None:
+                show_box.setChecked(False)
+
+        def heatmap_toggled(on: bool) -> None:
+            heatmap_shown(self.dock.result if on else None)
+
+        self.dock.result_shown.connect(heatmap_shown)
+        overlay_box.toggled.connect(overlay_toggled)
+        show_box.toggled.connect(heatmap_toggled)
 
     def follow_model_dock(self, model_dock) -> None:
         """Explain the model chosen in the model dock, run with that dock's settings."""

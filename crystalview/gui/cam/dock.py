@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview import paths
+from crystalview.cam.names import METHOD_NAMES
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import Progress
 from crystalview.gui.cam.heatmap_layer import HEATMAP_COLORMAPS, HeatmapLayer
@@ -49,12 +50,6 @@ METHOD_CHOICES: tuple[tuple[str, str], ...] = (
     ("Occlusion (slow)", "occlusion"),
 )
 METHOD_LABELS = {method: text for text, method in METHOD_CHOICES}
-METHOD_NAMES = {
-    "cam": "CAM",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "occlusion": "Occlusion",
-}
 _METHOD_NOTES = {
     "auto": "Exact CAM when the network ends in average pooling and one linear layer "
     "(no extra cost), Grad-CAM otherwise.",
@@ -111,6 +106,8 @@ class HeatmapDock(QWidget):
         self._build()
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
+        self.jobs.ended.connect(self._on_job_ended)
+        self.jobs.abandoned.connect(self._on_job_abandoned)
         viewer.frame_changed.connect(lambda _i: self._refresh())
         self._update_enabled()
 
@@ -306,13 +303,13 @@ class HeatmapDock(QWidget):
         if path is None or self._info_path == path:
             return
         self._info_path = path
-        copy = self.model_copy
         self.jobs.submit(
-            lambda _cancel: model_layers(copy, path),
+            lambda _cancel: model_layers(self.model_copy, path),
             f"Loading {path.stem}",
             lambda info, p=path: self._on_model_info(p, info),
             on_error=self._on_model_error,
             preempt=False,
+            key=("model info", path),
         )
 
     def showEvent(self, event) -> None:
@@ -408,11 +405,14 @@ class HeatmapDock(QWidget):
         self.jobs.cancel()
 
     def _submit(self, request: CamRequest) -> None:
-        copy = self.model_copy
         label = METHOD_LABELS[request.method]
         self.info.setText(f"Computing {label} for {self.image_name or 'the image'}…")
+        # the job loads the class and layer lists too: a queued load of them is not needed
+        self._info_path = request.model_path
+        self.jobs.discard(("model info", request.model_path))
 
         def job(cancel):
+            copy = self.model_copy  # read when the job starts: a fresh one after an abandon
             result = yield from cam_job(request, copy, cancel)
             return result, model_layers(copy, request.model_path)
 
@@ -457,7 +457,7 @@ class HeatmapDock(QWidget):
             self._clear("The heat map does not match the image on screen; compute it again.")
             return
         self.result = result
-        self.layer.set_heatmap(result.heatmap)
+        self.layer.set_heatmap(result.heatmap, method=result.method)
         self.info.setText(self._describe(result))
         self._update_enabled()
         self.result_shown.emit(result)
@@ -501,6 +501,26 @@ class HeatmapDock(QWidget):
             self.info.setText("Press Compute to see where the network looked.")
 
     # -- busy state --------------------------------------------------------------------------------
+
+    def _on_job_ended(self, kind: str) -> None:
+        """Whatever ended the job, the dock now says what is true: the map of the image on
+        screen, or that none is being computed. Never "Computing…" with nothing running."""
+        if self.jobs.busy:
+            return  # the next request is running and has said what it computes
+        request = self.request()
+        if request is not None and request.key in self.cache:
+            if self.result is not self.cache[request.key]:
+                self._show(request.key)
+            return
+        if kind == "cancelled":
+            self.info.setText("Cancelled. Press Compute to compute the heat map again.")
+        elif kind == "result" and request is not None:
+            self.info.setText("Press Compute to see where the network looked.")
+        self._update_enabled()
+
+    def _on_job_abandoned(self) -> None:
+        # The stuck job may still be inside the old copy's network: never share it.
+        self.model_copy = ModelCopy()
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_button.setVisible(busy)
@@ -572,6 +592,7 @@ class HeatmapDock(QWidget):
             colormap=self.layer.colormap,
             opacity=self.layer.opacity,
             title=title,
+            method=result.method,
         )
         return png_path, tiff_path
 

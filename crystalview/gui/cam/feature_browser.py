@@ -165,6 +165,8 @@ class FeatureBrowser(QDialog):
         layout.addWidget(self.grid, 1)
         layout.addLayout(pages)
         self.jobs.busy_changed.connect(lambda busy: self.show_button.setEnabled(not busy))
+        self.jobs.ended.connect(self._on_job_ended)
+        self.jobs.abandoned.connect(self._on_job_abandoned)
         self._update_pages()
 
     @property
@@ -196,10 +198,11 @@ class FeatureBrowser(QDialog):
             return
         box = view_box_region(self.viewer) if self.region_box.currentData() == "view" else None
         frame = self.viewer.frame_index
-        copy = self.model_copy
         self.info.setText("Computing…")
         self.jobs.submit(
-            lambda cancel: feature_job(path, copy, micrograph, layer, box, frame, cancel),
+            lambda cancel: feature_job(
+                path, self.model_copy, micrograph, layer, box, frame, cancel
+            ),
             "Feature maps",
             lambda result, p=path: self._on_result(p, result),
             on_error=self._on_error,
@@ -219,6 +222,13 @@ class FeatureBrowser(QDialog):
 
     def _on_error(self, error: Exception, _details: str) -> None:
         self.info.setText(f"Could not compute feature maps: {error}")
+
+    def _on_job_ended(self, kind: str) -> None:
+        if kind == "cancelled" and not self.jobs.busy:
+            self.info.setText("Cancelled. Press Show to compute again.")
+
+    def _on_job_abandoned(self) -> None:
+        self.model_copy = ModelCopy()  # the stuck job may still hold the old one
 
     def set_page(self, page: int) -> None:
         """Show page ``page`` (0-based, clamped) of the current maps."""
@@ -263,9 +273,8 @@ class FeatureBrowser(QDialog):
             self._layers_path = path
             self.set_layers(known)
             return
-        copy = self.model_copy
         self.jobs.submit(
-            lambda _cancel: model_layers(copy, path)[1],
+            lambda _cancel: model_layers(self.model_copy, path)[1],
             f"Loading {path.stem}",
             lambda layers, p=path: self._on_layers(p, layers),
             on_error=self._on_error,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from crystalview.cam.names import evidence_label
 from crystalview.gui.viewer import ImageViewer
 
 LAYER_NAME = "heat-map"
@@ -58,13 +59,18 @@ class HeatmapLayer:
         self.enabled = True
         self._bar: pg.ColorBarItem | None = None
         self._bar_shown = False
+        self.label = evidence_label(None)
         viewer.set_layer_opacity(LAYER_NAME, self.opacity)
 
     # -- content ---------------------------------------------------------------------------------
 
-    def set_heatmap(self, heatmap: np.ndarray | None) -> None:
-        """Show ``heatmap`` (float 0..1, the image's shape) or clear the layer with ``None``."""
+    def set_heatmap(self, heatmap: np.ndarray | None, method: str | None = None) -> None:
+        """Show ``heatmap`` (float 0..1, the image's shape) or clear the layer with ``None``;
+        ``method`` (``"gradcam"`` …) names what made it on the colour bar."""
         self.heatmap = None if heatmap is None else np.asarray(heatmap, dtype=np.float32)
+        self.label = evidence_label(method)
+        if self._bar is not None:
+            self._bar.getAxis("left").setLabel(self.label)  # where ColorBarItem puts it
         if self.heatmap is None:
             self.item.clear()
         else:
@@ -127,7 +133,7 @@ class HeatmapLayer:
                 self._bar = pg.ColorBarItem(
                     values=(0.0, 1.0),
                     colorMap=self._bar_colormap(),
-                    label="class evidence (CAM)",
+                    label=self.label,
                     interactive=False,
                     colorMapMenu=False,
                     width=14,

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from crystalview.core.micrograph import Micrograph
+from crystalview.core.units import format_pixel_size
 
 # Vendor metadata can hold tens of thousands of tags (a full DM tag dump); the tree shows this
 # many at most, so selecting an image never stalls the window.
@@ -32,26 +33,37 @@ class MetadataDock(QWidget):
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.tree)
         self._count = 0
+        self._keys: list[tuple[str, int]] = []
 
     def set_micrograph(self, micrograph: Micrograph | None) -> None:
         self.tree.clear()
         self._count = 0
+        self._keys: list[tuple[str, int]] = []
         if micrograph is None:
             return
         facts = QTreeWidgetItem(self.tree, ["Image", ""])
-        self._fill(facts, {k: v for k, v in micrograph.summary().items() if v is not None})
+        self._fill(facts, image_facts(micrograph))
         raw = QTreeWidgetItem(self.tree, ["Metadata", ""])
         self._fill(raw, micrograph.metadata)
         facts.setExpanded(True)
         raw.setExpanded(True)
+        self._fit_key_column()
         self.apply_filter(self.filter_edit.text())
 
-    def _fill(self, parent: QTreeWidgetItem, value: Any) -> None:
+    def _fit_key_column(self) -> None:
+        """Wide enough for the longest key shown (vendor keys are long: "Microscope Info
+        .Indicated Magnification"), but never more than two thirds of the dock."""
+        metrics = self.tree.fontMetrics()
+        indent = self.tree.indentation()
+        widest = max((metrics.horizontalAdvance(key) + indent * depth for key, depth in self._keys),
+                     default=100)  # fmt: skip
+        limit = max(160, int(self.tree.viewport().width() * 2 / 3))
+        self.tree.setColumnWidth(0, min(widest + 2 * indent, limit))
+
+    def _fill(self, parent: QTreeWidgetItem, value: Any, depth: int = 1) -> None:
         if isinstance(value, Mapping):
             children = value.items()
-        elif isinstance(value, (list, tuple)) and any(
-            isinstance(v, (Mapping, list)) for v in value
-        ):
+        elif _is_nested(value):
             children = ((f"[{i}]", v) for i, v in enumerate(value))
         else:
             return
@@ -60,16 +72,16 @@ class MetadataDock(QWidget):
                 QTreeWidgetItem(parent, ["…", f"more than {MAX_ITEMS} entries, not shown"])
                 return
             self._count += 1
-            nested = isinstance(child, Mapping) or (
-                isinstance(child, (list, tuple))
-                and any(isinstance(v, (Mapping, list)) for v in child)
-            )
+            nested = isinstance(child, Mapping) or _is_nested(child)
             text = "" if nested else _short(child)
             item = QTreeWidgetItem(parent, [str(key), text])
+            item.setToolTip(0, str(key))  # keys deeper than the column is wide stay readable
+            if depth <= 2:  # the rows seen first decide the key column's width
+                self._keys.append((str(key), depth))
             if text:
                 item.setToolTip(1, text)
             if nested:
-                self._fill(item, child)
+                self._fill(item, child, depth + 1)
 
     def apply_filter(self, text: str) -> None:
         """Show only items whose key or value contains ``text`` (and their parents)."""
@@ -88,6 +100,22 @@ class MetadataDock(QWidget):
         if needle and any_child:
             item.setExpanded(True)
         return visible
+
+
+def image_facts(micrograph: Micrograph) -> dict[str, Any]:
+    """The facts of the "Image" branch as people read them: width x height, the pixel size in
+    the unit that suits it (4 significant digits), the rest as the file gave it."""
+    summary = {k: v for k, v in micrograph.summary().items() if v is not None}
+    height, width = micrograph.shape
+    shown: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key == "shape":
+            shown["size"] = f"{width} x {height} px"
+        elif key == "pixel_size":
+            shown["pixel_size"] = format_pixel_size(value, micrograph.pixel_unit)
+        elif key != "pixel_unit":
+            shown[key] = value
+    return shown
 
 
 def _is_nested(value: Any) -> bool:

@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.progress import Progress
+from crystalview.core.units import format_pixel_size
 from crystalview.gui.classify_job import (
     EntryPrediction,
     ModelHolder,
@@ -125,7 +126,7 @@ def model_card_html(model: ModelEntry) -> str:
     if view:
         mode = f"whole pattern, {view}"
     if manifest.pixel_size is not None:
-        scale = f"{manifest.pixel_size:.4g} {manifest.pixel_unit} per pixel"
+        scale = f"trained at {format_pixel_size(manifest.pixel_size, manifest.pixel_unit)}"
     else:
         scale = "any pixel size"
     trained_on = (
@@ -348,6 +349,8 @@ class ModelDock(QWidget):
         has_model = model is not None
         for button in (self.run_current_button, self.run_selected_button, self.run_all_button):
             button.setEnabled(has_model)
+        whole = model is not None and model.manifest.input_mode != "tiles"
+        self.main.tile_dock.set_whole_image_model(model.name if whole else None)
         if model is None:
             self.card.setText("No model chosen.")
         else:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -216,6 +216,7 @@ class ProbabilityChart(pg.PlotWidget):
         self.setMinimumHeight(140)
         self.bars: pg.BarGraphItem | None = None
         self.neutral = False
+        self._names: list[str] = []
 
     def set_probabilities(
         self, class_names: list[str], values: list[float], neutral: bool = False
@@ -225,8 +226,10 @@ class ProbabilityChart(pg.PlotWidget):
             self.removeItem(self.bars)
             self.bars = None
         axis = self.getAxis("bottom")
+        self._names = list(class_names)
         if not class_names:
             axis.setTicks([[]])
+            self.setToolTip("")
             return
         x = np.arange(len(class_names), dtype=float)
         brushes = [
@@ -238,9 +241,39 @@ class ProbabilityChart(pg.PlotWidget):
             x=x, height=np.asarray(values, dtype=float), width=0.7, brushes=brushes
         )
         self.addItem(self.bars)
-        axis.setTicks([[(float(i), name) for i, name in enumerate(class_names)]])
+        self._update_ticks()
+        pairs = zip(class_names, values, strict=False)
+        self.setToolTip("\n".join(f"{name}: {value:.1%}" for name, value in pairs))
         self.setXRange(-0.6, len(class_names) - 0.4, padding=0)
         self.setYRange(0, 1, padding=0)
+
+    def tick_labels(self) -> list[str]:
+        """The class names as drawn under the bars (shortened to the room each bar has)."""
+        ticks = self.getAxis("bottom")._tickLevels
+        return [text for _x, text in ticks[0]] if ticks else []
+
+    def _update_ticks(self) -> None:
+        # Each name gets the width of its bar slot; longer names are elided ("orthorho…"), the
+        # tooltip has them in full. Recomputed when the dock is resized.
+        names = self.__dict__.get("_names")  # resize events arrive during __init__ too
+        if not names:
+            return
+        axis = self.getAxis("bottom")
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        plot_width = self.getViewBox().width() or self.width()
+        room = max(24, int(plot_width / len(names)) - 6)
+        axis.setTicks(
+            [
+                [
+                    (float(i), metrics.elidedText(name, Qt.TextElideMode.ElideRight, room))
+                    for i, name in enumerate(names)
+                ]
+            ]
+        )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_ticks()
 
     def heights(self) -> list[float]:
         """The bar heights shown (for tests and screenshots)."""

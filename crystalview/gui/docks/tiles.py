@@ -52,7 +52,7 @@ class TileOverlayDock(QWidget):
         self.show_box = QCheckBox("Show tile grid")
         self.size_box = QDoubleSpinBox()
         self.size_box.setRange(1, 100_000)
-        self.size_box.setDecimals(1)
+        self.size_box.setDecimals(0)  # whole pixels; one decimal when the unit is nm
         self.size_box.setValue(224)
         self.unit_box = QComboBox()
         self.unit_box.addItems(["px", "nm"])
@@ -82,6 +82,23 @@ class TileOverlayDock(QWidget):
             self.overlap_box.valueChanged,
         ):
             signal.connect(self.refresh)
+        self.unit_box.currentTextChanged.connect(
+            lambda unit: self.size_box.setDecimals(0 if unit == "px" else 1)
+        )
+        self._whole_image_model = ""
+        self.refresh()
+
+    def set_whole_image_model(self, name: str | None) -> None:
+        """The chosen model reads whole images (``name``), or tiles (``None``). The grid stays
+        available as a drawing aid, but it then says plainly that it is not what the model
+        sees, and it is switched off when such a model is chosen."""
+        whole = bool(name)
+        if whole and not self._whole_image_model:
+            self.show_box.setChecked(False)
+        self._whole_image_model = name or ""
+        self.show_box.setToolTip(
+            f"{name} reads the whole image, resized: it does not cut it into tiles" if whole else ""
+        )
         self.refresh()
 
     def refresh(self, *_args) -> None:
@@ -103,4 +120,10 @@ class TileOverlayDock(QWidget):
         boxes = np.asarray(grid.boxes)
         if visible:
             self.item.setPath(grid_path(boxes))
-        self.info.setText(f"{len(boxes)} tiles of {tile} x {tile} px")
+        text = f"{len(boxes)} tiles of {tile} x {tile} px"
+        if self._whole_image_model:
+            text += (
+                f". Not what {self._whole_image_model} sees: it reads the whole image, resized "
+                "to its input."
+            )
+        self.info.setText(text)

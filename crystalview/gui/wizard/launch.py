@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.labels import LabelProject
-from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
+from crystalview.gui.wizard.wizard import FineTuneWizard, existing_project_path
 
 if TYPE_CHECKING:
     from crystalview.gui.main_window import MainWindow
@@ -68,9 +68,9 @@ def open_wizard(window: MainWindow) -> FineTuneWizard:
 
 
 def _project_next_to(images: list[Path], window: MainWindow) -> LabelProject | None:
-    """The labelling project beside the open images, if there is one and it opens."""
-    path = default_project_path(images)
-    if path is None or not path.is_file():
+    """The labelling project of the open images' folder, if there is one and it opens."""
+    path = existing_project_path(images)
+    if path is None:
         return None
     try:
         project = LabelProject.open(path)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import class_icon, message_label, set_message
 from crystalview.gui.wizard.wizard import FineTuneWizard
 
@@ -50,7 +51,7 @@ class ClassesPage(QWizardPage):
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("New class name, e.g. 'amorphous'")
-        self.name_edit.returnPressed.connect(self.add_from_edit)
+        enter_acts_here(self.name_edit, self.add_from_edit)
         self.add_button = QPushButton("Add class")
         self.add_button.clicked.connect(self.add_from_edit)
         add_row = QHBoxLayout()

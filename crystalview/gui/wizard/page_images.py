@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from crystalview.core.errors import CrystalViewError
 from crystalview.core.labels import LabelProject
 from crystalview.gui.drops import accept_if_files, dropped_paths
+from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import ERROR_STYLE, message_label, set_message
 from crystalview.gui.wizard.wizard import FineTuneWizard, default_project_path
 
@@ -105,8 +106,10 @@ class ImagesPage(QWizardPage):
         self.path_edit = QLineEdit()
         self.path_edit.setAcceptDrops(False)
         self.path_edit.textEdited.connect(self._on_path_edited)
+        enter_acts_here(self.path_edit)  # editing the path is not "go to the next page"
         self.path_edit.setToolTip(
-            "The labels are saved here after every change (next to the images by default)."
+            "The labels are saved here after every change (in your CrystalView data folder "
+            "unless you choose another place)."
         )
         self.choose_path_button = QPushButton("Choose…")
         self.choose_path_button.clicked.connect(self._choose_project_path)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import GOOD_STYLE, message_label, set_message
 from crystalview.gui.wizard.wizard import FineTuneWizard
 
@@ -53,6 +54,10 @@ class SavePage(QWizardPage):
         )
         self.name_edit = QLineEdit()
         self.name_edit.textChanged.connect(lambda _t: self._update_card())
+        # Enter saves (what the field is for); it never finishes the wizard by itself.
+        enter_acts_here(
+            self.name_edit, lambda: self.save_button.isEnabled() and self.save_button.click()
+        )
         self.save_button = QPushButton("Save model")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)

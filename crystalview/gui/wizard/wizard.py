@@ -12,37 +12,70 @@ Every long job (thumbnails, training, heat maps, uncertainty ranking) runs on th
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
+from crystalview import paths
 from crystalview.core.labels import LabelProject
 from crystalview.gui.wizard.thumbnails import ThumbnailCache
 from crystalview.gui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-PROJECT_FILE_NAME = "crystalview-labels.json"
 GRID_THUMB_SIZE = 128
 PREVIEW_SIZE = 640
 
 IMAGES, CLASSES, LABELLING, MODEL, TRAINING, EVALUATION, SAVE = range(7)
 
 
-def default_project_path(images: Iterable[Path]) -> Path | None:
-    """``crystalview-labels.json`` in the folder that holds all ``images`` (None if no images)."""
+LEGACY_PROJECT_FILE_NAME = "crystalview-labels.json"
+"""Projects were once saved next to the images under this name; they are still resumed."""
+
+
+def _image_folder(images: Iterable[Path]) -> Path | None:
     folders = [str(Path(p).parent) for p in images]
     if not folders:
         return None
     try:
-        common = Path(os.path.commonpath(folders))
-    except ValueError:  # images on different drives (Windows): use the first image's folder
-        common = Path(folders[0])
-    return common / PROJECT_FILE_NAME
+        return Path(os.path.commonpath(folders))
+    except ValueError:  # images on different drives (Windows): the first image's folder
+        return Path(folders[0])
+
+
+def default_project_path(images: Iterable[Path]) -> Path | None:
+    """Where a new labelling project is saved unless the user chooses: the user's data folder,
+    never next to the images, which may be read-only, shared, or inside the installation (the
+    demo images). None if there are no images.
+
+    The name is the images' folder name plus a short hash of its full path, so two folders
+    called ``images`` never share a project and reopening the same folder finds its project.
+    """
+    folder = _image_folder(images)
+    if folder is None:
+        return None
+    stem = re.sub(r"[^\w.-]+", "_", folder.name).strip("._") or "images"
+    digest = hashlib.sha1(str(folder.resolve()).encode("utf-8")).hexdigest()[:8]
+    return paths.user_data_dir() / "projects" / f"{stem}-{digest}-labels.json"
+
+
+def existing_project_path(images: Iterable[Path]) -> Path | None:
+    """The project file of these images' folder when there is one: in the user's data folder,
+    or (saved by earlier versions) next to the images."""
+    images = list(images)
+    folder = _image_folder(images)
+    if folder is None:
+        return None
+    for candidate in (default_project_path(images), folder / LEGACY_PROJECT_FILE_NAME):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
 
 
 class FineTuneWizard(QWizard):
