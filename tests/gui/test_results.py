@@ -200,7 +200,8 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
         assert row[3] == prediction.status and row[7] == prediction.status_reason
         assert int(row[4]) == prediction.n_tiles
         assert row[5] == "steel"
-        assert sum(float(v) for v in row[8:]) == pytest.approx(1.0, abs=1e-4)
+        assert row[8] == entry.modality and row[9] == ""  # modality, no error
+        assert sum(float(v) for v in row[12:]) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_csv_of_models_with_different_classes(tmp_path):

@@ -51,17 +51,6 @@ OVERLAY_LAYER = "tile-classes"
 HIGHLIGHT_LAYER = "tile-highlight"
 PREDICTION_KEY = "prediction"
 """Key of an entry's latest `ImagePrediction` in ``ImageEntry.extra``."""
-CSV_BASE_COLUMNS = [
-    "path",
-    "label",
-    "confidence",
-    "status",
-    "n_tiles",
-    "model",
-    "ood_score",
-    "status_reason",
-]
-"""Same leading columns as ``crystalview classify --out``; then one ``p_<class>`` per class."""
 NEUTRAL_COLOUR = "#8a8a8a"
 """Bars and text of an answer that is not ``ok``."""
 
@@ -82,27 +71,14 @@ def write_results_csv(path: str | os.PathLike, entries: Iterable[ImageEntry]) ->
     classes: list[str] = []
     for _entry, prediction in rows:
         classes.extend(name for name in prediction.class_names if name not in classes)
+    from crystalview.batch.records import csv_cells, record_from_prediction, result_columns
+
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_BASE_COLUMNS + [f"p_{name}" for name in classes])
+        writer.writerow(result_columns(classes))  # the columns of ``crystalview classify``
         for entry, prediction in rows:
-            probabilities = [
-                f"{prediction.probabilities[name]:.6f}" if name in prediction.probabilities else ""
-                for name in classes
-            ]
-            writer.writerow(
-                [
-                    str(entry.path),
-                    prediction.label,
-                    f"{prediction.confidence:.6f}",
-                    prediction.status,
-                    str(prediction.n_tiles),
-                    prediction.model_name,
-                    "" if prediction.ood_score is None else f"{prediction.ood_score:.4f}",
-                    prediction.status_reason,
-                    *probabilities,
-                ]
-            )
+            record = record_from_prediction(entry.path, prediction, entry.modality)
+            writer.writerow(csv_cells(record, classes))
     return len(rows)
 
 
