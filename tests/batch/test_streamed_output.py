@@ -82,7 +82,9 @@ def test_resume_after_a_crash_finishes_the_rest_without_duplicates(
     out = tmp_path / "r.csv"
     header, rows = whole[0], whole[1:]
     good = [r for r in rows if not r[header.index("error")]]
-    lines = [",".join(header)] + [",".join(f'"{c}"' if "," in c else c for c in r) for r in good[:5]]
+    lines = [",".join(header)] + [
+        ",".join(f'"{c}"' if "," in c else c for c in r) for r in good[:5]
+    ]
     # a crash in mid-write leaves a torn line at the end
     out.write_text("\n".join(lines) + "\n" + good[5][0] + ",cryst", encoding="utf-8")
     capsys.readouterr()
