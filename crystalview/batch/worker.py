@@ -43,11 +43,17 @@ class ModelReference:
 def classify_file(loaded, runner, path: Path, settings) -> FileRecord:
     """Classify one file; every failure becomes an error record, never an exception."""
     from crystalview.core.errors import Cancelled, CrystalViewError
+    from crystalview.core.memory import memory_budget_bytes
     from crystalview.core.progress import run_to_completion
     from crystalview.inference.predict import predict_micrograph
+    from crystalview.inference.regions import needs_regions, predict_regions
     from crystalview.io import open_image
 
     try:
+        large = needs_regions(Path(path), memory_budget_bytes())
+        if large is not None:  # bigger than memory: strip by strip, map at tile resolution
+            prediction = run_to_completion(predict_regions(loaded, large, settings, runner))
+            return record_from_prediction(path, prediction, large.modality)
         micrograph = open_image(path)
         prediction = run_to_completion(
             predict_micrograph(loaded, micrograph, settings, runner=runner)
