@@ -16,6 +16,7 @@ from crystalview.batch.records import FileRecord, error_record, result_columns
 from crystalview.batch.resume import finished_paths, remaining
 from crystalview.batch.shard import take_shard
 from crystalview.batch.stream import ResultSink
+from crystalview.core.progress import Progress
 
 
 @dataclass
@@ -66,14 +67,14 @@ def run_batch(
     options: BatchOptions,
     stdout: TextIO | None = None,
     after_file: Callable[[FileRecord], None] | None = None,
-    progress_stream: TextIO | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> BatchSummary:
     """Classify every image under ``paths`` and stream the records into the sinks.
 
     ``loaded`` is the model as the client loaded it (for its classes, and for the serial run);
     ``model_text`` is what the user named (workers load it themselves). ``after_file`` runs in
     this process for each new answered record of a serial run (the CAM hook); it may set the
-    record's ``error``.
+    record's ``error``. ``on_progress`` receives files done, rate and time left.
     """
     class_names = list(loaded.manifest.classes)
     files, discovery_errors = plan_files(paths, options.shard)
@@ -82,7 +83,7 @@ def run_batch(
         done_before = finished_paths(options.out, result_columns(class_names), options.jsonl)
     todo = remaining(files, done_before)
     summary = BatchSummary(skipped=len(files) - len(todo))
-    progress = BatchProgress(len(todo), progress_stream, summary.skipped)
+    progress = BatchProgress(len(todo), on_progress, summary.skipped)
     sink = ResultSink(
         options.out,
         class_names,
@@ -102,7 +103,6 @@ def run_batch(
             summary.records += sink.add(batch)
             progress.advance(len(batch))
     finally:
-        progress.close()
         sink.close()
     return summary
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from collections.abc import Callable
 
-from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.progress import Progress
 
 
@@ -27,22 +26,24 @@ def rate_text(done: int, total: int, elapsed_s: float) -> str:
 
 
 class BatchProgress:
-    """Counts finished files and redraws the bar with the rate since the run started."""
+    """Counts finished files and reports `Progress` with the rate since the run started.
 
-    def __init__(self, total: int, stream: TextIO | None = None, skipped: int = 0):
+    ``report`` receives the events (the CLI's terminal bar on stderr, or a window's signal).
+    """
+
+    def __init__(self, total: int, report: Callable[[Progress], None] | None, skipped: int = 0):
         self.total = total
         self.done = 0
         self.skipped = skipped
         self._started = time.monotonic()
-        self._bar = TerminalProgress("classify", stream)
+        self._report = report
 
     def advance(self, files: int) -> None:
         self.done += files
+        if self._report is None:
+            return
         elapsed = time.monotonic() - self._started
         message = rate_text(self.done, self.total, elapsed)
         if self.skipped:
             message += f" ({self.skipped} done before)"
-        self._bar(Progress(self.done, self.total, message))
-
-    def close(self) -> None:
-        self._bar.close()
+        self._report(Progress(self.done, self.total, message))

@@ -284,7 +284,13 @@ def _run_files(args: argparse.Namespace, loaded, settings, shard) -> int:
                 record.error = f"class-activation map failed: {error}"
 
     stdout = sys.stdout if args.out is None and not args.json else None
-    summary = run_batch(loaded, args.model, args.paths, settings, options, stdout, after_file)
+    bar = TerminalProgress("classify")
+    try:
+        summary = run_batch(
+            loaded, args.model, args.paths, settings, options, stdout, after_file, bar
+        )
+    finally:
+        bar.close()
     for record in summary.records:
         if not record.ok:
             print(f"crystalview: {about(Path(record.path), record.error)}", file=sys.stderr)
