@@ -92,9 +92,10 @@ def record_from_prediction(path: Path, prediction, modality: str | None) -> File
         file_size=size,
         file_mtime_ns=mtime,
         probabilities={name: float(p) for name, p in prediction.probabilities.items()},
-        device=prediction.device,
-        calibrated=bool(prediction.calibrated),
-        image_kind=prediction.image_kind,
+        # not in the CSV; absent from the window's lighter prediction stand-ins
+        device=getattr(prediction, "device", ""),
+        calibrated=bool(getattr(prediction, "calibrated", False)),
+        image_kind=getattr(prediction, "image_kind", ""),
     )
 
 

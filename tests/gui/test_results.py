@@ -226,9 +226,9 @@ def test_csv_of_models_with_different_classes(tmp_path):
     out = tmp_path / "mixed.csv"
     assert write_results_csv(out, [*entries, unclassified]) == 2
     rows = list(csv.reader(out.open(newline="")))
-    assert rows[0][8:] == ["p_x", "p_y", "p_z"]
-    assert rows[1][8:] == ["0.900000", "0.100000", ""]
-    assert rows[2][8:] == ["", "0.300000", "0.700000"]
+    assert rows[0][12:] == ["p_x", "p_y", "p_z"]
+    assert rows[1][12:] == ["0.900000", "0.100000", ""]
+    assert rows[2][12:] == ["", "0.300000", "0.700000"]
     assert rows[1][3] == "ok" and rows[1][7] == "fine"
 
 
