@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from crystalview.core.errors import CrystalViewError
+from crystalview.core.memory import memory_budget_bytes
 from crystalview.core.progress import CancelToken, Progress
 from crystalview.core.tiling import TileGrid, extract_tiles, tile_grid
 from crystalview.inference.image_kind import measure_image_kind
@@ -40,6 +41,8 @@ from crystalview.inference.status import decide_status, model_calibration, unsur
 WORKING_COPIES = 6
 """Bytes per stored byte an in-memory prediction needs (float32 copy, tiles, original)."""
 PREVIEW_SIDE = 1024
+STRIP_BYTES = 64 << 20
+"""Largest normalised strip (float32) held at once; a quarter of the budget if that is less."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,17 @@ def _levels(image: ContiguousImage, normalization: dict, strip_rows: int):
     return intensity_levels(np.concatenate(parts), normalization)
 
 
+def _row_chunks(row_starts: np.ndarray, tile: int, max_rows: int) -> list[slice]:
+    """Consecutive tile rows grouped so each group spans at most ``max_rows`` image rows
+    (at least one tile row per group): big strips keep the batches full."""
+    chunks, begin = [], 0
+    for index in range(1, len(row_starts) + 1):
+        if index == len(row_starts) or row_starts[index] + tile - row_starts[begin] > max_rows:
+            chunks.append(slice(begin, index))
+            begin = index
+    return chunks
+
+
 def _preview(image: ContiguousImage) -> np.ndarray:
     """A strided read of about ``PREVIEW_SIDE``² pixels, for the cheap look at the image."""
     step = max(1, math.ceil(max(image.shape) / PREVIEW_SIDE))
@@ -166,35 +180,32 @@ def predict_regions(
     temperature = calibration.temperature if calibration is not None else 1.0
     n_cols = len(grid.col_starts)
     tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
-    boxes = np.empty((grid.n_tiles, 4), dtype=np.int64)
     ood_scores = []
     batch = max(1, settings.batch_size)
-    for row_index, row_start in enumerate(grid.row_starts):
+    strip_bytes = min(STRIP_BYTES, max(1, memory_budget_bytes() // 4))
+    for rows in _row_chunks(grid.row_starts, tile, strip_bytes // (4 * image.shape[1])):
         cancel.raise_if_cancelled()
-        strip = image.read_rows(int(row_start), int(row_start) + tile)
+        top = int(grid.row_starts[rows.start])
+        strip = image.read_rows(top, int(grid.row_starts[rows.stop - 1]) + tile)
         normalised = apply_levels(strip, levels, manifest.normalization)
         del strip
         strip_grid = TileGrid(
             shape=normalised.shape,
             tile_size=tile,
-            row_starts=np.zeros(1, dtype=grid.row_starts.dtype),
+            row_starts=grid.row_starts[rows] - top,
             col_starts=grid.col_starts,
         )
-        for start in range(0, n_cols, batch):
-            stop = min(n_cols, start + batch)
+        first = rows.start * n_cols
+        for start in range(0, strip_grid.n_tiles, batch):
+            stop = min(strip_grid.n_tiles, start + batch)
             tiles = extract_tiles(normalised, strip_grid, slice(start, stop))
             logits, features = runner.outputs(tiles)
             if calibration is not None and calibration.ood is not None and len(features):
                 ood_scores.append(calibration.ood.score(features) / calibration.ood.threshold)
-            first = row_index * n_cols
             tile_probs[first + start : first + stop] = softmax_rows(logits, temperature)
-        row_boxes = boxes[row_index * n_cols : (row_index + 1) * n_cols]
-        row_boxes[:, 0] = row_start
-        row_boxes[:, 1] = grid.col_starts
-        row_boxes[:, 2] = np.minimum(row_start + tile, image.shape[0])
-        row_boxes[:, 3] = np.minimum(grid.col_starts + tile, image.shape[1])
-        done = (row_index + 1) * n_cols
-        yield Progress(done, grid.n_tiles, f"tile {done}/{grid.n_tiles} (region-wise)")
+            done = first + stop
+            yield Progress(done, grid.n_tiles, f"tile {done}/{grid.n_tiles} (region-wise)")
+    boxes = grid.boxes
     mean = tile_probs.mean(axis=0)
     best = int(np.argmax(mean))
     classes = list(manifest.classes)

@@ -27,10 +27,12 @@ def bigtiff(tmp_path):
     return path
 
 
-@pytest.fixture
-def tiny_budget():
-    set_memory_budget(64 * 1024)  # 64 KiB: far less than the 240 KiB image
-    yield
+@pytest.fixture(params=[64 * 1024, 1024 * 1024], ids=["one-tile-row", "several-tile-rows"])
+def tiny_budget(request):
+    """Budgets below what the 240 KiB image needs in memory; the larger one gives strips of
+    several tile rows, the smaller one strips of a single tile row."""
+    set_memory_budget(request.param)
+    yield request.param
     set_memory_budget(None)
 
 
@@ -38,7 +40,7 @@ def test_region_path_equals_the_in_memory_path(bigtiff, tiny_model, tiny_budget,
     loaded = load_model(tiny_model)
     settings = InferenceSettings(device="cpu", fast=False, probability_map=False, batch_size=7)
     runner = make_runner(loaded, settings)
-    assert regions.needs_regions(bigtiff, 64 * 1024) is not None
+    assert regions.needs_regions(bigtiff, tiny_budget) is not None
     whole_reads = []
     monkeypatch.setattr(regions, "PREVIEW_SIDE", 64)  # the look at the image is a strided read
     monkeypatch.setattr(
@@ -51,11 +53,11 @@ def test_region_path_equals_the_in_memory_path(bigtiff, tiny_model, tiny_budget,
     record = classify_file(loaded, runner, bigtiff, settings)
     assert record.ok, record.error
     assert whole_reads and all(b - a <= 256 or step > 1 for a, b, step in whole_reads)
+    large = regions.locate_contiguous(bigtiff)
+    by_region = run_to_completion(regions.predict_regions(loaded, large, settings, runner))
     set_memory_budget(None)
     micrograph = open_image(bigtiff)
     expected = run_to_completion(predict_micrograph(loaded, micrograph, settings, runner=runner))
-    large = regions.locate_contiguous(bigtiff)
-    by_region = run_to_completion(regions.predict_regions(loaded, large, settings, runner))
     assert by_region.n_tiles == expected.n_tiles > 20
     np.testing.assert_array_equal(by_region.tile_boxes, expected.tile_boxes)
     np.testing.assert_allclose(by_region.tile_probabilities, expected.tile_probabilities, atol=1e-5)

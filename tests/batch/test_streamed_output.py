@@ -159,3 +159,23 @@ def test_resume_after_the_client_is_killed(whole, image_folder, tiny_model, tmp_
     classify(image_folder, tiny_model, out, "--resume")
     rows = read_rows(out)[1:]
     assert sorted(rows) == sorted(whole[1:])
+
+
+def test_workers_without_dask_say_how_to_install(image_folder, tiny_model, tmp_path, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    builtins.__import__ = no_dask
+    try:
+        status = classify(image_folder, tiny_model, tmp_path / "w.csv", "--workers", "2")
+    finally:
+        builtins.__import__ = real_import
+    assert status != 0
+    assert "pip install 'crystalview[cluster]'" in capsys.readouterr().err
+    assert not (tmp_path / "w.csv").exists()  # refused before anything was written
