@@ -116,7 +116,9 @@ from crystalview.models.catalog import load_model
 if {regions!r}:
     set_memory_budget(1 << 20)
 loaded = load_model({model!r})
-settings = InferenceSettings(device="cpu", probability_map=False, batch_size=256)
+settings = InferenceSettings(
+    device="cpu", probability_map=False, batch_size=256, overlap={overlap!r}
+)
 runner = make_runner(loaded, settings)
 start = time.perf_counter()
 record = classify_file(loaded, runner, Path({path!r}), settings)
@@ -126,13 +128,15 @@ print(json.dumps({{"peak_mb": peak, "s": elapsed, "tiles": record.n_tiles, "erro
 """
 
 
-def _child(model: Path, path: Path, regions: bool) -> dict:
-    code = _CHILD.format(repo=str(REPO), model=str(model), path=str(path), regions=regions)
+def _child(model: Path, path: Path, regions: bool, overlap: float) -> dict:
+    code = _CHILD.format(
+        repo=str(REPO), model=str(model), path=str(path), regions=regions, overlap=overlap
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_rss(work: Path, sides: list[int]) -> dict[str, float]:
+def bench_rss(work: Path, sides: list[int], overlap: float) -> dict[str, float]:
     import tifffile
 
     model = _model(work, 128)
@@ -142,7 +146,7 @@ def bench_rss(work: Path, sides: list[int]) -> dict[str, float]:
         tifffile.imwrite(path, _image(side), bigtiff=side > 16000)
         for regions in (False, True) if side <= 8192 else (True,):
             name = "regions" if regions else "inmem"
-            result = _child(model, path, regions)
+            result = _child(model, path, regions, overlap)
             if result["error"]:
                 print(f"{side}² {name}: {result['error']}")
                 continue
@@ -166,6 +170,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 files; 2048² to 8192²")
     parser.add_argument("--only", choices=("cluster", "rss"), default=None)
+    parser.add_argument("--sides", type=int, nargs="+", default=None, help="image sides for rss")
+    parser.add_argument(
+        "--overlap", type=float, default=0.25, help="tile overlap of the rss runs (0: faster)"
+    )
     args = parser.parse_args()
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="cv-bench-batch-") as folder:
@@ -173,7 +181,8 @@ def main() -> None:
         if args.only in (None, "cluster"):
             figures |= bench_cluster(work, 100 if args.quick else 400)
         if args.only in (None, "rss"):
-            figures |= bench_rss(work, [2048, 4096, 8192] if args.quick else [4096, 8192, 16384])
+            sides = args.sides or ([2048, 4096, 8192] if args.quick else [4096, 8192, 16384])
+            figures |= bench_rss(work, sides, args.overlap)
     for name, value in figures.items():
         print(f"{name}: {value:.3f}")
 

@@ -82,7 +82,7 @@ def locate_contiguous(path: Path) -> ContiguousImage | None:
     """The layout of ``path`` when it is a TIFF with one contiguous uncompressed grey image."""
     import tifffile
 
-    from crystalview.io.tiff import read_tiff
+    from crystalview.io.tiff import tag_facts
 
     try:
         with tifffile.TiffFile(path) as tif:
@@ -94,9 +94,9 @@ def locate_contiguous(path: Path) -> ContiguousImage | None:
             offset = int(page.dataoffsets[0])
             shape = (int(page.shape[0]), int(page.shape[1]))
             dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+            facts = tag_facts(path, tif)
     except (tifffile.TiffFileError, ValueError, IndexError, OSError, AttributeError):
         return None
-    facts = read_tiff(path)[0].facts
     return ContiguousImage(
         path=path,
         offset=offset,
