@@ -104,7 +104,7 @@ def bench_cluster(work: Path, n_files: int) -> dict[str, float]:
 
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
 import torch
@@ -123,7 +123,9 @@ runner = make_runner(loaded, settings)
 start = time.perf_counter()
 record = classify_file(loaded, runner, Path({path!r}), settings)
 elapsed = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process's own peak; ru_maxrss would include the parent's at fork/exec time
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak = int(status.split()[0]) / 1024
 print(json.dumps({{"peak_mb": peak, "s": elapsed, "tiles": record.n_tiles, "error": record.error}}))
 """
 
@@ -143,7 +145,7 @@ def bench_rss(work: Path, sides: list[int], overlap: float) -> dict[str, float]:
     figures: dict[str, float] = {}
     for side in sides:
         path = work / f"big{side}.tif"
-        tifffile.imwrite(path, _image(side), bigtiff=side > 16000)
+        tifffile.imwrite(path, _image(side), bigtiff=side > 16000)  # freed before the children
         for regions in (False, True) if side <= 8192 else (True,):
             name = "regions" if regions else "inmem"
             result = _child(model, path, regions, overlap)
