@@ -66,6 +66,10 @@ def _import_blocked(modules: list[str], blocked: tuple[str, ...]) -> subprocess.
         ),
         (["crystalview.models", "crystalview.inference", "crystalview.cam"], NO_QT),
         (["crystalview.training", "crystalview.sim"], NO_QT),
+        (  # batch jobs: no Qt; torch and Dask only once a model runs or a cluster is used
+            [f"crystalview.batch.{m}" for m in ("job", "cluster", "worker", "merge", "resume")],
+            (*NO_QT, "torch", "dask", "distributed"),
+        ),
     ],
 )
 def test_core_packages_import_without_qt(modules, blocked):

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("crystalview.cli.gui_cmd", "open the window (the default)"),
     "info": ("crystalview.cli.info_cmd", "print what each image file holds"),
     "classify": ("crystalview.cli.classify_cmd", "classify images with a model"),
+    "merge-results": ("crystalview.cli.merge_cmd", "join the CSVs of sharded classify runs"),
     "models": ("crystalview.cli.models_cmd", "list, import and inspect models"),
     "train": ("crystalview.cli.train_cmd", "fine-tune a model on a labelled folder"),
     "simulate": ("crystalview.cli.simulate_cmd", "simulate diffraction patterns"),

@@ -1,8 +1,8 @@
 """``crystalview classify``: classify image files and folders with a model, headless.
 
-Results stream into a CSV (``path,label,confidence,status,n_tiles,model,modality,ood_score,
-status_reason,p_<class>…``) as each file finishes, so a long run that is interrupted keeps what
-it has done. ``status`` is ``ok``, ``unsure`` or ``not-this-kind`` (see
+Results stream into a CSV (``path,label,confidence,status,n_tiles,model,ood_score,
+status_reason,modality,p_<class>…``) as each file finishes, so a long run that is interrupted
+keeps what it has done. ``status`` is ``ok``, ``unsure`` or ``not-this-kind`` (see
 `crystalview.inference.status`): read ``label`` only where it is ``ok``. With ``--per-folder``
 the patterns of each folder are combined into one verdict per folder (sum of log-probabilities,
 `crystalview.inference.combine`) and the CSV has one row per folder. Files that fail are
@@ -23,7 +23,6 @@ from crystalview.cli.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError, about
 from crystalview.inference.settings import DEVICES
-from crystalview.jobs import result_table
 
 FOLDER_COLUMNS = [
     "folder",
@@ -60,6 +59,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one combined verdict per folder of patterns (sum of log-probabilities)",
     )
+    batch = parser.add_argument_group(
+        "large runs",
+        "streamed, resumable output, job-array shards and Dask clusters (see docs/cluster.md)",
+    )
+    batch.add_argument(
+        "--jsonl", type=Path, default=None, help="also stream one JSON object per file here"
+    )
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows already in --out and classify only the files not there yet "
+        "(or changed since: other size or modification time, or failed before)",
+    )
+    batch.add_argument(
+        "--shard", default=None, metavar="I/N", help="classify only part I of N (I from 1)"
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (needs crystalview[cluster])",
+    )
+    batch.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
+    batch.add_argument(
+        "--files-per-batch",
+        type=int,
+        default=8,
+        metavar="K",
+        help="files per Dask task (default 8)",
+    )
     # CAM hook: heat maps of the predicted class, written by the CAM package when it is present.
     parser.add_argument(
         "--cam-dir",
@@ -70,12 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def csv_columns(class_names: list[str]) -> list[str]:
+    """The per-file CSV header (shared with the window's export, `crystalview.batch.records`)."""
+    from crystalview.batch.records import result_columns
+
+    return result_columns(class_names)
+
+
 def folder_columns(class_names: list[str]) -> list[str]:
     return FOLDER_COLUMNS + [f"p_{name}" for name in class_names]
-
-
-def _ood_text(score: float | None) -> str:
-    return "" if score is None else f"{score:.4f}"
 
 
 def folder_row(folder: Path, verdict, model_name: str, class_names: list[str]) -> list[str]:
@@ -96,24 +134,9 @@ def folder_row(folder: Path, verdict, model_name: str, class_names: list[str]) -
 
 
 def _json_record(result) -> dict:
-    if result.prediction is None:
-        return {"path": str(result.path), "error": result.error}
-    prediction = result.prediction
-    return {
-        "path": str(result.path),
-        "label": prediction.label,
-        "confidence": prediction.confidence,
-        "status": prediction.status,
-        "status_reason": prediction.status_reason,
-        "ood_score": prediction.ood_score,
-        "calibrated": prediction.calibrated,
-        "image_kind": prediction.image_kind,
-        "n_tiles": prediction.n_tiles,
-        "model": prediction.model_name,
-        "modality": result.modality,
-        "probabilities": prediction.probabilities,
-        "device": prediction.device,
-    }
+    from crystalview.batch.records import json_record, record_of_result
+
+    return json_record(record_of_result(result))
 
 
 def _folder_record(folder: Path, verdict, model_name: str) -> dict:
@@ -151,7 +174,7 @@ def combine_by_folder(results, unsure_below: float) -> list[tuple[Path, object]]
     return verdicts
 
 
-def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> None:
+def _write_cam(args: argparse.Namespace, loaded, settings, path: Path, label: str, names) -> None:
     """CAM hook (owned by the CAM package): heat map of the predicted class for one file."""
     try:
         from crystalview.cam import compute_cam
@@ -162,33 +185,62 @@ def _write_cam(args: argparse.Namespace, loaded, settings, result, names) -> Non
     from crystalview.io import open_image
     from crystalview.measure.calibration import apply_stored_scale
 
-    micrograph = open_image(result.path)
+    micrograph = open_image(path)
     apply_stored_scale(micrograph)  # the same pixel size the classification used
-    cam = run_to_completion(
-        compute_cam(loaded, micrograph, target=result.prediction.label, settings=settings)
-    )
-    folder, stem = names.place(result.path)
+    cam = run_to_completion(compute_cam(loaded, micrograph, target=label, settings=settings))
+    folder, stem = names.place(path)
     replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
     if replaced:
         print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
     write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph, method=cam.method)
 
 
-def run(args: argparse.Namespace) -> int:
-    from crystalview.core.progress import Progress
-    from crystalview.inference.device import configure_threads
-    from crystalview.inference.predict import InferenceSettings, predict_paths
-    from crystalview.models.catalog import load_model
-
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse contradictory flags before anything is loaded."""
     if not 0 <= args.overlap < 1:
         raise CrystalViewError(f"--overlap must be in [0, 1), got {args.overlap}")
     if args.batch < 1:
         raise CrystalViewError(f"--batch must be at least 1, got {args.batch}")
-    configure_threads(reserve=0)  # headless: no window to keep responsive
-    from crystalview.inference.status import unsure_threshold
+    if args.files_per_batch < 1:
+        raise CrystalViewError(f"--files-per-batch must be at least 1, got {args.files_per_batch}")
+    if args.workers is not None and args.workers < 1:
+        raise CrystalViewError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and args.scheduler is not None:
+        raise CrystalViewError("give --workers (a local cluster) or --scheduler, not both")
+    if args.resume and args.out is None:
+        raise CrystalViewError("--resume needs --out: the CSV file to continue")
+    on_cluster = args.workers is not None or args.scheduler is not None
+    if on_cluster and args.cam_dir is not None:
+        raise CrystalViewError(
+            "--cam-dir runs in this process only; leave out --workers/--scheduler"
+        )
+    if args.per_folder:
+        batch_flags = ("resume", "shard", "workers", "scheduler", "jsonl")
+        given = [f"--{name}" for name in batch_flags if getattr(args, name) not in (None, False)]
+        if given:
+            raise CrystalViewError(
+                "--per-folder combines a whole run at its end; "
+                f"it does not go with {', '.join(given)}"
+            )
+    if on_cluster:
+        from crystalview.batch.cluster import require_dask
 
+        require_dask()
+
+
+def run(args: argparse.Namespace) -> int:
+    from crystalview.inference.device import configure_threads
+    from crystalview.inference.settings import InferenceSettings
+    from crystalview.models.catalog import load_model
+
+    _check_flags(args)
+    shard = None
+    if args.shard is not None:
+        from crystalview.batch.shard import parse_shard
+
+        shard = parse_shard(args.shard)
+    configure_threads(reserve=0)  # headless: no window to keep responsive
     loaded = load_model(args.model)
-    class_names = list(loaded.manifest.classes)
     if loaded.manifest.calibration is None:
         print(
             f"crystalview: model {loaded.name!r} is not calibrated: probabilities are the "
@@ -203,6 +255,62 @@ def run(args: argparse.Namespace) -> int:
         fast=not args.fp32,
         probability_map=False,
     )
+    if args.per_folder:
+        return _run_per_folder(args, loaded, settings)
+    return _run_files(args, loaded, settings, shard)
+
+
+def _run_files(args: argparse.Namespace, loaded, settings, shard) -> int:
+    """One row per file, streamed as batches finish (`crystalview.batch`)."""
+    from crystalview.batch.job import BatchOptions, run_batch
+    from crystalview.batch.records import json_record
+
+    options = BatchOptions(
+        out=args.out,
+        jsonl=args.jsonl,
+        resume=args.resume,
+        shard=shard,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        files_per_batch=args.files_per_batch,
+    )
+    after_file = None
+    if args.cam_dir is not None:
+        cam_names = MirroredNames(args.cam_dir, args.paths)
+
+        def after_file(record) -> None:
+            try:
+                _write_cam(args, loaded, settings, Path(record.path), record.label, cam_names)
+            except (CrystalViewError, OSError, ValueError) as error:
+                record.error = f"class-activation map failed: {error}"
+
+    stdout = sys.stdout if args.out is None and not args.json else None
+    bar = TerminalProgress("classify")
+    try:
+        summary = run_batch(
+            loaded, args.model, args.paths, settings, options, stdout, after_file, bar
+        )
+    finally:
+        bar.close()
+    for record in summary.records:
+        if not record.ok:
+            print(f"crystalview: {about(Path(record.path), record.error)}", file=sys.stderr)
+    if args.json:
+        json.dump([json_record(r) for r in summary.records], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    done = len(summary.records) - summary.failures
+    before = f", {summary.skipped} done before" if summary.skipped else ""
+    print(f"classified {done} image(s), {summary.failures} failed{before}", file=sys.stderr)
+    return 1 if summary.failures else 0
+
+
+def _run_per_folder(args: argparse.Namespace, loaded, settings) -> int:
+    """One combined verdict per folder, written when the whole run is done."""
+    from crystalview.core.progress import Progress
+    from crystalview.inference.predict import predict_paths
+    from crystalview.inference.status import unsure_threshold
+
+    class_names = list(loaded.manifest.classes)
     csv_stream: TextIO | None = None
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -211,14 +319,11 @@ def run(args: argparse.Namespace) -> int:
         csv_stream = sys.stdout
     failures = 0
     records = []
-    cam_names = MirroredNames(args.cam_dir, args.paths) if args.cam_dir is not None else None
     finished = []
+    cam_names = MirroredNames(args.cam_dir, args.paths) if args.cam_dir is not None else None
     bar = TerminalProgress("classify")
     try:
         writer = csv.writer(csv_stream) if csv_stream is not None else None
-        per_file_writer = None if args.per_folder else writer
-        if per_file_writer is not None:
-            per_file_writer.writerow(result_table.columns(class_names))
         job = predict_paths(loaded, args.paths, settings)
         while True:
             try:
@@ -231,34 +336,27 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if result.prediction is not None and args.cam_dir is not None:
                 try:
-                    _write_cam(args, loaded, settings, result, cam_names)
+                    label = result.prediction.label
+                    _write_cam(args, loaded, settings, result.path, label, cam_names)
                 except (CrystalViewError, OSError, ValueError) as error:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:
                 failures += 1
                 print(f"crystalview: {about(result.path, result.error)}", file=sys.stderr)
-            if result.prediction is not None and per_file_writer is not None:
-                per_file_writer.writerow(
-                    result_table.row(result.path, result.prediction, result.modality, class_names)
-                )
-                csv_stream.flush()
             records.append(_json_record(result))
             finished.append(result)
-        folders = []
-        if args.per_folder:
-            verdicts = combine_by_folder(finished, unsure_threshold(loaded.manifest))
-            if writer is not None:
-                writer.writerow(folder_columns(class_names))
-                for folder, verdict in verdicts:
-                    writer.writerow(folder_row(folder, verdict, loaded.name, class_names))
-            folders = [_folder_record(folder, v, loaded.name) for folder, v in verdicts]
+        verdicts = combine_by_folder(finished, unsure_threshold(loaded.manifest))
+        if writer is not None:
+            writer.writerow(folder_columns(class_names))
+            for folder, verdict in verdicts:
+                writer.writerow(folder_row(folder, verdict, loaded.name, class_names))
+        folders = [_folder_record(folder, v, loaded.name) for folder, v in verdicts]
     finally:
         bar.close()
         if csv_stream is not None and csv_stream is not sys.stdout:
             csv_stream.close()
     if args.json:
-        output = {"files": records, "folders": folders} if args.per_folder else records
-        json.dump(output, sys.stdout, indent=2)
+        json.dump({"files": records, "folders": folders}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     done = len(records) - failures
     print(f"classified {done} image(s), {failures} failed", file=sys.stderr)

@@ -11,6 +11,7 @@ on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,69 @@ TRANSFORM_WORKING_SIDE = 256
 
 def _sample(values: np.ndarray) -> np.ndarray:
     flat = values.reshape(-1)
-    step = max(1, flat.size // _SAMPLE_PIXELS)
+    step = sample_positions(flat.size)
     sample = flat[::step].astype(np.float64)
     return sample[np.isfinite(sample)]
+
+
+@dataclass(frozen=True)
+class IntensityLevels:
+    """The image-wide numbers of `normalize_intensity`: the log floor and the stretch range.
+
+    ``lo``/``hi`` are None for an image without a finite pixel. Computing them once from a
+    sample and applying them region by region (`apply_levels`) normalises an image larger than
+    memory exactly as the whole image would be.
+    """
+
+    floor: float | None
+    lo: float | None
+    hi: float | None
+
+
+def sample_positions(n_pixels: int) -> int:
+    """The step of the flat subsample the levels are estimated on (every ``step``-th pixel)."""
+    return max(1, n_pixels // _SAMPLE_PIXELS)
+
+
+def intensity_levels(sample: np.ndarray, normalization: dict[str, Any]) -> IntensityLevels:
+    """Levels from a float64 sample of finite pixels (see `_sample`)."""
+    if sample.size == 0:
+        return IntensityLevels(None, None, None)
+    floor = None
+    if normalization.get("log"):
+        floor = float(np.float32(sample.min()))
+        sample = np.log1p(np.maximum(sample - floor, 0.0))
+    lo, hi = np.percentile(sample, [normalization["low"], normalization["high"]])
+    return IntensityLevels(floor, float(lo), float(hi))
+
+
+def apply_levels(
+    image: np.ndarray, levels: IntensityLevels, normalization: dict[str, Any]
+) -> np.ndarray:
+    """Normalise ``image`` (all of it or one region) with image-wide ``levels``; new float32."""
+    data = np.asarray(image)
+    if data.dtype.kind not in "uifb":
+        raise CrystalViewError(f"cannot classify image data of type {data.dtype}")
+    mean, std = float(normalization["mean"]), float(normalization["std"])
+    if levels.lo is None or levels.hi is None:  # no finite pixel at all
+        return np.full(data.shape, -mean / std, dtype=np.float32)
+    out = data.astype(np.float32, copy=True)
+    if levels.floor is not None:
+        np.subtract(out, np.float32(levels.floor), out=out)
+        np.maximum(out, 0, out=out)
+        np.log1p(out, out=out)
+    span = levels.hi - levels.lo
+    if not span > 0:  # flat image: all mid-grey rather than a division by zero
+        out.fill(0.5)
+    else:
+        np.subtract(out, np.float32(levels.lo), out=out)
+        np.multiply(out, np.float32(1.0 / span), out=out)
+        np.clip(out, 0.0, 1.0, out=out)
+    if data.dtype.kind == "f":
+        np.nan_to_num(out, copy=False, nan=0.0)
+    np.subtract(out, np.float32(mean), out=out)
+    np.multiply(out, np.float32(1.0 / std), out=out)
+    return out
 
 
 def normalize_intensity(image: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
@@ -53,30 +114,7 @@ def normalize_intensity(image: np.ndarray, normalization: dict[str, Any]) -> np.
     data = np.asarray(image)
     if data.dtype.kind not in "uifb":
         raise CrystalViewError(f"cannot classify image data of type {data.dtype}")
-    out = data.astype(np.float32, copy=True)
-    sample = _sample(data)
-    mean, std = float(normalization["mean"]), float(normalization["std"])
-    if sample.size == 0:  # no finite pixel at all
-        return np.full(data.shape, -mean / std, dtype=np.float32)
-    if normalization.get("log"):
-        floor = np.float32(sample.min())
-        np.subtract(out, floor, out=out)
-        np.maximum(out, 0, out=out)
-        np.log1p(out, out=out)
-        sample = np.log1p(np.maximum(sample - float(floor), 0.0))
-    lo, hi = np.percentile(sample, [normalization["low"], normalization["high"]])
-    span = hi - lo
-    if not span > 0:  # flat image: all mid-grey rather than a division by zero
-        out.fill(0.5)
-    else:
-        np.subtract(out, np.float32(lo), out=out)
-        np.multiply(out, np.float32(1.0 / span), out=out)
-        np.clip(out, 0.0, 1.0, out=out)
-    if data.dtype.kind == "f":
-        np.nan_to_num(out, copy=False, nan=0.0)
-    np.subtract(out, np.float32(mean), out=out)
-    np.multiply(out, np.float32(1.0 / std), out=out)
-    return out
+    return apply_levels(data, intensity_levels(_sample(data), normalization), normalization)
 
 
 def resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -185,6 +185,12 @@ def _facts_for_series(
     return facts
 
 
+def tag_facts(path: Path, tif: Any) -> ImageFacts:
+    """Facts of the first series from the TIFF's own tags only (no rosettasciio parse, which
+    may decode the pixels): for readers that must not touch the image data."""
+    return _facts_for_series(path, tif, tif.series[0], None, 0, 1)
+
+
 def _load_series(path: Path, index: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode series ``index``: grey ``(H, W)``/``(frames, H, W)`` data and original colour."""
     import tifffile

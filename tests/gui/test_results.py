@@ -185,7 +185,7 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
     win.results_dock.export_button.click()
     with out.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    from crystalview.jobs.result_table import columns as csv_columns
+    from crystalview.batch.records import result_columns as csv_columns
 
     assert rows[0] == csv_columns(CLASSES)  # the CLI's columns exactly
     assert rows[0][:9] == [
@@ -202,7 +202,8 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
         assert row[6] == entry.modality
         assert int(row[4]) == prediction.n_tiles
         assert row[5] == "steel"
-        assert sum(float(v) for v in row[9:]) == pytest.approx(1.0, abs=1e-4)
+        assert row[8] == entry.modality and row[9] == ""  # modality, no error
+        assert sum(float(v) for v in row[12:]) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_csv_of_models_with_different_classes(tmp_path):
@@ -227,10 +228,10 @@ def test_csv_of_models_with_different_classes(tmp_path):
     out = tmp_path / "mixed.csv"
     assert write_results_csv(out, [*entries, unclassified]) == 2
     rows = list(csv.reader(out.open(newline="")))
-    assert rows[0][9:] == ["p_x", "p_y", "p_z"]
-    assert rows[1][9:] == ["0.900000", "0.100000", ""]
-    assert rows[2][9:] == ["", "0.300000", "0.700000"]
-    assert rows[1][3] == "ok" and rows[1][8] == "fine" and rows[1][6] == "unknown"
+    assert rows[0][12:] == ["p_x", "p_y", "p_z"]
+    assert rows[1][12:] == ["0.900000", "0.100000", ""]
+    assert rows[2][12:] == ["", "0.300000", "0.700000"]
+    assert rows[1][3] == "ok" and rows[1][7] == "fine"
 
 
 # -- the overlay geometry (no window needed) ------------------------------------------------

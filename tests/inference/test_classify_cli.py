@@ -38,21 +38,26 @@ def test_csv_for_a_folder_with_one_broken_file(tmp_path, image_folder, bundle_fa
     with open(out, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == [
-        "path", "label", "confidence", "status", "n_tiles", "model", "modality", "ood_score",
-        "status_reason", "p_amorphous", "p_crystalline", "p_mixed",
+        "path", "label", "confidence", "status", "n_tiles", "model", "ood_score",
+        "status_reason", "modality", "error", "file_size", "file_mtime_ns",
+        "p_amorphous", "p_crystalline", "p_mixed",
     ]  # fmt: skip
     by_name = {row[0].split("/")[-1]: row for row in rows[1:]}
-    assert set(by_name) == {"a.tif", "b.tif"}
+    assert set(by_name) == {"a.tif", "b.tif", "broken.tif"}
+    broken = by_name.pop("broken.tif")  # a failed file is a row with its error, and no answer
+    assert broken[9] and broken[1] == "" and broken[2] == ""
+    rows = [rows[0], *by_name.values()]
     assert int(by_name["b.tif"][4]) == 1 and int(by_name["a.tif"][4]) > 1
     for row in rows[1:]:
-        probabilities = [float(p) for p in row[9:]]
+        probabilities = [float(p) for p in row[12:]]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert float(row[2]) == pytest.approx(max(probabilities), abs=1e-6)
         assert row[1] in ("amorphous", "crystalline", "mixed")
         assert row[3] in ("ok", "unsure", "not-this-kind") and row[8]
         assert row[5] == "tiny"
-        assert row[6] == "unknown"  # plain TIFFs say nothing about the microscope
-        assert row[7] == ""  # an uncalibrated model has no out-of-distribution score
+        assert row[6] == ""  # an uncalibrated model has no out-of-distribution score
+        assert row[8] == "unknown"  # plain TIFFs say nothing about the microscope
+        assert row[9] == "" and int(row[10]) > 0 and int(row[11]) > 0
     assert "not calibrated" in captured.err
 
 

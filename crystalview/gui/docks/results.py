@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
 
 from crystalview.gui.tile_classes import TileClassLayer, TileHighlight, class_colour
 from crystalview.gui.viewer import ImageViewer
-from crystalview.jobs import result_table
 from crystalview.jobs.library import ImageEntry
 
 if TYPE_CHECKING:
@@ -72,11 +71,14 @@ def write_results_csv(path: str | os.PathLike, entries: Iterable[ImageEntry]) ->
     classes: list[str] = []
     for _entry, prediction in rows:
         classes.extend(name for name in prediction.class_names if name not in classes)
+    from crystalview.batch.records import csv_cells, record_from_prediction, result_columns
+
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(result_table.columns(classes))
+        writer.writerow(result_columns(classes))  # the columns of ``crystalview classify``
         for entry, prediction in rows:
-            writer.writerow(result_table.row(entry.path, prediction, entry.modality, classes))
+            record = record_from_prediction(entry.path, prediction, entry.modality)
+            writer.writerow(csv_cells(record, classes))
     return len(rows)
 
 
@@ -189,8 +191,8 @@ class ProbabilityChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.3)
         self.setMinimumHeight(140)
         self.bars: pg.BarGraphItem | None = None
-        self._names: list[str] = []
         self.neutral = False
+        self._names: list[str] = []
 
     def set_probabilities(
         self, class_names: list[str], values: list[float], neutral: bool = False

@@ -1,0 +1,233 @@
+"""Tiled prediction of TIFF/BigTIFF images larger than memory, reading one strip at a time.
+
+`predict_path` reads an image whole when it fits the memory budget; otherwise, for an
+uncompressed TIFF or BigTIFF whose pixels lie contiguous in the file (what microscope stitching
+software and ``tifffile.imwrite`` write by default), it never holds more than one strip of tile
+rows: intensity levels come from the same every-n-th-pixel sample the in-memory path uses
+(read strip by strip), then each strip of tiles is normalised with those image-wide levels, cut
+and classified. The tiles and the normalisation are therefore exactly those of the in-memory
+path, so the answers are the same; the probability map is kept at tile resolution (one value
+per tile per class, ``tile_probabilities``), never per pixel. Pages are read with plain file
+reads, not a memory map, so the process's RSS stays at one strip whatever the image's size.
+
+Limits: compressed or non-contiguous TIFFs, colour TIFFs, and images that would have to be
+resampled to the model's pixel size (or to a ``--tile-size`` other than the model's input) are
+refused with a message saying so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from crystalview.core.errors import CrystalViewError
+from crystalview.core.memory import memory_budget_bytes
+from crystalview.core.progress import CancelToken, Progress
+from crystalview.core.tiling import TileGrid, extract_tiles, tile_grid
+from crystalview.inference.image_kind import measure_image_kind
+from crystalview.inference.preprocess import (
+    apply_levels,
+    intensity_levels,
+    physical_scale,
+    sample_positions,
+)
+from crystalview.inference.runner import BatchRunner, softmax_rows
+from crystalview.inference.status import decide_status, model_calibration, unsure_threshold
+
+WORKING_COPIES = 6
+"""Bytes per stored byte an in-memory prediction needs (float32 copy, tiles, original)."""
+PREVIEW_SIDE = 1024
+STRIP_BYTES = 64 << 20
+"""Largest normalised strip (float32) held at once; a quarter of the budget if that is less."""
+
+
+@dataclass(frozen=True)
+class ContiguousImage:
+    """Where a TIFF's single grey image lies in the file: offset, shape, dtype."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, int]
+    dtype: np.dtype
+    pixel_size: float | None
+    pixel_unit: str | None
+    modality: str
+
+    @property
+    def nbytes(self) -> int:
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def read_rows(self, start: int, stop: int, step: int = 1) -> np.ndarray:
+        """Rows ``start:stop`` (every ``step``-th) as a new in-memory array."""
+        width = self.shape[1]
+        row_bytes = width * self.dtype.itemsize
+        rows = range(start, min(stop, self.shape[0]), step)
+        out = np.empty((len(rows), width), dtype=self.dtype)
+        with open(self.path, "rb") as handle:
+            if step == 1:
+                handle.seek(self.offset + start * row_bytes)
+                handle.readinto(memoryview(out).cast("B"))
+            else:
+                for i, row in enumerate(rows):
+                    handle.seek(self.offset + row * row_bytes)
+                    handle.readinto(memoryview(out[i]).cast("B"))
+        return out
+
+
+def locate_contiguous(path: Path) -> ContiguousImage | None:
+    """The layout of ``path`` when it is a TIFF with one contiguous uncompressed grey image."""
+    import tifffile
+
+    from crystalview.io.tiff import tag_facts
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            if len(tif.series) != 1 or page.samplesperpixel != 1 or len(page.shape) != 2:
+                return None
+            if int(page.compression) != 1 or not page.is_contiguous or not page.dataoffsets:
+                return None
+            offset = int(page.dataoffsets[0])
+            shape = (int(page.shape[0]), int(page.shape[1]))
+            dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+            facts = tag_facts(path, tif)
+    except (tifffile.TiffFileError, ValueError, IndexError, OSError, AttributeError):
+        return None
+    return ContiguousImage(
+        path=path,
+        offset=offset,
+        shape=shape,
+        dtype=dtype,
+        pixel_size=facts.calibration.size,
+        pixel_unit=facts.calibration.unit,
+        modality=str(facts.family) if facts.family is not None else "unknown",
+    )
+
+
+def needs_regions(path: Path, budget_bytes: int) -> ContiguousImage | None:
+    """The image's layout when ``path`` should be read by region under ``budget_bytes``."""
+    if path.suffix.lower() not in (".tif", ".tiff", ".btf", ".tf8"):
+        return None
+    image = locate_contiguous(path)
+    if image is None or image.nbytes * WORKING_COPIES <= budget_bytes:
+        return None
+    return image
+
+
+def _levels(image: ContiguousImage, normalization: dict, strip_rows: int):
+    """The in-memory path's levels, from the same flat sample, read strip by strip."""
+    height, width = image.shape
+    step = sample_positions(height * width)
+    parts = []
+    for start in range(0, height, strip_rows):
+        stop = min(height, start + strip_rows)
+        first = -(-start * width // step) * step  # first sampled flat index in this strip
+        flat = image.read_rows(start, stop).reshape(-1)
+        chosen = flat[first - start * width :: step].astype(np.float64)
+        parts.append(chosen[np.isfinite(chosen)])
+    return intensity_levels(np.concatenate(parts), normalization)
+
+
+def _row_chunks(row_starts: np.ndarray, tile: int, max_rows: int) -> list[slice]:
+    """Consecutive tile rows grouped so each group spans at most ``max_rows`` image rows
+    (at least one tile row per group): big strips keep the batches full."""
+    chunks, begin = [], 0
+    for index in range(1, len(row_starts) + 1):
+        if index == len(row_starts) or row_starts[index] + tile - row_starts[begin] > max_rows:
+            chunks.append(slice(begin, index))
+            begin = index
+    return chunks
+
+
+def _preview(image: ContiguousImage) -> np.ndarray:
+    """A strided read of about ``PREVIEW_SIDE``² pixels, for the cheap look at the image."""
+    step = max(1, math.ceil(max(image.shape) / PREVIEW_SIDE))
+    return image.read_rows(0, image.shape[0], step)[:, ::step]
+
+
+def predict_regions(
+    loaded,
+    image: ContiguousImage,
+    settings,
+    runner: BatchRunner,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, object]:
+    """Classify ``image`` strip by strip; returns an `ImagePrediction` without a pixel map."""
+    from crystalview.inference.predict import ImagePrediction
+
+    cancel = cancel or CancelToken()
+    manifest = loaded.manifest
+    tile = int(manifest.input_size)
+    scale = physical_scale(manifest, image.pixel_size, image.pixel_unit)
+    if (settings.tile_size and int(settings.tile_size) != tile) or not math.isclose(scale, 1.0):
+        raise CrystalViewError(
+            f"{image.path.name} is larger than the memory budget and would need resampling "
+            "(model pixel size or --tile-size); region-wise reading works at the model's own "
+            "scale only: raise CRYSTALVIEW_MEMORY_BUDGET_MB or resample the mosaic first"
+        )
+    if manifest.input_mode == "whole":
+        raise CrystalViewError(
+            f"{image.path.name} is larger than the memory budget and the model reads whole "
+            "images; shrink the image first"
+        )
+    grid = tile_grid(image.shape, tile, settings.overlap)
+    levels = _levels(image, manifest.normalization, max(tile, 256))
+    calibration = model_calibration(manifest)
+    temperature = calibration.temperature if calibration is not None else 1.0
+    n_cols = len(grid.col_starts)
+    tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
+    ood_scores = []
+    batch = max(1, settings.batch_size)
+    strip_bytes = min(STRIP_BYTES, max(1, memory_budget_bytes() // 4))
+    for rows in _row_chunks(grid.row_starts, tile, strip_bytes // (4 * image.shape[1])):
+        cancel.raise_if_cancelled()
+        top = int(grid.row_starts[rows.start])
+        strip = image.read_rows(top, int(grid.row_starts[rows.stop - 1]) + tile)
+        normalised = apply_levels(strip, levels, manifest.normalization)
+        del strip
+        strip_grid = TileGrid(
+            shape=normalised.shape,
+            tile_size=tile,
+            row_starts=grid.row_starts[rows] - top,
+            col_starts=grid.col_starts,
+        )
+        first = rows.start * n_cols
+        for start in range(0, strip_grid.n_tiles, batch):
+            stop = min(strip_grid.n_tiles, start + batch)
+            tiles = extract_tiles(normalised, strip_grid, slice(start, stop))
+            logits, features = runner.outputs(tiles)
+            if calibration is not None and calibration.ood is not None and len(features):
+                ood_scores.append(calibration.ood.score(features) / calibration.ood.threshold)
+            tile_probs[first + start : first + stop] = softmax_rows(logits, temperature)
+            done = first + stop
+            yield Progress(done, grid.n_tiles, f"tile {done}/{grid.n_tiles} (region-wise)")
+    boxes = grid.boxes
+    mean = tile_probs.mean(axis=0)
+    best = int(np.argmax(mean))
+    classes = list(manifest.classes)
+    look = measure_image_kind(_preview(image))
+    ood = float(np.mean(np.concatenate(ood_scores))) if ood_scores else None
+    status = decide_status(manifest, float(mean[best]), look, ood, image.modality)
+    return ImagePrediction(
+        label=classes[best],
+        confidence=float(mean[best]),
+        probabilities={name: float(p) for name, p in zip(classes, mean, strict=True)},
+        class_names=classes,
+        n_tiles=grid.n_tiles,
+        tile_boxes=boxes,
+        tile_probabilities=tile_probs,
+        probability_map=None,
+        device=runner.device.type,
+        model_name=loaded.name,
+        notes=[*runner.notes, "read region by region (larger than the memory budget)"],
+        status=status.status,
+        status_reason=status.reason,
+        ood_score=ood,
+        image_kind=look.kind,
+        calibrated=calibration is not None,
+        unsure_below=unsure_threshold(manifest),
+    )
