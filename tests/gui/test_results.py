@@ -188,9 +188,9 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
     from crystalview.batch.records import result_columns as csv_columns
 
     assert rows[0] == csv_columns(CLASSES)  # the CLI's columns exactly
-    assert rows[0][:9] == [
-        "path", "label", "confidence", "status", "n_tiles", "model", "modality", "ood_score",
-        "status_reason",
+    assert rows[0][:12] == [
+        "path", "label", "confidence", "status", "n_tiles", "model", "ood_score",
+        "status_reason", "modality", "error", "file_size", "file_mtime_ns",
     ]  # fmt: skip
     assert len(rows) == 3 and "2 result(s)" in messages[-1]
     for row, entry in zip(rows[1:], win.gallery_model.entries, strict=True):
@@ -198,8 +198,7 @@ def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, 
         assert row[0] == str(entry.path)
         assert row[1] == prediction.label
         assert float(row[2]) == pytest.approx(prediction.confidence, abs=1e-6)
-        assert row[3] == prediction.status and row[8] == prediction.status_reason
-        assert row[6] == entry.modality
+        assert row[3] == prediction.status and row[7] == prediction.status_reason
         assert int(row[4]) == prediction.n_tiles
         assert row[5] == "steel"
         assert row[8] == entry.modality and row[9] == ""  # modality, no error
