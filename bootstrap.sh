@@ -41,7 +41,7 @@ want=$(cat pyproject.toml bootstrap.sh | sha256sum | cut -c1-16)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >&2
-  "$VENV/bin/python" -m pip install -q "${TORCH_PINS[@]}" -e '.[test,pretrained,cluster]' >&2
+  "$VENV/bin/python" -m pip install -q "${TORCH_PINS[@]}" -e '.[test,pretrained,cluster,validation]' >&2
   ensure_qt_system_libs
   echo "$want" >"$stamp"
 fi
