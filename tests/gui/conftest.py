@@ -84,3 +84,23 @@ def window(qtbot):
     # closing waits for every job: nothing may still run once the window is gone
     assert win.pool.active() == []
     assert win.thumbnail_pool.active() == []
+
+
+@pytest.fixture
+def make_wizard(qtbot):
+    """Make fine-tune wizards, shown; at the end each is closed and must leave no job running."""
+    from crystalview.gui.wizard import FineTuneWizard
+
+    made = []
+
+    def make(**kwargs) -> FineTuneWizard:
+        wizard = FineTuneWizard(**kwargs)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        made.append(wizard)
+        return wizard
+
+    yield make
+    for wizard in made:
+        wizard.close()
+        assert wizard.pool.active() == []

@@ -60,23 +60,6 @@ def labelled_tree(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def make_wizard(qtbot):
-    made = []
-
-    def make(**kwargs) -> FineTuneWizard:
-        wizard = FineTuneWizard(**kwargs)
-        qtbot.addWidget(wizard)
-        wizard.show()
-        made.append(wizard)
-        return wizard
-
-    yield make
-    for wizard in made:
-        wizard.close()
-        assert wizard.pool.active() == []
-
-
 def _drop(widget, paths: list[Path]) -> None:
     """Send the drag-enter and drop events a file manager sends when files are dropped."""
     mime = QMimeData()

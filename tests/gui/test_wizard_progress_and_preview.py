@@ -21,23 +21,6 @@ CLASS_NAMES = ["horizontal", "vertical"]
 
 
 @pytest.fixture
-def make_wizard(qtbot):
-    made = []
-
-    def make(**kwargs) -> FineTuneWizard:
-        wizard = FineTuneWizard(**kwargs)
-        qtbot.addWidget(wizard)
-        wizard.show()
-        made.append(wizard)
-        return wizard
-
-    yield make
-    for wizard in made:
-        wizard.close()
-        assert wizard.pool.active() == []
-
-
-@pytest.fixture
 def stripes_tree(tmp_path: Path) -> Path:
     """Two classes of 48-px stripe images, one subfolder per class."""
     rng = np.random.default_rng(3)
