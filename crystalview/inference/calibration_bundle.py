@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from crystalview.core.atomic import atomic_replace
-from crystalview.core.errors import CrystalViewError, SaveError, save_failure_message
+from crystalview.core.errors import CrystalViewError
 from crystalview.inference.calibration import Calibration, fit_calibration
 from crystalview.inference.outputs import model_outputs
 from crystalview.inference.preprocess import prepare_whole
-from crystalview.models.bundle import load_bundle
+from crystalview.models.bundle import load_bundle, write_bundle
 from crystalview.models.bundle_format import (
     CARD_NAME,
-    MANIFEST_NAME,
     MAX_BUNDLE_BYTES,
     MEMBER_RULES,
     WEIGHTS_NAME,
@@ -68,15 +65,7 @@ def apply_calibration_to_bundle(
         data["pattern_kind"] = pattern_kind
     data["format_version"] = FORMAT_VERSION
     updated = ModelManifest.from_dict(data)
-    try:
-        with atomic_replace(target) as handle, zipfile.ZipFile(handle, "w") as bundle:
-            bundle.writestr(MANIFEST_NAME, updated.to_json(), zipfile.ZIP_DEFLATED)
-            bundle.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
-            if card is not None:
-                bundle.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
-        os.chmod(target, path.stat().st_mode & 0o777)  # a temporary file is private
-    except OSError as error:
-        raise SaveError(save_failure_message(target, error)) from error
+    write_bundle(target, updated.to_json(), weights, card)
     return target
 
 

@@ -93,21 +93,22 @@ def save_bundle(
         name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
     }
     weights = save_safetensors(state, metadata={"format": "pt", "architecture": model.arch})
-    try:
-        _write_atomically(path, manifest.to_json(), weights, model_card)
-    except OSError as error:
-        raise SaveError(save_failure_message(path, error)) from error
+    write_bundle(path, manifest.to_json(), weights, model_card)
     return path
 
 
-def _write_atomically(path: Path, manifest_json: str, weights: bytes, card: str | None) -> None:
-    """Write the zip through `atomic_replace`: a kill at any moment leaves the old or new file."""
-    with atomic_replace(path) as handle, zipfile.ZipFile(handle, "w") as archive:
-        archive.writestr(MANIFEST_NAME, manifest_json, zipfile.ZIP_DEFLATED)
-        # Float weights barely compress; storing them keeps loading fast.
-        archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
-        if card:
-            archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
+def write_bundle(path: Path, manifest_json: str, weights: bytes, card: str | None) -> None:
+    """Write the bundle zip through `atomic_replace`: a kill at any moment leaves the old or the
+    new file. Raises `SaveError` (disk full, permission…) with the old file kept."""
+    try:
+        with atomic_replace(path) as handle, zipfile.ZipFile(handle, "w") as archive:
+            archive.writestr(MANIFEST_NAME, manifest_json, zipfile.ZIP_DEFLATED)
+            # Float weights barely compress; storing them keeps loading fast.
+            archive.writestr(WEIGHTS_NAME, weights, zipfile.ZIP_STORED)
+            if card:
+                archive.writestr(CARD_NAME, card, zipfile.ZIP_DEFLATED)
+    except OSError as error:
+        raise SaveError(save_failure_message(path, error)) from error
 
 
 def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
