@@ -32,7 +32,13 @@ from crystalview.sim.patterns import (
 )
 from crystalview.sim.scattering import ELEMENTS
 from crystalview.sim.structures import TRAINING_STRUCTURES, jittered, structures_of, to_crystal
-from crystalview.sim.zones import ZONE_AXES, crystal_reflections, zone_lattice, zone_net
+from crystalview.sim.zones import (
+    ZONE_AXES,
+    crystal_reflections,
+    gauss_reduce,
+    zone_lattice,
+    zone_net,
+)
 
 RING_CLASSES: tuple[str, ...] = ("cubic", "hexagonal", "orthorhombic")
 SPOT_CLASSES: tuple[str, ...] = (
@@ -180,14 +186,7 @@ def _oblique_is_generic(a: float, b: float, gamma_deg: float, tol: float = 0.06)
     """False when an 'oblique' cell is (nearly) rectangular, centred, square or hexagonal."""
     va = np.array([a, 0.0])
     vb = b * np.array([np.cos(np.radians(gamma_deg)), np.sin(np.radians(gamma_deg))])
-    # Gauss (Lagrange) reduction to the shortest basis.
-    for _ in range(50):
-        if va @ va > vb @ vb:
-            va, vb = vb, va
-        m = round(float(va @ vb) / float(va @ va))
-        if m == 0:
-            break
-        vb = vb - m * va
+    va, vb = gauss_reduce(va, vb)  # the shortest basis
     la, lb = np.linalg.norm(va), np.linalg.norm(vb)
     cos_g = abs(float(va @ vb)) / (la * lb)
     if cos_g < tol:  # rectangular or square

@@ -24,7 +24,7 @@ MIN_RELATIVE_INTENSITY = 1e-3
 _D_MIN = 0.7
 
 
-def _reduce(v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gauss_reduce(v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lagrange-Gauss reduction: the two shortest vectors spanning the same 2-D lattice."""
     for _ in range(100):
         if v1 @ v1 > v2 @ v2:
@@ -40,7 +40,7 @@ def _reduce(v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def classify_net(v1: np.ndarray, v2: np.ndarray) -> str | None:
     """Bravais type of the 2-D lattice spanned by ``v1``, ``v2``; None when pseudo-symmetric."""
-    v1, v2 = _reduce(np.asarray(v1, dtype=float), np.asarray(v2, dtype=float))
+    v1, v2 = gauss_reduce(np.asarray(v1, dtype=float), np.asarray(v2, dtype=float))
     la, lb = np.linalg.norm(v1), np.linalg.norm(v2)
     cos = float(v1 @ v2) / (la * lb)  # 0 <= cos <= 0.5 after reduction
     measures = {
@@ -104,7 +104,7 @@ def zone_lattice(
     if off_line.size == 0:
         return None
     v2 = points[off_line[0]]
-    v1, v2 = _reduce(v1, v2)
+    v1, v2 = gauss_reduce(v1, v2)
     coefficients = points @ np.linalg.inv(np.stack([v1, v2]))
     if np.abs(coefficients - np.round(coefficients)).max() > 1e-3:
         return None  # a finer net: the shortest spots are not a basis
