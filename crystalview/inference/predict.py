@@ -150,15 +150,7 @@ def predict_image(
     boxes = plan.boxes
     notes_seen = len(runner.notes)
     cancel.raise_if_cancelled()
-    calibration = model_calibration(manifest)
-    temperature = calibration.temperature if calibration is not None else 1.0
-    ood_scores = []
-
-    def calibrated(batch: np.ndarray) -> np.ndarray:
-        logits, features = runner.outputs(batch)
-        if calibration is not None and calibration.ood is not None and len(features):
-            ood_scores.append(calibration.ood.score(features) / calibration.ood.threshold)
-        return softmax_rows(logits, temperature)
+    calibrated = CalibratedOutputs(runner, manifest)
 
     if plan.grid is None:
         tile_probs = calibrated(prepare_whole(image, manifest)[None])
@@ -183,11 +175,58 @@ def predict_image(
         del prepared
         stitched = stitch_tiles(tile_probs, grid, image.shape) if settings.probability_map else None
 
+    return tile_verdict(
+        loaded,
+        runner,
+        tile_probs,
+        boxes,
+        measure_image_kind(image),
+        calibrated.ood_score(),
+        file_modality,
+        probability_map=stitched,
+        notes=list(runner.notes),
+    )
+
+
+class CalibratedOutputs:
+    """Calibrated class probabilities of batches (the model's temperature applied), keeping the
+    out-of-distribution score of each batch for the image's status."""
+
+    def __init__(self, runner: BatchRunner, manifest) -> None:
+        self.runner = runner
+        self.calibration = model_calibration(manifest)
+        self.temperature = self.calibration.temperature if self.calibration is not None else 1.0
+        self._ood_scores: list[np.ndarray] = []
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        logits, features = self.runner.outputs(batch)
+        ood = self.calibration.ood if self.calibration is not None else None
+        if ood is not None and len(features):
+            self._ood_scores.append(ood.score(features) / ood.threshold)
+        return softmax_rows(logits, self.temperature)
+
+    def ood_score(self) -> float | None:
+        """Mean OOD score over every tile so far, in units of the threshold (None: no score)."""
+        return float(np.mean(np.concatenate(self._ood_scores))) if self._ood_scores else None
+
+
+def tile_verdict(
+    loaded: LoadedModel,
+    runner: BatchRunner,
+    tile_probs: np.ndarray,
+    boxes: np.ndarray,
+    look,
+    ood: float | None,
+    file_modality: str | None,
+    probability_map: np.ndarray | None,
+    notes: list[str],
+) -> ImagePrediction:
+    """The image's answer from its tiles' calibrated probabilities: their mean, and a status from
+    that confidence, the image's look, the OOD score and what the file says it is."""
+    manifest = loaded.manifest
     mean = tile_probs.mean(axis=0)
     best = int(np.argmax(mean))
     classes = list(manifest.classes)
-    look = measure_image_kind(image)
-    ood = float(np.mean(np.concatenate(ood_scores))) if ood_scores else None
     status = decide_status(manifest, float(mean[best]), look, ood, file_modality)
     return ImagePrediction(
         label=classes[best],
@@ -197,15 +236,15 @@ def predict_image(
         n_tiles=len(tile_probs),
         tile_boxes=boxes,
         tile_probabilities=tile_probs,
-        probability_map=stitched,
+        probability_map=probability_map,
         device=runner.device.type,
         model_name=loaded.name,
-        notes=list(runner.notes),
+        notes=notes,
         status=status.status,
         status_reason=status.reason,
         ood_score=ood,
         image_kind=look.kind,
-        calibrated=calibration is not None,
+        calibrated=model_calibration(manifest) is not None,
         unsure_below=unsure_threshold(manifest),
     )
 

@@ -35,8 +35,7 @@ from crystalview.inference.preprocess import (
     physical_scale,
     sample_positions,
 )
-from crystalview.inference.runner import BatchRunner, softmax_rows
-from crystalview.inference.status import decide_status, model_calibration, unsure_threshold
+from crystalview.inference.runner import BatchRunner
 
 WORKING_COPIES = 6
 """Bytes per stored byte an in-memory prediction needs (float32 copy, tiles, original)."""
@@ -157,7 +156,7 @@ def predict_regions(
     cancel: CancelToken | None = None,
 ) -> Generator[Progress, None, object]:
     """Classify ``image`` strip by strip; returns an `ImagePrediction` without a pixel map."""
-    from crystalview.inference.predict import ImagePrediction
+    from crystalview.inference.predict import CalibratedOutputs, tile_verdict
 
     cancel = cancel or CancelToken()
     manifest = loaded.manifest
@@ -176,11 +175,9 @@ def predict_regions(
         )
     grid = tile_grid(image.shape, tile, settings.overlap)
     levels = _levels(image, manifest.normalization, max(tile, 256))
-    calibration = model_calibration(manifest)
-    temperature = calibration.temperature if calibration is not None else 1.0
+    calibrated = CalibratedOutputs(runner, manifest)
     n_cols = len(grid.col_starts)
     tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
-    ood_scores = []
     batch = max(1, settings.batch_size)
     strip_bytes = min(STRIP_BYTES, max(1, memory_budget_bytes() // 4))
     for rows in _row_chunks(grid.row_starts, tile, strip_bytes // (4 * image.shape[1])):
@@ -199,35 +196,17 @@ def predict_regions(
         for start in range(0, strip_grid.n_tiles, batch):
             stop = min(strip_grid.n_tiles, start + batch)
             tiles = extract_tiles(normalised, strip_grid, slice(start, stop))
-            logits, features = runner.outputs(tiles)
-            if calibration is not None and calibration.ood is not None and len(features):
-                ood_scores.append(calibration.ood.score(features) / calibration.ood.threshold)
-            tile_probs[first + start : first + stop] = softmax_rows(logits, temperature)
+            tile_probs[first + start : first + stop] = calibrated(tiles)
             done = first + stop
             yield Progress(done, grid.n_tiles, f"tile {done}/{grid.n_tiles} (region-wise)")
-    boxes = grid.boxes
-    mean = tile_probs.mean(axis=0)
-    best = int(np.argmax(mean))
-    classes = list(manifest.classes)
-    look = measure_image_kind(_preview(image))
-    ood = float(np.mean(np.concatenate(ood_scores))) if ood_scores else None
-    status = decide_status(manifest, float(mean[best]), look, ood, image.modality)
-    return ImagePrediction(
-        label=classes[best],
-        confidence=float(mean[best]),
-        probabilities={name: float(p) for name, p in zip(classes, mean, strict=True)},
-        class_names=classes,
-        n_tiles=grid.n_tiles,
-        tile_boxes=boxes,
-        tile_probabilities=tile_probs,
+    return tile_verdict(
+        loaded,
+        runner,
+        tile_probs,
+        grid.boxes,
+        measure_image_kind(_preview(image)),
+        calibrated.ood_score(),
+        image.modality,
         probability_map=None,
-        device=runner.device.type,
-        model_name=loaded.name,
         notes=[*runner.notes, "read region by region (larger than the memory budget)"],
-        status=status.status,
-        status_reason=status.reason,
-        ood_score=ood,
-        image_kind=look.kind,
-        calibrated=calibration is not None,
-        unsure_below=unsure_threshold(manifest),
     )
