@@ -31,6 +31,7 @@ from crystalview.sim.patterns import (
     spot_signal,
 )
 from crystalview.sim.scattering import ELEMENTS
+from crystalview.sim.spacegroups import random_spacegroup_crystal
 from crystalview.sim.structures import TRAINING_STRUCTURES, jittered, structures_of, to_crystal
 from crystalview.sim.zones import (
     ZONE_AXES,
@@ -100,46 +101,49 @@ def _ratio_away_from_one(rng: np.random.Generator, low: float, high: float, gap:
             return r
 
 
-def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "train") -> Crystal:
-    """A crystal of the given crystal system with widely varying cell, centring and basis."""
+def random_ring_lattice(system: str, rng: np.random.Generator, regime: str = "train") -> Lattice:
+    """A cell of the given crystal system drawn from the regime's ranges (`RING_LATTICE_RANGES`)."""
     ranges = RING_LATTICE_RANGES[regime]
-    n_atoms = int(rng.integers(1, 4))
-    b_factor = float(rng.uniform(0.2, 1.5))
     if system == "cubic":
         a = rng.uniform(*ranges["cubic_a"])
-        lattice = Lattice(a, a, a)
-        centring = str(rng.choice(["P", "I", "F"]))
-        positions = _special_basis(rng, n_atoms)
-    elif system == "hexagonal":
+        return Lattice(a, a, a)
+    if system == "hexagonal":
         a = rng.uniform(*ranges["hexagonal_a"])
         c_over_a = float(np.exp(rng.uniform(*np.log(ranges["hexagonal_c_over_a"]))))
-        lattice = Lattice(a, a, a * c_over_a, 90.0, 90.0, 120.0)
+        return Lattice(a, a, a * c_over_a, 90.0, 90.0, 120.0)
+    if system == "tetragonal":
+        a = rng.uniform(2.5, 7.0)
+        return Lattice(a, a, a * _ratio_away_from_one(rng, 0.5, 2.2, 0.1))
+    if system == "orthorhombic":
+        low, high = ranges["orthorhombic_edges"]
+        while True:
+            a, b, c = np.sort(rng.uniform(low, high, 3))
+            if b / a > 1.08 and c / b > 1.08:
+                break
+        return Lattice(*(float(v) for v in rng.permutation([a, b, c])))
+    raise ValueError(f"unknown crystal system {system!r}")
+
+
+def random_ring_crystal(system: str, rng: np.random.Generator, regime: str = "train") -> Crystal:
+    """A crystal of the given crystal system with widely varying cell, centring and basis."""
+    lattice = random_ring_lattice(system, rng, regime)
+    n_atoms = int(rng.integers(1, 4))
+    b_factor = float(rng.uniform(0.2, 1.5))
+    if system in ("cubic", "tetragonal"):
+        centring = str(rng.choice(["P", "I", "F"] if system == "cubic" else ["P", "I"]))
+        positions = _special_basis(rng, n_atoms)
+    elif system == "hexagonal":
         centring = "P"
         hex_sites = [(0.0, 0.0), (1 / 3, 2 / 3), (2 / 3, 1 / 3)]
         positions = [(0.0, 0.0, 0.0)]
         for _ in range(n_atoms - 1):
             x, y = hex_sites[int(rng.integers(0, 3))]
             positions.append((x, y, float(rng.choice([0.25, 0.5, 0.75, rng.uniform(0, 1)]))))
-    elif system == "tetragonal":
-        a = rng.uniform(2.5, 7.0)
-        c = a * _ratio_away_from_one(rng, 0.5, 2.2, 0.1)
-        lattice = Lattice(a, a, c)
-        centring = str(rng.choice(["P", "I"]))
-        positions = _special_basis(rng, n_atoms)
-    elif system == "orthorhombic":
-        low, high = ranges["orthorhombic_edges"]
-        while True:
-            a, b, c = np.sort(rng.uniform(low, high, 3))
-            if b / a > 1.08 and c / b > 1.08:
-                break
-        edges = rng.permutation([a, b, c])
-        lattice = Lattice(*(float(v) for v in edges))
+    else:
         centring = str(rng.choice(["P", "I", "F", "C"]))
         positions = [(0.0, 0.0, 0.0)] + [
             tuple(float(v) for v in rng.uniform(0, 1, 3)) for _ in range(n_atoms - 1)
         ]
-    else:
-        raise ValueError(f"unknown crystal system {system!r}")
     elements = _elements(rng, len(positions))
     basis = tuple(Atom(e, p) for e, p in zip(elements, positions, strict=True))
     return Crystal(lattice, centring, basis, b_factor, name=system)
@@ -341,6 +345,9 @@ def random_ring_settings(rng: np.random.Generator, size: int) -> RingSettings:
 
 # Share of patterns drawn from the real structures of `crystalview.sim.structures`.
 REAL_STRUCTURE_FRACTION = 0.45
+# Share of the other (random) ring crystals built in a random space group
+# (`crystalview.sim.spacegroups`) rather than from a centring and a few atoms.
+SPACE_GROUP_FRACTION = 0.6
 
 
 def _first_ring_d(crystal: Crystal) -> float:
@@ -373,6 +380,15 @@ def simulate_ring_sample(
         if real:
             choices = structures_of(system)
             crystal, origin = jittered(choices[int(rng.integers(len(choices)))], rng)
+        elif rng.random() < SPACE_GROUP_FRACTION:
+            lattice = random_ring_lattice(system, rng, regime)
+            elements = _elements(rng, int(rng.integers(1, 4)))
+            crystal, symbol = random_spacegroup_crystal(system, lattice, rng, elements)
+            origin = {
+                "structure": "random",
+                "family": f"random {system} space group",
+                "spacegroup": symbol,
+            }
         else:
             crystal = random_ring_crystal(system, rng, regime)
             origin = {"structure": "random", "family": f"random {system}"}

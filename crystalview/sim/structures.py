@@ -381,6 +381,41 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
 )
 
 
+def symmetry_matrices(operations) -> tuple[np.ndarray, np.ndarray]:
+    """gemmi operations as rotations (n, 3, 3) and translations (n, 3) on fractional xyz."""
+    ops = list(operations)
+    rotations = np.array([op.rot for op in ops], dtype=np.float64) / ops[0].DEN
+    translations = np.array([op.tran for op in ops], dtype=np.float64) / ops[0].DEN
+    return rotations, translations
+
+
+def _distinct_positions(positions: np.ndarray) -> np.ndarray:
+    """``positions`` (n, 3) wrapped into the cell, each kept once (closer than `_SAME_SITE`)."""
+    wrapped = np.mod(positions, 1.0)
+    wrapped[np.isclose(wrapped, 1.0, atol=_SAME_SITE)] = 0.0
+    keys = np.round(wrapped / _SAME_SITE).astype(np.int64) % round(1 / _SAME_SITE)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return wrapped[np.sort(first)]
+
+
+def expand_site(
+    symmetry: tuple[np.ndarray, np.ndarray], element: str, xyz: tuple[float, float, float]
+) -> list[Atom]:
+    """The orbit of one site: ``xyz`` moved by every operation, each position kept once."""
+    rotations, translations = symmetry
+    positions = _distinct_positions(rotations @ np.asarray(xyz, dtype=np.float64) + translations)
+    return [Atom(element, tuple(float(v) for v in p)) for p in positions]
+
+
+def overlaps(orbit: list[Atom], atoms: list[Atom]) -> bool:
+    """Whether any atom of ``orbit`` sits where one of ``atoms`` already is."""
+    if not orbit or not atoms:
+        return False
+    p = np.array([a.position for a in orbit])[:, None]
+    q = np.array([a.position for a in atoms])[None]
+    return bool(np.any(np.all(np.abs((p - q + 0.5) % 1.0 - 0.5) < _SAME_SITE, axis=-1)))
+
+
 @cache
 def expand_sites(
     spacegroup: str, sites: tuple[tuple[str, tuple[float, float, float]], ...]
@@ -391,18 +426,8 @@ def expand_sites(
     group = gemmi.find_spacegroup_by_name(spacegroup)
     if group is None:
         raise CrystalViewError(f"unknown space group {spacegroup!r}")
-    operations = list(group.operations())
-    atoms: list[Atom] = []
-    for element, xyz in sites:
-        seen: list[np.ndarray] = []
-        for op in operations:
-            p = np.mod(np.asarray(op.apply_to_xyz(list(xyz)), dtype=np.float64), 1.0)
-            p[np.isclose(p, 1.0, atol=_SAME_SITE)] = 0.0
-            if any(np.all(np.abs(((p - q) + 0.5) % 1.0 - 0.5) < _SAME_SITE) for q in seen):
-                continue
-            seen.append(p)
-            atoms.append(Atom(element, tuple(float(v) for v in p)))
-    return tuple(atoms)
+    symmetry = symmetry_matrices(group.operations())
+    return tuple(atom for element, xyz in sites for atom in expand_site(symmetry, element, xyz))
 
 
 def to_crystal(structure: Structure, debye_waller_b: float = 0.5) -> Crystal:

@@ -34,7 +34,8 @@ def test_heldout_crystals_include_some_outside_the_training_ranges(system):
         )
         for _ in range(300)
     ]
-    assert 0.5 < np.mean(inside) < 0.97
+    # Three independent orthorhombic edges may each leave the range: about half stay inside.
+    assert 0.4 < np.mean(inside) < 0.97
 
 
 def test_hexagonal_c_over_a_spans_real_crystals():
