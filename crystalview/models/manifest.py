@@ -23,6 +23,7 @@ KNOWN_ARCHITECTURES = (
     "resnet50",
     "diffraction_cnn",
     "radial_profile_cnn",
+    "polar_net_cnn",
     "efficientnet_lite0",
 )
 # What a model may declare it reads: every modality but optical (chamber and navigation cameras),

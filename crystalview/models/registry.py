@@ -13,6 +13,7 @@ from crystalview.models import efficientnet_lite
 from crystalview.models.base import CrystalNet
 from crystalview.models.diffraction_cnn import DiffractionCNN
 from crystalview.models.manifest import KNOWN_ARCHITECTURES
+from crystalview.models.polar_net_cnn import PolarNetCNN
 from crystalview.models.pretrained import (
     PretrainedWeightsUnavailable,
     has_pretrained,
@@ -40,6 +41,7 @@ ARCHITECTURES: dict[str, Callable[[int, int], CrystalNet]] = {
     "resnet50": _resnet("resnet50"),
     "diffraction_cnn": lambda k, c: DiffractionCNN(k, c),
     "radial_profile_cnn": lambda k, c: RadialProfileCNN(k, c),
+    "polar_net_cnn": lambda k, c: PolarNetCNN(k, c),
     "efficientnet_lite0": lambda k, c: efficientnet_lite.EfficientNetLite0(k, c),
 }
 assert tuple(ARCHITECTURES) == KNOWN_ARCHITECTURES

@@ -23,6 +23,7 @@ from crystalview.training.data import Sample, sniff_modality
 ARCH_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "diffraction_cnn": (64, "SAED", "none"),
     "radial_profile_cnn": (256, "SAED", "log_polar_mean"),
+    "polar_net_cnn": (64, "SAED", "polar_autocorrelation"),
     "resnet18": (224, None, "none"),
     "resnet34": (224, None, "none"),
     "resnet50": (224, None, "none"),

@@ -26,7 +26,9 @@ def _with_trained_like_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize(("arch", "pools"), [("diffraction_cnn", 2), ("resnet18", 1)])
+@pytest.mark.parametrize(
+    ("arch", "pools"), [("diffraction_cnn", 2), ("resnet18", 1), ("polar_net_cnn", 4)]
+)
 def test_folded_and_reordered_copy_matches_the_model(arch, pools):
     torch.manual_seed(0)
     model = _with_trained_like_batch_norms(build_model(arch, 3))

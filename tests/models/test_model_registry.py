@@ -47,7 +47,9 @@ def test_resnet_gap_linear_head_reproduces_logits():
     assert model.classifier_weight().shape == (3, 512)
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "diffraction_cnn", "radial_profile_cnn"])
+@pytest.mark.parametrize(
+    "arch", ["resnet18", "diffraction_cnn", "radial_profile_cnn", "polar_net_cnn"]
+)
 def test_replace_head_changes_only_the_output(arch):
     model = build_model(arch, 3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -109,3 +111,25 @@ def test_radial_profile_cnn_responds_to_ring_radius_ratios_not_position():
 def test_unknown_architecture_is_refused():
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("vgg16", 3)
+
+
+def test_polar_net_cnn_turns_with_the_pattern():
+    """A rotation of the pattern is a cyclic shift of the polar view's angle rows: shifted by a
+    multiple of the total stride (16 rows), the wrapped convolutions give the same logits; a
+    change of the net's angles (peaks moved along rows by another amount) does not."""
+    torch.manual_seed(0)
+    model = build_model("polar_net_cnn", 5).eval().double()
+    assert model.gap_linear
+    view = torch.zeros(1, 1, 64, 64, dtype=torch.float64)
+    for row, column in ((3, 20), (19, 20), (35, 20), (51, 20), (11, 31)):
+        view[..., row, column] = 1.0
+    turned = torch.roll(view, 16, dims=2)
+    sheared = view.clone()
+    sheared[..., 11, 31] = 0.0
+    sheared[..., 14, 31] = 1.0
+    with torch.no_grad():
+        assert torch.allclose(model(view), model(turned), atol=1e-10)
+        assert not torch.allclose(model(view), model(sheared), atol=1e-6)
+        fmap = model.forward_features(view)
+        manual = fmap.mean(dim=(2, 3)) @ model.classifier_weight().T + model.classifier_bias()
+        assert torch.allclose(manual, model(view), atol=1e-10)
