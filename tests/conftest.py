@@ -41,11 +41,13 @@ def save_tiny_bundle(
     classes: tuple[str, ...] = ("spots", "rings"),
     input_size: int = 32,
     seed: int = 0,
+    decisive: float = 1.0,
     **manifest_fields,
 ) -> Path:
     """The suite's tiny model: a seeded diffraction CNN (random weights) saved as a bundle.
 
-    ``manifest_fields`` (``input_mode``, ``name``, ``pixel_size``…) go to the `ModelManifest`.
+    ``decisive`` scales its last layer (large: confident answers). ``manifest_fields``
+    (``input_mode``, ``name``, ``pixel_size``…) go to the `ModelManifest`.
     """
     import torch
 
@@ -55,6 +57,10 @@ def save_tiny_bundle(
 
     torch.manual_seed(seed)
     model = build_model("diffraction_cnn", num_classes=len(classes))
+    if decisive != 1.0:
+        with torch.no_grad():
+            model.fc.weight.mul_(decisive)
+            model.fc.bias.mul_(decisive)
     manifest_fields.setdefault("name", "tiny")
     manifest = ModelManifest(
         architecture="diffraction_cnn",

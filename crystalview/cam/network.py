@@ -1,7 +1,7 @@
 """The network copy heat maps run on: the caller's model in inference's fast form, cached.
 
 Inference runs a copy of the model with batch norms folded into the convolutions before them,
-channels-last, under reduced precision (see `crystalview.inference.runner`); a heat map computed
+channels-last, under reduced precision (see `crystalview.inference.fused`); a heat map computed
 on the caller's unfolded, channels-first model would cost up to two to three times its inference
 on a CPU. Inference folds with ``torch.fx``, which flattens the network and loses
 ``forward_features`` and the named layers the methods need, so heat maps keep their own copy:
@@ -72,7 +72,7 @@ def _fold_batch_norms(network: nn.Module, keep: set[int]) -> int:
 
 def _pool_before_stem_relu(network: nn.Module) -> int:
     """ResNet stem: ``maxpool(relu(x)) == relu(maxpool(x))``; the second runs ReLU on a quarter
-    of the values. The inference runner makes the same exact rewrite on its graph, so heat maps
+    of the values. The inference copy makes the same exact rewrite on its graph, so heat maps
     keep their cost relative to a forward pass."""
     relu, pool = getattr(network, "relu", None), getattr(network, "maxpool", None)
     if not (isinstance(relu, nn.ReLU) and isinstance(pool, nn.MaxPool2d)):

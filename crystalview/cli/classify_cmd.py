@@ -105,13 +105,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def csv_columns(class_names: list[str]) -> list[str]:
-    """The per-file CSV header (shared with the window's export, `crystalview.batch.records`)."""
-    from crystalview.batch.records import result_columns
-
-    return result_columns(class_names)
-
-
 def folder_columns(class_names: list[str]) -> list[str]:
     return FOLDER_COLUMNS + [f"p_{name}" for name in class_names]
 
@@ -306,7 +299,6 @@ def _run_files(args: argparse.Namespace, loaded, settings, shard) -> int:
 
 def _run_per_folder(args: argparse.Namespace, loaded, settings) -> int:
     """One combined verdict per folder, written when the whole run is done."""
-    from crystalview.core.progress import Progress
     from crystalview.inference.predict import predict_paths
     from crystalview.inference.status import unsure_threshold
 
@@ -325,11 +317,7 @@ def _run_per_folder(args: argparse.Namespace, loaded, settings) -> int:
     try:
         writer = csv.writer(csv_stream) if csv_stream is not None else None
         job = predict_paths(loaded, args.paths, settings)
-        while True:
-            try:
-                event: Progress = next(job)
-            except StopIteration:
-                break
+        for event in job:
             bar(event)
             result = event.partial
             if result is None:

@@ -1,7 +1,7 @@
 """Logits and pooled features of a model on prepared inputs, for calibration and evaluation.
 
 Calibration must see exactly what inference computes: the same network, the same features
-(`crystalview.inference.runner.LogitsAndFeatures`), in full precision.
+(`crystalview.inference.fused.LogitsAndFeatures`), in full precision.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from crystalview.inference.runner import LogitsAndFeatures
+from crystalview.inference.fused import LogitsAndFeatures
 from crystalview.models.base import CrystalNet
 
 

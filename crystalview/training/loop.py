@@ -17,6 +17,7 @@ draws from it) and uses its own generator for shuffling and augmentation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,12 @@ from crystalview.training.groups import (
 )
 from crystalview.training.metrics import accuracy, confusion_matrix, per_class_scores
 from crystalview.training.split import class_weights, stratified_split
-from crystalview.training.strategies import plan_strategy, set_training_mode, unfreeze_all
+from crystalview.training.strategies import (
+    StrategyPlan,
+    plan_strategy,
+    set_training_mode,
+    unfreeze_all,
+)
 from crystalview.training.validation import ValidationReport, group_bootstrap_interval
 
 SHRINK_WARNING = 4.0  # whole images reduced by more than this lose the texture that matters
@@ -134,17 +140,85 @@ def train_model(
     if len(names) < 2:
         raise CrystalViewError("Training needs at least two classes.")
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
 
     from crystalview.inference.device import select_device
 
     device = select_device(config.device)
     start = resolve_base(config, names, samples)
-    model, manifest = start.model, start.manifest
     if prepared is None:
-        prepared = yield from prepare_inputs(samples, manifest, config.seed, cancel)
+        prepared = yield from prepare_inputs(samples, start.manifest, config.seed, cancel)
     data: PreparedData = prepared
     _check_classes(data, names)
+    groups = _group_and_split(data, start, config, names)
+    fit = yield from _prepare_fit(start, data, groups, len(names), config, device, cancel)
+
+    history: list[EpochMetrics] = []
+    best = _Checkpoint()
+    cancelled = False
+    patience = config.early_stopping_patience
+    for epoch in range(1, config.epochs + 1):
+        metrics = yield from _train_epoch(fit, epoch, cancel)
+        if metrics is None:
+            cancelled = True
+            break
+        history.append(metrics)
+        best.offer(metrics, fit)
+        yield Progress(
+            epoch * fit.per_epoch,
+            fit.total,
+            f"Epoch {epoch}/{config.epochs}: train loss {metrics.train_loss:.3f}, "
+            f"validation accuracy {metrics.val_acc:.1%}",
+            partial=metrics,
+        )
+        if fit.has_val and patience is not None and best.stale >= patience:
+            break
+
+    probabilities = yield from _keep_best(fit, best, len(names))
+    run = _RunRecord(
+        history, best.epoch, cancelled, fit.augmentation, time.perf_counter() - started
+    )
+    split = (groups.train_idx, groups.val_idx)
+    return _result(fit.model, start, config, data, names, split, probabilities, run, groups)
+
+
+@dataclass
+class _Fit:
+    """What every epoch works on: the model, its optimiser and where its batches come from."""
+
+    model: torch.nn.Module
+    plan: StrategyPlan
+    batches: _Batches
+    optimizer: torch.optim.Optimizer
+    weights: torch.Tensor | None  # class weights of the training loss, or None
+    train_labels: torch.Tensor
+    val_labels: torch.Tensor
+    generator: torch.Generator  # shuffling, view choice and augmentation
+    device: torch.device
+    augmentation: dict[str, Any]
+    batch_size: int
+    epochs: int
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_labels)
+
+    @property
+    def has_val(self) -> bool:
+        return len(self.val_labels) > 0
+
+    @functools.cached_property
+    def per_epoch(self) -> int:
+        return len(_batch_indices(torch.arange(self.n_train), self.batch_size))
+
+    @property
+    def total(self) -> int:
+        return self.epochs * self.per_epoch
+
+
+def _group_and_split(
+    data: PreparedData, start: StartingPoint, config: TrainingConfig, names: list[str]
+) -> _GroupRecord:
+    """Group the images, gather the data warnings and split train from validation."""
     grouping = group_samples(
         data.paths,
         data.labels,
@@ -160,20 +234,36 @@ def train_model(
             "the last layer learns, on random features. Use 'full', or a pretrained base.",
         )
     train_idx, val_idx, method = _split(data, grouping, config, warnings)
+    return _GroupRecord(grouping, method, warnings, train_idx, val_idx)
 
+
+def _prepare_fit(
+    start: StartingPoint,
+    data: PreparedData,
+    groups: _GroupRecord,
+    n_classes: int,
+    config: TrainingConfig,
+    device: torch.device,
+    cancel: CancelToken,
+) -> Generator[Progress, None, _Fit]:
+    """Plan the strategy, move the model and labels to ``device``, cache the frozen front.
+
+    Yields the cached-feature progress (rows) when the frozen front is cached.
+    """
+    model, manifest = start.model, start.manifest
+    generator = torch.Generator().manual_seed(config.seed)
     augmentation = (
         default_augmentation(manifest.modality)
         if config.augmentation is None
         else check_augmentation(dict(config.augmentation))
     )
+    train_idx, val_idx = groups.train_idx, groups.val_idx
     model.to(device)
     plan = plan_strategy(model, config.strategy, config.lr, config.backbone_lr, config.last_blocks)
     views = torch.from_numpy(data.views)
     labels = torch.from_numpy(data.labels).to(device)
-    train_labels, val_labels = labels[train_idx], labels[val_idx]
     raw_train = views[train_idx]  # (n_train, K, C, S, S)
     raw_val = views[val_idx, 0]
-    has_val = len(val_idx) > 0
 
     split = None
     if config.cache_features and plan.frozen:
@@ -202,91 +292,123 @@ def train_model(
 
     weights = None
     if config.class_weighting:
-        weights = torch.from_numpy(class_weights(data.labels[train_idx], len(names))).to(device)
-    optimizer = torch.optim.Adam(plan.param_groups)
-    n_train = len(train_idx)
-    per_epoch = len(_batch_indices(torch.arange(n_train), config.batch_size))
-    total = config.epochs * per_epoch
-    history: list[EpochMetrics] = []
-    best_state, best_key, best_epoch, stale = None, None, 0, 0
-    cancelled = False
+        weights = torch.from_numpy(class_weights(data.labels[train_idx], n_classes)).to(device)
+    return _Fit(
+        model=model,
+        plan=plan,
+        batches=batches,
+        optimizer=torch.optim.Adam(plan.param_groups),
+        weights=weights,
+        train_labels=labels[train_idx],
+        val_labels=labels[val_idx],
+        generator=generator,
+        device=device,
+        augmentation=augmentation,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+    )
 
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
-        set_training_mode(model, plan)
-        order = torch.randperm(n_train, generator=generator)
-        view_of = (
-            torch.randint(0, batches.train.shape[1], (n_train,), generator=generator)
-            if batches.train.shape[1] > 1
-            else torch.zeros(n_train, dtype=torch.long)
-        )
-        loss_sum, correct = 0.0, 0
-        for b, idx in enumerate(_batch_indices(order, config.batch_size)):
-            if cancel.cancelled:
-                cancelled = True
-                break
-            x = batches.train[idx, view_of[idx]].to(device)
-            if batches.augment is not None:
-                x = augment_batch(x, batches.augment, generator, batches.view)
-            y = train_labels[idx.to(device)]
-            logits = batches.forward(x)
-            loss = F.cross_entropy(logits, y, weight=weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            done = (epoch - 1) * per_epoch + b + 1
-            yield Progress(done, total, f"Epoch {epoch}/{config.epochs}, batch {b + 1}/{per_epoch}")
-        if cancelled:
-            break
-        if has_val:
-            evaluation = yield from _evaluate(model, batches, val_labels, config.batch_size, cancel)
-            if evaluation is None:
-                cancelled = True
-                break
-            val_loss, val_acc, _ = evaluation
-        else:  # training on everything: the last epoch is the model
-            val_loss, val_acc = 0.0, 0.0
-        metrics = EpochMetrics(
-            epoch=epoch,
-            train_loss=loss_sum / n_train,
-            train_acc=correct / n_train,
-            val_loss=val_loss,
-            val_acc=val_acc,
-            seconds=time.perf_counter() - epoch_start,
-        )
-        history.append(metrics)
-        key = (val_acc, -val_loss)
-        if not has_val or best_key is None or key > best_key:
-            best_state, best_key, best_epoch, stale = _state_copy(model, plan.frozen), key, epoch, 0
-        else:
-            stale += 1
+
+def _train_epoch(
+    fit: _Fit, epoch: int, cancel: CancelToken
+) -> Generator[Progress, None, EpochMetrics | None]:
+    """One epoch: a pass over the shuffled training set, then validation.
+
+    Yields a `Progress` after every batch; returns the epoch's figures, or ``None`` when
+    cancelled part-way (the epoch then counts for nothing).
+    """
+    epoch_start = time.perf_counter()
+    set_training_mode(fit.model, fit.plan)
+    n_train, n_views = fit.n_train, fit.batches.train.shape[1]
+    order = torch.randperm(n_train, generator=fit.generator)
+    view_of = (
+        torch.randint(0, n_views, (n_train,), generator=fit.generator)
+        if n_views > 1
+        else torch.zeros(n_train, dtype=torch.long)
+    )
+    loss_sum, correct = 0.0, 0
+    for b, idx in enumerate(_batch_indices(order, fit.batch_size)):
+        if cancel.cancelled:
+            return None
+        loss, hits = _train_step(fit, idx, view_of[idx])
+        loss_sum += loss * len(idx)
+        correct += hits
+        done = (epoch - 1) * fit.per_epoch + b + 1
         yield Progress(
-            epoch * per_epoch,
-            total,
-            f"Epoch {epoch}/{config.epochs}: train loss {metrics.train_loss:.3f}, "
-            f"validation accuracy {val_acc:.1%}",
-            partial=metrics,
+            done, fit.total, f"Epoch {epoch}/{fit.epochs}, batch {b + 1}/{fit.per_epoch}"
         )
-        patience = config.early_stopping_patience
-        if has_val and patience is not None and stale >= patience:
-            break
+    val_loss, val_acc = 0.0, 0.0  # training on everything: the last epoch is the model
+    if fit.has_val:
+        evaluation = yield from _evaluate(
+            fit.model, fit.batches, fit.val_labels, fit.batch_size, cancel
+        )
+        if evaluation is None:
+            return None
+        val_loss, val_acc, _ = evaluation
+    return EpochMetrics(
+        epoch=epoch,
+        train_loss=loss_sum / n_train,
+        train_acc=correct / n_train,
+        val_loss=val_loss,
+        val_acc=val_acc,
+        seconds=time.perf_counter() - epoch_start,
+    )
 
-    if best_state is not None:
-        model.load_state_dict(best_state, strict=False)
-    if has_val:
-        final = yield from _evaluate(model, batches, val_labels, config.batch_size, None)
+
+def _train_step(fit: _Fit, idx: torch.Tensor, views: torch.Tensor) -> tuple[float, int]:
+    """One optimiser step on the training images ``idx``; ``(mean loss, correct count)``."""
+    batches = fit.batches
+    x = batches.train[idx, views].to(fit.device)
+    if batches.augment is not None:
+        x = augment_batch(x, batches.augment, fit.generator, batches.view)
+    y = fit.train_labels[idx.to(fit.device)]
+    logits = batches.forward(x)
+    loss = F.cross_entropy(logits, y, weight=fit.weights)
+    fit.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    fit.optimizer.step()
+    return float(loss.detach()), int((logits.detach().argmax(1) == y).sum())
+
+
+@dataclass
+class _Checkpoint:
+    """The best epoch so far: highest validation accuracy, ties to the lower validation loss.
+
+    Without a validation split every epoch replaces the last. ``stale`` counts the epochs
+    since the best one, for early stopping.
+    """
+
+    state: dict[str, torch.Tensor] | None = None
+    key: tuple[float, float] | None = None
+    epoch: int = 0
+    stale: int = 0
+
+    def offer(self, metrics: EpochMetrics, fit: _Fit) -> None:
+        key = (metrics.val_acc, -metrics.val_loss)
+        if not fit.has_val or self.key is None or key > self.key:
+            self.state, self.key = _state_copy(fit.model, fit.plan.frozen), key
+            self.epoch, self.stale = metrics.epoch, 0
+        else:
+            self.stale += 1
+
+
+def _keep_best(
+    fit: _Fit, best: _Checkpoint, n_classes: int
+) -> Generator[Progress, None, np.ndarray]:
+    """Load the best checkpoint, hand the model back on the CPU, unfrozen.
+
+    Returns its validation probabilities (``(0, n_classes)`` without a validation split).
+    """
+    model = fit.model
+    if best.state is not None:
+        model.load_state_dict(best.state, strict=False)
+    probabilities = np.zeros((0, n_classes), dtype=np.float32)
+    if fit.has_val:
+        final = yield from _evaluate(model, fit.batches, fit.val_labels, fit.batch_size, None)
         probabilities = final[2]
-    else:
-        probabilities = np.zeros((0, len(names)), dtype=np.float32)
     unfreeze_all(model)
     model.to("cpu")
-    run = _RunRecord(history, best_epoch, cancelled, augmentation, time.perf_counter() - started)
-    groups = _GroupRecord(grouping, method, warnings)
-    return _result(
-        model, start, config, data, names, (train_idx, val_idx), probabilities, run, groups
-    )
+    return probabilities
 
 
 def data_warnings(data: PreparedData, grouping: Grouping, names: list[str]) -> list[str]:
@@ -332,9 +454,13 @@ def _split(
 
 @dataclass
 class _GroupRecord:
+    """How the images were grouped and split, and what the data warnings are."""
+
     grouping: Grouping
     method: str
     warnings: list[str]
+    train_idx: np.ndarray
+    val_idx: np.ndarray
 
 
 def _check_classes(data: PreparedData, names: list[str]) -> None:

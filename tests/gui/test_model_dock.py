@@ -12,35 +12,31 @@ import torch
 
 from crystalview import paths
 from crystalview.gui.docks.model import preferred_model
-from crystalview.models.bundle import save_bundle
-from crystalview.models.manifest import ModelManifest
-from crystalview.models.registry import build_model
 
 CLASSES = ["alpha", "beta", "gamma"]
 
 
-def save_tiny_model(
-    folder: Path,
-    name: str,
-    modality: str = "unknown",
-    input_mode: str = "tiles",
-    pixel_size: float | None = None,
-) -> Path:
-    """A 3-class diffraction_cnn on 16 px inputs (fast enough for thousands of tiles);
-    ``pixel_size`` (nm) calibrates it, so calibrated images are resampled to its scale."""
-    torch.manual_seed(0)
-    model = build_model("diffraction_cnn", len(CLASSES))
-    manifest = ModelManifest(
-        architecture="diffraction_cnn",
-        classes=list(CLASSES),
-        input_size=16,
-        modality=modality,
-        input_mode=input_mode,
-        name=name,
-        pixel_size=pixel_size,
-        pixel_unit="nm" if pixel_size is not None else None,
-    )
-    return save_bundle(folder / f"{name}.cvmodel", model, manifest)
+@pytest.fixture
+def save_tiny_model(tiny_bundle_factory):
+    """``save(folder, name, modality, input_mode, pixel_size)``: the suite's tiny bundle with
+    this module's three classes on 16 px inputs (fast enough for thousands of tiles), saved as
+    ``folder/<name>.cvmodel``; ``pixel_size`` (nm) calibrates it, so calibrated images are
+    resampled to its scale."""
+
+    def save(folder, name, modality="unknown", input_mode="tiles", pixel_size=None) -> Path:
+        unit = "nm" if pixel_size is not None else None
+        return tiny_bundle_factory(
+            folder / f"{name}.cvmodel",
+            tuple(CLASSES),
+            input_size=16,
+            modality=modality,
+            input_mode=input_mode,
+            name=name,
+            pixel_size=pixel_size,
+            pixel_unit=unit,
+        )
+
+    return save
 
 
 def write_saed_tiff(path: Path, size: int = 48) -> Path:
@@ -118,7 +114,7 @@ def small_images(tmp_path) -> list[Path]:
     return out
 
 
-def test_run_on_all_sets_badges_and_device(qtbot, cv_window, small_images):
+def test_run_on_all_sets_badges_and_device(qtbot, cv_window, small_images, save_tiny_model):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     models = refresh(qtbot, win)
@@ -145,7 +141,7 @@ def test_run_on_all_sets_badges_and_device(qtbot, cv_window, small_images):
     assert win.device_label.isVisible() and "cpu" in win.device_label.text()
 
 
-def test_run_current_and_selected(qtbot, cv_window, small_images):
+def test_run_current_and_selected(qtbot, cv_window, small_images, save_tiny_model):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -160,7 +156,7 @@ def test_run_current_and_selected(qtbot, cv_window, small_images):
     assert all(dock.prediction_for(e) is not None for e in win.gallery_model.entries)
 
 
-def test_second_run_is_queued_not_parallel(qtbot, cv_window, small_images):
+def test_second_run_is_queued_not_parallel(qtbot, cv_window, small_images, save_tiny_model):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -201,7 +197,9 @@ def slow_settings(dock) -> None:
     dock.batch_box.setValue(1)
 
 
-def test_cancel_stops_the_run_and_drops_the_queue(qtbot, cv_window, big_image, small_images):
+def test_cancel_stops_the_run_and_drops_the_queue(
+    qtbot, cv_window, big_image, small_images, save_tiny_model
+):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -222,7 +220,9 @@ def test_cancel_stops_the_run_and_drops_the_queue(qtbot, cv_window, big_image, s
     assert all(e.badge is None for e in win.gallery_model.entries)
 
 
-def test_switching_and_closing_images_during_a_run(qtbot, cv_window, small_images, tmp_path):
+def test_switching_and_closing_images_during_a_run(
+    qtbot, cv_window, small_images, tmp_path, save_tiny_model
+):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -250,7 +250,7 @@ def test_switching_and_closing_images_during_a_run(qtbot, cv_window, small_image
 
 
 def test_closing_the_window_during_a_run_stops_it(
-    qtbot, tmp_path, monkeypatch, builtin_dir, big_image
+    qtbot, tmp_path, monkeypatch, builtin_dir, big_image, save_tiny_model
 ):
     monkeypatch.setenv("CRYSTALVIEW_HOME", str(tmp_path / "home"))
     win = open_window(qtbot)
@@ -270,7 +270,7 @@ def test_closing_the_window_during_a_run_stops_it(
 
 
 def test_importing_a_broken_model_shows_an_error_and_the_app_goes_on(
-    qtbot, cv_window, tmp_path, small_images
+    qtbot, cv_window, tmp_path, small_images, save_tiny_model
 ):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
@@ -291,7 +291,7 @@ def test_importing_a_broken_model_shows_an_error_and_the_app_goes_on(
     assert summary is not None
 
 
-def test_importing_a_good_model_lists_and_selects_it(qtbot, cv_window, tmp_path):
+def test_importing_a_good_model_lists_and_selects_it(qtbot, cv_window, tmp_path, save_tiny_model):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -303,7 +303,9 @@ def test_importing_a_good_model_lists_and_selects_it(qtbot, cv_window, tmp_path)
     assert win.model_dock.model_box.currentText().startswith("tiny-2")
 
 
-def test_saed_images_preselect_the_builtin_model(qtbot, cv_window, builtin_dir, tmp_path):
+def test_saed_images_preselect_the_builtin_model(
+    qtbot, cv_window, builtin_dir, tmp_path, save_tiny_model
+):
     win = cv_window
     save_tiny_model(builtin_dir, "another-saed", modality="SAED")
     save_tiny_model(builtin_dir, "saed-crystal-system", modality="SAED")
@@ -335,7 +337,7 @@ def test_saed_images_preselect_the_builtin_model(qtbot, cv_window, builtin_dir, 
     assert dock.current_model_entry().name == "aaa-sem"
 
 
-def test_preferred_model_order(tmp_path, builtin_dir):
+def test_preferred_model_order(tmp_path, builtin_dir, save_tiny_model):
     from crystalview.models.catalog import list_models
 
     save_tiny_model(builtin_dir, "saed-zone-lattice", modality="SAED")
@@ -346,7 +348,9 @@ def test_preferred_model_order(tmp_path, builtin_dir):
     assert preferred_model(models, "TEM") is None
 
 
-def test_only_matching_images_are_classified(qtbot, cv_window, small_images, tmp_path):
+def test_only_matching_images_are_classified(
+    qtbot, cv_window, small_images, tmp_path, save_tiny_model
+):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "saed-model", modality="SAED")
     refresh(qtbot, win)
@@ -367,7 +371,9 @@ def test_only_matching_images_are_classified(qtbot, cv_window, small_images, tmp
     assert len(request.entries) == 3
 
 
-def test_device_preference_cuda_without_gpu_is_reported(qtbot, cv_window, small_images):
+def test_device_preference_cuda_without_gpu_is_reported(
+    qtbot, cv_window, small_images, save_tiny_model
+):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     win = cv_window
@@ -381,7 +387,7 @@ def test_device_preference_cuda_without_gpu_is_reported(qtbot, cv_window, small_
     assert "CUDA" in win.notifications[0].text()
 
 
-def test_tile_grid_link_shows_the_grid_used(qtbot, cv_window, small_images):
+def test_tile_grid_link_shows_the_grid_used(qtbot, cv_window, small_images, save_tiny_model):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -404,7 +410,9 @@ def test_tile_grid_link_shows_the_grid_used(qtbot, cv_window, small_images):
     assert not dock.grid_box.isChecked()
 
 
-def test_images_whose_pixels_were_evicted_are_read_again(qtbot, cv_window, small_images):
+def test_images_whose_pixels_were_evicted_are_read_again(
+    qtbot, cv_window, small_images, save_tiny_model
+):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)
@@ -418,7 +426,9 @@ def test_images_whose_pixels_were_evicted_are_read_again(qtbot, cv_window, small
     assert all(e.micrograph is None for e in evicted)  # the run kept no copy on the entries
 
 
-def test_out_of_memory_retries_are_told_to_the_user(qtbot, cv_window, small_images, monkeypatch):
+def test_out_of_memory_retries_are_told_to_the_user(
+    qtbot, cv_window, small_images, monkeypatch, save_tiny_model
+):
     from crystalview.inference.runner import BatchRunner
 
     real_forward = BatchRunner._forward
@@ -464,7 +474,7 @@ def test_demo_pattern_opens_with_the_shipped_crystal_system_model(qtbot, tmp_pat
 
 
 def test_an_image_that_cannot_be_read_is_reported_and_the_others_classified(
-    qtbot, cv_window, small_images
+    qtbot, cv_window, small_images, save_tiny_model
 ):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
@@ -505,7 +515,7 @@ def test_model_summary_names_the_diffraction_view():
 
 
 def test_tile_overlay_equals_the_tiles_classified_on_a_calibrated_image(
-    qtbot, cv_window, tmp_path, make_tiff
+    qtbot, cv_window, tmp_path, make_tiff, save_tiny_model
 ):
     # the model reads 1.3 nm pixels, the image has 1 nm ones: tiles are cut after resampling,
     # where a grid drawn over the image in image pixels would differ by rounding
@@ -530,7 +540,9 @@ def test_tile_overlay_equals_the_tiles_classified_on_a_calibrated_image(
     assert naive.shape != drawn.shape or (naive != drawn).any()
 
 
-def test_settings_changed_reaches_the_heat_map_and_the_overlay(qtbot, cv_window, small_images):
+def test_settings_changed_reaches_the_heat_map_and_the_overlay(
+    qtbot, cv_window, small_images, save_tiny_model
+):
     win = cv_window
     save_tiny_model(paths.user_models_dir(), "tiny")
     refresh(qtbot, win)

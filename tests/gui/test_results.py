@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-import torch
 from PySide6.QtCore import Qt
 
 from crystalview import paths
@@ -21,30 +20,23 @@ from crystalview.gui.docks.results import (
 )
 from crystalview.gui.gallery import BADGE_ROLE, UNSURE_COLOUR
 from crystalview.gui.tile_classes import class_colour, class_overlay_rgba, tile_index_map
-from crystalview.models.bundle import save_bundle
-from crystalview.models.manifest import ModelManifest
-from crystalview.models.registry import build_model
 
 CLASSES = ["ferrite", "pearlite", "bainite", "martensite"]
 
 
-def save_model(
-    folder: Path, name: str, classes: list[str], input_mode: str = "tiles", decisive: float = 1.0
-) -> Path:
-    """A seeded model; ``decisive`` scales its last layer (large: confident answers)."""
-    torch.manual_seed(1)
-    model = build_model("diffraction_cnn", len(classes))
-    with torch.no_grad():
-        model.fc.weight.mul_(decisive)
-        model.fc.bias.mul_(decisive)
-    manifest = ModelManifest(
-        architecture="diffraction_cnn",
-        classes=list(classes),
-        input_size=16,
-        input_mode=input_mode,
-        name=name,
-    )
-    return save_bundle(folder / f"{name}.cvmodel", model, manifest)
+@pytest.fixture
+def save_model(tiny_bundle_factory):
+    """``save(folder, name, classes, input_mode, decisive)``: the suite's tiny bundle (seed 1,
+    16 px inputs) as ``folder/<name>.cvmodel``; ``decisive`` scales its last layer (large:
+    confident answers)."""
+
+    def save(folder, name, classes, input_mode="tiles", decisive=1.0) -> Path:
+        path = folder / f"{name}.cvmodel"
+        return tiny_bundle_factory(
+            path, tuple(classes), 16, 1, decisive, input_mode=input_mode, name=name
+        )
+
+    return save
 
 
 @pytest.fixture
@@ -90,7 +82,7 @@ def classify(qtbot, win, image_paths: list[Path], model: str = "steel") -> None:
         win.model_dock.run_all_button.click()
 
 
-def test_results_of_the_current_image(qtbot, cv_window, images):
+def test_results_of_the_current_image(qtbot, cv_window, images, save_model):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES)
     classify(qtbot, win, images)
@@ -135,7 +127,7 @@ def test_results_of_the_current_image(qtbot, cv_window, images):
     assert overlay.isVisible()
 
 
-def test_switching_images_shows_each_ones_results(qtbot, cv_window, images):
+def test_switching_images_shows_each_ones_results(qtbot, cv_window, images, save_model):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES)
     classify(qtbot, win, images)
@@ -159,7 +151,7 @@ def test_switching_images_shows_each_ones_results(qtbot, cv_window, images):
     assert "Not classified" in results.summary.text()
 
 
-def test_whole_image_model_has_one_tile(qtbot, cv_window, images):
+def test_whole_image_model_has_one_tile(qtbot, cv_window, images, save_model):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES, input_mode="whole")
     classify(qtbot, win, images)
@@ -171,7 +163,9 @@ def test_whole_image_model_has_one_tile(qtbot, cv_window, images):
     assert not win.viewer.layer(OVERLAY_LAYER).isVisible()  # one tile would only tint it
 
 
-def test_csv_export_matches_the_cli_columns(qtbot, cv_window, images, tmp_path, monkeypatch):
+def test_csv_export_matches_the_cli_columns(
+    qtbot, cv_window, images, tmp_path, monkeypatch, save_model
+):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES)
     classify(qtbot, win, images)
@@ -282,7 +276,7 @@ def test_class_colours_are_distinct():
     assert class_colour(0).isValid() and class_colour(0) != class_colour(1)
 
 
-def test_badge_colour_follows_the_class(qtbot, cv_window, images):
+def test_badge_colour_follows_the_class(qtbot, cv_window, images, save_model):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES)
     classify(qtbot, win, images)
@@ -297,7 +291,7 @@ def test_badge_colour_follows_the_class(qtbot, cv_window, images):
         assert win.gallery_model.index(row).data(BADGE_ROLE) == entry.badge
 
 
-def test_decisive_answers_get_the_class_colour(qtbot, cv_window, images):
+def test_decisive_answers_get_the_class_colour(qtbot, cv_window, images, save_model):
     win = cv_window
     save_model(paths.user_models_dir(), "steel", CLASSES, input_mode="whole", decisive=300.0)
     classify(qtbot, win, images)

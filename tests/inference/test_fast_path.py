@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crystalview.inference.runner import (
+from crystalview.inference.fused import (
     MaxPool2x2,
     inference_copy,
     pool_before_relu,

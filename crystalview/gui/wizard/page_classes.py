@@ -28,7 +28,7 @@ from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import class_icon, message_label, set_message
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 _ICON_SIZE = QSize(24, 24)
 
@@ -36,9 +36,9 @@ _ICON_SIZE = QSize(24, 24)
 class ClassesPage(QWizardPage):
     """Edit the project's classes; at least two are needed to go on."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._filling = False
         self.setTitle("2 · Classes")
         self.setSubTitle(
@@ -89,14 +89,14 @@ class ClassesPage(QWizardPage):
         grid.addWidget(self.class_list, 1, 0)
         grid.addLayout(side, 1, 1)
         grid.addWidget(self.hint_label, 2, 0, 1, 2)
-        wizard.project_changed.connect(self._refresh)
+        context.project_changed.connect(self._refresh)
         self._refresh()
 
     # -- actions ----------------------------------------------------------------------------------
 
     def add_class(self, name: str) -> bool:
         try:
-            self._wizard.project.add_class(name)
+            self._context.project.add_class(name)
         except CrystalViewError as error:
             QMessageBox.warning(self, "Cannot add the class", str(error))
             return False
@@ -123,7 +123,7 @@ class ClassesPage(QWizardPage):
         if new == old:
             return
         try:
-            self._wizard.project.rename_class(old, new)
+            self._context.project.rename_class(old, new)
         except CrystalViewError as error:
             QMessageBox.warning(self, "Cannot rename the class", str(error))
             self._refresh()
@@ -132,23 +132,23 @@ class ClassesPage(QWizardPage):
         name = self._current_name()
         if name is None:
             return
-        current = next(c.color for c in self._wizard.project.classes if c.name == name)
+        current = next(c.color for c in self._context.project.classes if c.name == name)
         color = QColorDialog.getColor(QColor(current), self, f"Colour of '{name}'")
         if color.isValid():
-            self._wizard.project.set_class_color(name, color.name())
+            self._context.project.set_class_color(name, color.name())
 
     def _move_current(self, step: int) -> None:
         name, row = self._current_name(), self.class_list.currentRow()
         if name is None:
             return
-        self._wizard.project.move_class(name, row + step)
+        self._context.project.move_class(name, row + step)
         self.class_list.setCurrentRow(max(0, min(self.class_list.count() - 1, row + step)))
 
     def _remove_current(self) -> None:
         name = self._current_name()
         if name is None:
             return
-        count = self._wizard.project.counts().get(name, 0)
+        count = self._context.project.counts().get(name, 0)
         if count:
             answer = QMessageBox.question(
                 self,
@@ -158,12 +158,12 @@ class ClassesPage(QWizardPage):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self._wizard.project.remove_class(name)
+        self._context.project.remove_class(name)
 
     # -- state ------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        project = self._wizard.project
+        project = self._context.project
         row = self.class_list.currentRow()
         counts = project.counts()
         self._filling = True
@@ -197,4 +197,4 @@ class ClassesPage(QWizardPage):
         self.down_button.setEnabled(has and row < count - 1)
 
     def isComplete(self) -> bool:
-        return len(self._wizard.project.classes) >= 2
+        return len(self._context.project.classes) >= 2

@@ -44,7 +44,7 @@ from crystalview.gui.wizard.widgets import WARNING_STYLE, message_label, set_mes
 from crystalview.jobs.mistakes import HEATMAP_THUMB, MistakeView, explain_mistakes
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ def _rgb_icon(rgb: np.ndarray) -> QIcon:
 class EvaluationPage(QWizardPage):
     """Validation figures of the trained model and a gallery of its mistakes with heat maps."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._shown_result = None
         self._worker = None
         self.setTitle("6 · Evaluation")
@@ -128,7 +128,7 @@ class EvaluationPage(QWizardPage):
         layout.addWidget(mistakes_box, 1)
 
     def initializePage(self) -> None:
-        result = self._wizard.result
+        result = self._context.result
         if result is None or result is self._shown_result:
             return
         self._shown_result = result
@@ -275,7 +275,7 @@ class EvaluationPage(QWizardPage):
             p.index: status
             for p, status in zip(result.val_predictions, self.val_status, strict=False)
         }
-        worker = self._wizard.pool.submit(
+        worker = self._context.pool.submit(
             lambda cancel: explain_mistakes(loaded, shown, names, cancel, statuses),
             "Heat maps of the mistakes",
             report_errors=False,

@@ -38,7 +38,7 @@ from crystalview.gui.wizard.widgets import ERROR_STYLE, message_label, set_messa
 from crystalview.jobs.project_paths import default_project_path
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ def _is_image(path: Path) -> bool:
 class ImagesPage(QWizardPage):
     """Gather images (drop, dialogs, open images, labelled tree) and choose the project file."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._path_edited = False
         self.setTitle("1 · Images")
         self.setSubTitle(
@@ -93,7 +93,7 @@ class ImagesPage(QWizardPage):
         self.open_project_button.setToolTip("Continue a labelling project saved earlier.")
         self.add_files_button.clicked.connect(self._choose_files)
         self.add_folder_button.clicked.connect(self._choose_folder)
-        self.add_open_button.clicked.connect(lambda: self.add_paths(self._wizard.open_images))
+        self.add_open_button.clicked.connect(lambda: self.add_paths(self._context.open_images))
         self.import_tree_button.clicked.connect(self._choose_tree)
         self.open_project_button.clicked.connect(self._choose_project)
         buttons = QHBoxLayout()
@@ -143,7 +143,7 @@ class ImagesPage(QWizardPage):
         layout.addWidget(self.missing_label)
         layout.addWidget(line)
         layout.addLayout(path_row)
-        wizard.project_changed.connect(self._refresh)
+        context.project_changed.connect(self._refresh)
         self._refresh()
 
     # -- adding images ---------------------------------------------------------------------------
@@ -164,7 +164,7 @@ class ImagesPage(QWizardPage):
         # silently); they cannot be labelled, so they are named here instead of added.
         readable = [p for p in discovery.files if _is_image(p)]
         self._refused = [p for p in discovery.files if not _is_image(p)]
-        added = self._wizard.project.add_images(readable)
+        added = self._context.project.add_images(readable)
         if discovery.errors:
             log.warning(
                 "could not search %d folder(s): %s", len(discovery.errors), discovery.errors
@@ -176,12 +176,12 @@ class ImagesPage(QWizardPage):
     def import_tree(self, root: Path) -> int:
         """Import a folder tree whose subfolders name the classes; returns images labelled."""
         try:
-            labelled = self._wizard.project.import_folder_tree(root, is_image=_is_image)
+            labelled = self._context.project.import_folder_tree(root, is_image=_is_image)
         except CrystalViewError as error:
             QMessageBox.warning(self, "Cannot import the folder", str(error))
             return 0
-        if not self._path_edited and self._wizard.project.path is None:
-            suggestion = default_project_path(self._wizard.project.images) or default_project_path(
+        if not self._path_edited and self._context.project.path is None:
+            suggestion = default_project_path(self._context.project.images) or default_project_path(
                 [Path(root) / "images"]
             )
             self.path_edit.setText(str(suggestion))
@@ -195,8 +195,8 @@ class ImagesPage(QWizardPage):
         except CrystalViewError as error:
             QMessageBox.warning(self, "Cannot open the project", str(error))
             return False
-        project.add_images(self._wizard.project.images)  # keep anything added before
-        self._wizard.set_project(project)
+        project.add_images(self._context.project.images)  # keep anything added before
+        self._context.set_project(project)
         self._refresh()
         return True
 
@@ -205,7 +205,7 @@ class ImagesPage(QWizardPage):
         from crystalview.gui.wizard.simulate_dialog import SimulateDialog
 
         dialog = SimulateDialog(
-            self._wizard.pool, self, folder=Path.home() / "crystalview-simulated"
+            self._context.pool, self, folder=Path.home() / "crystalview-simulated"
         )
         dialog.finished_folder.connect(self.import_tree)
         dialog.open()
@@ -232,7 +232,7 @@ class ImagesPage(QWizardPage):
             self, "Open a labelling project", "", "Labelling projects (*.json *.cvlabels)"
         )
         if path and self.open_project(Path(path)):
-            self._wizard.resume()
+            self._context.resume()
 
     def _choose_project_path(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -246,9 +246,9 @@ class ImagesPage(QWizardPage):
         self._path_edited = True
 
     def _suggest_path(self) -> None:
-        if self._path_edited or self._wizard.project.path is not None:
+        if self._path_edited or self._context.project.path is not None:
             return
-        suggestion = default_project_path(self._wizard.project.images)
+        suggestion = default_project_path(self._context.project.images)
         self.path_edit.setText(str(suggestion) if suggestion else "")
 
     # -- drag and drop ----------------------------------------------------------------------------
@@ -270,8 +270,8 @@ class ImagesPage(QWizardPage):
     # -- state ------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        project = self._wizard.project
-        n_open = len(self._wizard.open_images)
+        project = self._context.project
+        n_open = len(self._context.open_images)
         self.add_open_button.setText(f"Add the {n_open} open image(s)")
         self.add_open_button.setEnabled(n_open > 0)
         images = project.images
@@ -315,11 +315,11 @@ class ImagesPage(QWizardPage):
         self._refresh()
 
     def isComplete(self) -> bool:
-        return bool(self._wizard.project.images)
+        return bool(self._context.project.images)
 
     def validatePage(self) -> bool:
         """Write the project to its file (or merge into the project already there)."""
-        project = self._wizard.project
+        project = self._context.project
         if project.path is not None:
             return True
         text = self.path_edit.text().strip()
@@ -329,10 +329,10 @@ class ImagesPage(QWizardPage):
         target = Path(text).expanduser()
         try:
             if target.exists():
-                self._wizard.set_project(_merged_into(LabelProject.open(target), project))
+                self._context.set_project(_merged_into(LabelProject.open(target), project))
             else:
                 project.save_as(target)
-                self._wizard.set_project(project)
+                self._context.set_project(project)
         except (CrystalViewError, OSError) as error:
             QMessageBox.warning(self, "Cannot save the labelling project", str(error))
             return False

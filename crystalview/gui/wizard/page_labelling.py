@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QItemSelectionModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QRect,
     Qt,
@@ -66,7 +67,7 @@ from crystalview.gui.wizard.widgets import (
 from crystalview.jobs.ranking import predict_probabilities
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,12 @@ FILTER_DUPLICATES = "duplicates"
 class LabelGridModel(QAbstractListModel):
     """The filtered image list of a project, with thumbnails and label badges."""
 
-    def __init__(self, wizard: FineTuneWizard):
-        super().__init__(wizard)
-        self._wizard = wizard
+    def __init__(self, context: WizardContext, parent: QObject | None = None):
+        super().__init__(parent)
+        self._context = context
         self._paths: list[Path] = []
         self._row_of: dict[Path, int] = {}
-        wizard.thumbnails.ready.connect(self._on_thumbnail)
+        context.thumbnails.ready.connect(self._on_thumbnail)
 
     @property
     def paths(self) -> list[Path]:
@@ -120,15 +121,15 @@ class LabelGridModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return path.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            label = self._wizard.project.label_of(path)
+            label = self._context.project.label_of(path)
             return f"{path}\n{'label: ' + label if label else 'unlabelled'}"
         if role == THUMBNAIL_ROLE:
-            return self._wizard.thumbnails.get(path)
+            return self._context.thumbnails.get(path)
         if role in (BADGE_ROLE, COLOR_ROLE):
-            name = self._wizard.project.label_of(path)
+            name = self._context.project.label_of(path)
             if name is None:
                 return None
-            color = next(c.color for c in self._wizard.project.classes if c.name == name)
+            color = next(c.color for c in self._context.project.classes if c.name == name)
             return (name, color) if role == BADGE_ROLE else color
         if role == MODALITY_ROLE:
             return None
@@ -248,9 +249,9 @@ class FittedPreview(QLabel):
 class LabellingPage(QWizardPage):
     """Thumbnail grid, preview, counts, warnings, filters, undo/redo and "label these next"."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._suggested: list[Path] = []
         self._rank_worker = None
         self._rank_token: CancelToken | None = None
@@ -262,7 +263,7 @@ class LabellingPage(QWizardPage):
             "Keys 1-9 label the selected images · 0 clears · arrows move · "
             "Shift/Ctrl-click selects many · Ctrl+Z undo, Ctrl+Shift+Z redo."
         )
-        self.model = LabelGridModel(wizard)
+        self.model = LabelGridModel(context, self)
         self.view = LabelGridView()
         self.view.setModel(self.model)
         self.view.label_key.connect(self.label_with_key)
@@ -336,9 +337,9 @@ class LabellingPage(QWizardPage):
         redo = QShortcut(QKeySequence("Ctrl+Shift+Z"), self, self.redo)
         for shortcut in (undo, redo):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        wizard.project_changed.connect(self._on_project_changed)
-        wizard.previews.ready.connect(self._on_preview_ready)
-        wizard.training_finished.connect(lambda _result: self._refresh_side())
+        context.project_changed.connect(self._on_project_changed)
+        context.previews.ready.connect(self._on_preview_ready)
+        context.training_finished.connect(lambda _result: self._refresh_side())
 
     # -- page life --------------------------------------------------------------------------------
 
@@ -355,7 +356,7 @@ class LabellingPage(QWizardPage):
 
     def isComplete(self) -> bool:
         # training needs two classes with at least two images each (one to train, one to check)
-        used = [count for count in self._wizard.project.counts().values() if count > 0]
+        used = [count for count in self._context.project.counts().values() if count > 0]
         return len(used) >= 2 and min(used) >= 2
 
     # -- labelling --------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ class LabellingPage(QWizardPage):
 
     def label_with_key(self, key: str) -> None:
         """Label the selected images with the class of ``key`` ("0" clears); move on after one."""
-        project = self._wizard.project
+        project = self._context.project
         if key == "0":
             name = None
         else:
@@ -390,10 +391,10 @@ class LabellingPage(QWizardPage):
             self.select_row(min(current, self.model.rowCount() - 1))
 
     def undo(self) -> None:
-        self._wizard.project.undo()
+        self._context.project.undo()
 
     def redo(self) -> None:
-        self._wizard.project.redo()
+        self._context.project.redo()
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.model.rowCount():
@@ -417,7 +418,7 @@ class LabellingPage(QWizardPage):
             self.filter_box.addItem("Label these next (least certain first)", FILTER_SUGGESTED)
         if self._group_of:
             self.filter_box.addItem("Near-duplicates (grouped)", FILTER_DUPLICATES)
-        for label_class in self._wizard.project.classes:
+        for label_class in self._context.project.classes:
             self.filter_box.addItem(f"Class: {label_class.name}", f"class:{label_class.name}")
         index = self.filter_box.findData(current)
         self.filter_box.setCurrentIndex(max(0, index))
@@ -429,7 +430,7 @@ class LabellingPage(QWizardPage):
             self.filter_box.setCurrentIndex(index)
 
     def filtered_paths(self) -> list[Path]:
-        project = self._wizard.project
+        project = self._context.project
         mode = self.filter_box.currentData() or FILTER_ALL
         if mode == FILTER_UNLABELLED:
             return project.unlabelled()
@@ -476,7 +477,7 @@ class LabellingPage(QWizardPage):
         self._on_current(self.view.currentIndex(), None)
 
     def _refresh_side(self) -> None:
-        project = self._wizard.project
+        project = self._context.project
         counts = project.counts()
         total, labelled = len(project.images), len(project.labels)
         rows = [
@@ -501,7 +502,7 @@ class LabellingPage(QWizardPage):
         self.undo_button.setEnabled(project.can_undo)
         self.redo_button.setEnabled(project.can_redo)
         self.next_button.setEnabled(
-            self._wizard.result is not None and bool(project.unlabelled()) and not self._ranking
+            self._context.result is not None and bool(project.unlabelled()) and not self._ranking
         )
         self.completeChanged.emit()
 
@@ -516,7 +517,7 @@ class LabellingPage(QWizardPage):
             self.preview.setText("No image")
             self.preview_caption.setText("")
             return
-        project = self._wizard.project
+        project = self._context.project
         label = project.label_of(path)
         if label is None:
             caption = "<i>unlabelled</i>"
@@ -524,7 +525,7 @@ class LabellingPage(QWizardPage):
             cls = next(c for c in project.classes if c.name == label)
             caption = f"{swatch_html(cls.color, cls.key)} <b>{label}</b>"
         self.preview_caption.setText(f"{caption} &nbsp; {path.name}")
-        image = self._wizard.previews.get(path)
+        image = self._context.previews.get(path)
         if image is None:
             self.preview.setText("Loading…")
         elif image.isNull():
@@ -545,14 +546,14 @@ class LabellingPage(QWizardPage):
 
     def rank_by_uncertainty(self):
         """Predict the unlabelled images with the trained model; least certain shown first."""
-        result = self._wizard.result
-        unlabelled = self._wizard.project.unlabelled()
+        result = self._context.result
+        unlabelled = self._context.project.unlabelled()
         if result is None or not unlabelled or self._ranking:
             return None
         from crystalview.models.bundle import LoadedModel
 
         loaded = LoadedModel(copy.deepcopy(result.model), result.manifest, Path("trained"))
-        worker = self._wizard.pool.submit(
+        worker = self._context.pool.submit(
             lambda cancel: predict_probabilities(loaded, unlabelled, cancel),
             "Ranking unlabelled images",
             report_errors=False,
@@ -570,7 +571,7 @@ class LabellingPage(QWizardPage):
 
     def _on_ranked(self, probabilities: dict[Path, list[float]]) -> None:
         self._suggested = self._one_per_group_first(
-            self._wizard.project.order_by_uncertainty(probabilities)
+            self._context.project.order_by_uncertainty(probabilities)
         )
         self._fill_filters()
         self.set_filter(FILTER_SUGGESTED)
@@ -587,10 +588,10 @@ class LabellingPage(QWizardPage):
         """Group near-identical images on a worker; the result shows in counts and a filter."""
         from crystalview.training.groups import find_duplicates
 
-        paths = list(self._wizard.project.images)
+        paths = list(self._context.project.images)
         if not paths or self._duplicates_worker is not None:
             return None
-        worker = self._wizard.pool.submit(
+        worker = self._context.pool.submit(
             lambda cancel: find_duplicates(paths, cancel),
             "Finding duplicates",
             report_errors=False,
@@ -626,7 +627,7 @@ class LabellingPage(QWizardPage):
     def duplicate_paths(self) -> list[Path]:
         """Images that have a near-duplicate, group by group (largest groups first)."""
         members: dict[int, list[Path]] = {}
-        for path in self._wizard.project.images:
+        for path in self._context.project.images:
             if path in self._group_of:
                 members.setdefault(self._group_of[path], []).append(path)
         groups = sorted((m for m in members.values() if len(m) > 1), key=len, reverse=True)
@@ -636,7 +637,7 @@ class LabellingPage(QWizardPage):
         """``ranked`` with each group's first image before twins (of it or of labelled images)."""
         if not self._group_of:
             return ranked
-        labelled = self._wizard.project.labels
+        labelled = self._context.project.labels
         seen = {g for p, g in self._group_of.items() if p in labelled}
         first, later = [], []
         for path in ranked:

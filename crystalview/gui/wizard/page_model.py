@@ -38,7 +38,7 @@ from crystalview.training import STRATEGIES, STRATEGY_HELP, TrainingConfig, defa
 from crystalview.training.config import RECOMMENDED
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,9 @@ def base_choices() -> list[BaseChoice]:
 class ModelPage(QWizardPage):
     """Choose base, strategy, augmentation and the training schedule."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._choices: list[BaseChoice] = []
         self._modality_guessed = False
         self.setTitle("4 · Model and strategy")
@@ -268,7 +268,7 @@ class ModelPage(QWizardPage):
         """Diffraction or real space, from the first images' metadata (SAED → diffraction)."""
         from crystalview.training.data import sniff_modality
 
-        samples, _ = self._wizard.project.samples()
+        samples, _ = self._context.project.samples()
         self.set_modality(sniff_modality(samples) if samples else "unknown")
 
     # -- choices ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from crystalview.gui.wizard.keys import enter_acts_here
 from crystalview.gui.wizard.widgets import GOOD_STYLE, message_label, set_message
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,9 @@ def suggested_name(project_path: Path | None, class_names: list[str]) -> str:
 class SavePage(QWizardPage):
     """Name, model card preview, Save; then the saved file's path."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
         self._saved_for = None
         self.setTitle("7 · Save")
         self.setSubTitle(
@@ -79,7 +79,7 @@ class SavePage(QWizardPage):
         layout.addWidget(self.saved_label)
 
     def initializePage(self) -> None:
-        result = self._wizard.result
+        result = self._context.result
         if result is None:
             return
         if self._saved_for is not result:
@@ -87,7 +87,7 @@ class SavePage(QWizardPage):
             self.save_button.setEnabled(True)
         if not self.name_edit.text():
             self.name_edit.setText(
-                suggested_name(self._wizard.project.path, list(result.class_names))
+                suggested_name(self._context.project.path, list(result.class_names))
             )
         self._update_card()
 
@@ -95,13 +95,13 @@ class SavePage(QWizardPage):
         """Going back keeps the name."""
 
     def _named_result(self):
-        result = self._wizard.result
+        result = self._context.result
         name = self.name_edit.text().strip() or "my-model"
         result.manifest = dataclasses.replace(result.manifest, name=name)
         return result
 
     def _update_card(self) -> None:
-        if self._wizard.result is None:
+        if self._context.result is None:
             return
         from crystalview.training import model_card
 
@@ -109,7 +109,7 @@ class SavePage(QWizardPage):
 
     def save(self) -> Path | None:
         """Save the trained model under a versioned name; returns its path."""
-        if self._wizard.result is None:
+        if self._context.result is None:
             return None
         from crystalview.training import save_trained_model
 
@@ -120,7 +120,7 @@ class SavePage(QWizardPage):
             QMessageBox.warning(self, "Cannot save the model", str(error))
             return None
         self._saved_for = result
-        self._wizard.saved_path = path
+        self._context.saved_path = path
         set_message(
             self.saved_label,
             f"Saved as <b>{path.stem}</b> in {path.parent}.<br>It is in the model list now: "
@@ -129,9 +129,9 @@ class SavePage(QWizardPage):
         )
         self.save_button.setEnabled(False)
         log.info("saved fine-tuned model %s", path)
-        self._wizard.model_saved.emit(path)
+        self._context.model_saved.emit(path)
         self.completeChanged.emit()
         return path
 
     def isComplete(self) -> bool:
-        return self._saved_for is not None and self._saved_for is self._wizard.result
+        return self._saved_for is not None and self._saved_for is self._context.result

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QVBoxLayout,
+    QWizard,
     QWizardPage,
 )
 
@@ -38,7 +39,8 @@ from crystalview.training import EpochMetrics, TrainingConfig
 from crystalview.training.config import RECOMMENDED
 
 if TYPE_CHECKING:
-    from crystalview.gui.wizard.wizard import FineTuneWizard
+    from crystalview.gui.wizard.context import WizardContext
+    from crystalview.gui.wizard.page_model import ModelPage
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +126,10 @@ def run_training(samples, class_names, config: TrainingConfig, cancel: CancelTok
 class TrainingPage(QWizardPage):
     """Runs the training and draws its loss and accuracy curves as epochs finish."""
 
-    def __init__(self, wizard: FineTuneWizard):
+    def __init__(self, context: WizardContext, model_page: ModelPage):
         super().__init__()
-        self._wizard = wizard
+        self._context = context
+        self._model_page = model_page  # the settings a run trains with
         self._worker = None
         self._token: CancelToken | None = None
         self._history: list[EpochMetrics] = []
@@ -186,7 +189,7 @@ class TrainingPage(QWizardPage):
         if self.running:
             return
         # train again when the settings or the labels changed since the last run
-        if self._wizard.result is None or self._wizard.result_key != self._run_key():
+        if self._context.result is None or self._context.result_key != self._run_key():
             self.start_training()
         else:
             self._update_buttons()
@@ -196,12 +199,12 @@ class TrainingPage(QWizardPage):
         self.cancel_training()
 
     def isComplete(self) -> bool:
-        return self._wizard.result is not None and not self.running
+        return self._context.result is not None and not self.running
 
     def _run_key(self) -> tuple:
         """What a run depends on: the settings, the labelled images and the class names."""
-        samples, names = self._wizard.project.samples()
-        return self._wizard.model_page.config(), samples, names
+        samples, names = self._context.project.samples()
+        return self._model_page.config(), samples, names
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -210,8 +213,8 @@ class TrainingPage(QWizardPage):
             return
         key = self._run_key()
         config, samples, names = key
-        self._wizard.result = None
-        self._wizard.result_key = None
+        self._context.result = None
+        self._context.result_key = None
         self._history = []
         self._trial = ""
         self._redraw()
@@ -220,7 +223,7 @@ class TrainingPage(QWizardPage):
         self._started = time.monotonic()
         self._first_batch = None
         self._epoch_progress = None
-        worker = self._wizard.pool.submit(
+        worker = self._context.pool.submit(
             lambda _worker_token: run_training(samples, names, config, token),
             "Training",
             report_errors=False,
@@ -249,7 +252,7 @@ class TrainingPage(QWizardPage):
         else:
             self.status_label.setText(
                 f"Training <b>{len(samples)}</b> images of {len(names)} classes from "
-                f"<b>{self._wizard.model_page.current_choice().text}</b>, strategy "
+                f"<b>{self._model_page.current_choice().text}</b>, strategy "
                 f"<b>{config.strategy}</b>, up to {config.epochs} epochs."
             )
         self._update_buttons()
@@ -302,8 +305,8 @@ class TrainingPage(QWizardPage):
         self.val_acc.setData(epochs, [m.val_acc for m in self._history])
 
     def _on_result(self, result, key: tuple) -> None:
-        self._wizard.result = result
-        self._wizard.result_key = key
+        self._context.result = result
+        self._context.result_key = key
         elapsed = format_seconds(result.train_seconds)
         if result.cancelled:
             text = (
@@ -334,7 +337,7 @@ class TrainingPage(QWizardPage):
             self.progress_bar.setValue(1)
         self.step_label.setText("Cancelled" if result.cancelled else "Done")
         self.time_label.setText("")
-        self._wizard.training_finished.emit(result)
+        self._context.training_finished.emit(result)
 
     def _on_error(self, error: Exception, details: str) -> None:
         if isinstance(error, CrystalViewError):
@@ -346,7 +349,7 @@ class TrainingPage(QWizardPage):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.step_label.setText("Failed")
-        if not self._wizard._closing:
+        if not self._context.closing:
             box = QMessageBox(QMessageBox.Icon.Warning, "Training failed", message, parent=self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.setModal(False)
@@ -383,6 +386,7 @@ class TrainingPage(QWizardPage):
     def _update_buttons(self) -> None:
         self.cancel_button.setEnabled(self.running)
         self.again_button.setEnabled(not self.running)
-        back = self._wizard.button(self._wizard.WizardButton.BackButton)
-        if self._wizard.currentPage() is self:
+        wizard = self.wizard()
+        if wizard is not None and wizard.currentPage() is self:
+            back = wizard.button(QWizard.WizardButton.BackButton)
             back.setEnabled(not self.running)

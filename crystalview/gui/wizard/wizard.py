@@ -34,6 +34,9 @@ IMAGES, CLASSES, LABELLING, MODEL, TRAINING, EVALUATION, SAVE = range(7)
 class FineTuneWizard(QWizard):
     """Label images, pick a base model and strategy, train, evaluate and save a model.
 
+    The wizard is the `WizardContext` its pages are given: they see its project, pool, caches,
+    last result and signals, and nothing else of it.
+
     Parameters
     ----------
     open_images
@@ -89,7 +92,7 @@ class FineTuneWizard(QWizard):
         self.classes_page = ClassesPage(self)
         self.labelling_page = LabellingPage(self)
         self.model_page = ModelPage(self)
-        self.training_page = TrainingPage(self)
+        self.training_page = TrainingPage(self, self.model_page)
         self.evaluation_page = EvaluationPage(self)
         self.save_page = SavePage(self)
         for page_id, page in enumerate(
@@ -106,6 +109,11 @@ class FineTuneWizard(QWizard):
             self.setPage(page_id, page)
         if project is not None:
             self.set_project(project)
+
+    @property
+    def closing(self) -> bool:
+        """True once `shutdown` has begun."""
+        return self._closing
 
     # -- the project ------------------------------------------------------------------------------
 
