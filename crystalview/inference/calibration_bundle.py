@@ -36,7 +36,7 @@ from crystalview.models.safe_zip import open_checked_zip, read_member
 CALIBRATION_SEED = 5001
 CALIBRATION_REGIME = "heldout"
 DEFAULT_CALIBRATION_PATTERNS = 1500
-# Pattern side the built-in models were trained at (models/training/train_builtin.py).
+# Pattern side the built-in models were trained at (recipes/train_builtin.py).
 SIM_SIZE = {"rings": 256, "spots": 128}
 
 

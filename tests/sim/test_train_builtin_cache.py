@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "models" / "training" / "train_builtin.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "train_builtin.py"
 
 
 @pytest.fixture

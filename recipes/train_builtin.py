@@ -1,7 +1,7 @@
 """Train a built-in SAED model from simulated patterns, evaluate it and write its bundle + card.
 
-    nice .venv/bin/python models/training/train_builtin.py saed-crystal-system
-    nice .venv/bin/python models/training/train_builtin.py saed-zone-lattice
+    nice .venv/bin/python recipes/train_builtin.py saed-crystal-system
+    nice .venv/bin/python recipes/train_builtin.py saed-zone-lattice
 
 Everything is derived from fixed seeds, so the command reproduces the shipped bundle (up to
 floating-point differences of the CPU's BLAS). Training data come from ``regime="train"`` with
@@ -36,7 +36,8 @@ from crystalview.sim.generators import (
     simulate_one,
 )
 
-MODELS_DIR = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = ROOT / "models"
 # Largest random shift of a radial profile along log-radius in training (a change of camera
 # length by up to 6 x 1.3 % at 256 columns).
 PROFILE_SHIFT = 6
@@ -315,9 +316,9 @@ SIMULATED_CONDITIONS: dict[tuple, list[dict]] = {}
 DATA_CACHE: Path | None = None
 # The code a prepared data set depends on: a change to any of it invalidates the cache.
 _DATA_SOURCES = (
-    *sorted((Path(__file__).resolve().parents[2] / "crystalview" / "sim").glob("*.py")),
-    Path(__file__).resolve().parents[2] / "crystalview" / "inference" / "diffraction.py",
-    Path(__file__).resolve().parents[2] / "crystalview" / "inference" / "preprocess.py",
+    *sorted((ROOT / "crystalview" / "sim").glob("*.py")),
+    ROOT / "crystalview" / "inference" / "diffraction.py",
+    ROOT / "crystalview" / "inference" / "preprocess.py",
 )
 
 
@@ -588,7 +589,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "",
         "## Training command",
         "```",
-        f"nice .venv/bin/python models/training/train_builtin.py {name}" + _overrides(report),
+        f"nice .venv/bin/python recipes/train_builtin.py {name}" + _overrides(report),
         "```",
         f"CPU training time (simulation + training + evaluation): "
         f"{report['seconds_total'] / 60:.1f} min on {report['cpu']}, of which simulation "
@@ -925,7 +926,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "workers": args.workers,
         "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "command": f"nice .venv/bin/python models/training/train_builtin.py {args.name}",
+        "command": f"nice .venv/bin/python recipes/train_builtin.py {args.name}",
     }
     manifest = make_manifest(
         args.name,
