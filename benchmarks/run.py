@@ -4,11 +4,11 @@ Usage::
 
     python benchmarks/run.py [--quick] [--only inference --only gui ...] [--json FILE]
 
-Each area (``inference``, ``cam``, ``finetune``, ``gui``) is a separate script run in a fresh
-interpreter: peak-memory figures then describe that area alone, torch's thread pool and oneDNN's
-kernel caches start cold for every area the same way, and a crash in one area does not hide the
-others' figures. Every ratio's baseline is measured inside the same area run, alternating with
-the candidate, so machine load drifts affect both sides alike.
+Each area (``inference``, ``cam``, ``finetune``, ``gui``, ``batch``) is a separate script run
+in a fresh interpreter: peak-memory figures then describe that area alone, torch's thread pool
+and oneDNN's kernel caches start cold for every area the same way, and a crash in one area does
+not hide the others' figures. Every ratio's baseline is measured inside the same area run,
+alternating with the candidate, so machine load drifts affect both sides alike.
 
 Human-readable detail is printed as the areas run; the last block is one ``name: value`` line
 per figure, in a fixed order, for scripts to parse (``nan`` when an area failed).
@@ -49,7 +49,21 @@ AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
             "load_stall_max_ms",
         ),
     ),
+    "batch": (
+        "bench_batch.py",
+        (
+            "cluster_speedup",
+            "cluster_efficiency",
+            "rss_growth",
+            "region_throughput",
+            "region_compressed_throughput",
+        ),
+    ),
 }
+
+# Areas that need longer than the others: batch classifies 400 files twice (serially and on a
+# 2-process Dask cluster) and images up to 16384², each in a fresh process.
+TIMEOUT_FACTOR: dict[str, float] = {"batch": 3.0}
 
 # figure -> (comparison, target) from the performance issue; shown in the detail, not parsed.
 TARGETS: dict[str, tuple[str, float]] = {
@@ -65,6 +79,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "open_ratio": ("<=", 1.5),
     "torch_loaded_at_startup": ("<=", 0.0),
     "load_stall_max_ms": ("<=", 50.0),
+    "rss_growth": ("<=", 1.30),
+    "region_throughput": (">=", 0.8),
 }
 
 _FIGURE = re.compile(r"^([a-z][a-z0-9_]*): (-?[0-9.]+(?:e[-+]?[0-9]+)?|nan|inf)$")
@@ -158,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write machine and figures to FILE")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per area (default 600, quick 240)"
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per area (default 600, quick 240; batch three times that)",
     )
     args = parser.parse_args(argv)
     timeout_s = args.timeout or (240.0 if args.quick else 600.0)
@@ -172,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, float] = {}
     area_seconds: dict[str, float] = {}
     for area in areas:
-        found, area_seconds[area] = run_area(area, args.quick, timeout_s)
+        area_timeout = timeout_s * TIMEOUT_FACTOR.get(area, 1.0)
+        found, area_seconds[area] = run_area(area, args.quick, area_timeout)
         figures.update(found)
     machine["load_average_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     total_s = time.perf_counter() - started

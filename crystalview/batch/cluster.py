@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from crystalview.batch.cam_maps import CamPlace
 from crystalview.batch.records import FileRecord, error_record
 from crystalview.batch.worker import ModelReference, classify_batch
 from crystalview.core.errors import CrystalViewError
@@ -96,14 +97,20 @@ def classify_on_cluster(
     files_per_batch: int,
     torch_threads: int | None,
     model_name: str = "",
+    places: dict[str, CamPlace] | None = None,
 ) -> Iterator[list[FileRecord]]:
-    """Yield the records of each batch as it finishes, in completion order."""
+    """Yield the records of each batch as it finishes, in completion order.
+
+    ``places`` (by path) makes the workers write each file's heat map there (``--cam-dir``):
+    the folder must be one the workers can write to (shared storage on a real cluster).
+    """
     from distributed import as_completed
 
     futures = {}
     for batch in batches_of(files, files_per_batch):
+        batch_places = [places.get(p) for p in batch] if places is not None else None
         future = client.submit(
-            classify_batch, reference, batch, settings, torch_threads, pure=False
+            classify_batch, reference, batch, settings, torch_threads, batch_places, pure=False
         )
         futures[future] = batch
     try:

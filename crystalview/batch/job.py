@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from crystalview.batch.cam_maps import CamPlace, existing_outputs, plan_cam_places
 from crystalview.batch.progress import BatchProgress
 from crystalview.batch.records import FileRecord, error_record, result_columns
 from crystalview.batch.resume import finished_paths, remaining
@@ -25,6 +26,8 @@ class BatchOptions:
 
     ``shard`` is ``(I, N)`` or None; ``workers`` starts a local Dask cluster of that many
     processes and ``scheduler`` uses an existing one (both None: in this process).
+    ``cam_dir`` also writes each answered file's heat map there, from the process that
+    classified it (`crystalview.batch.cam_maps`).
     """
 
     out: Path | None = None
@@ -34,29 +37,40 @@ class BatchOptions:
     workers: int | None = None
     scheduler: str | None = None
     files_per_batch: int = 8
+    cam_dir: Path | None = None
 
 
 @dataclass
 class BatchSummary:
-    """What a job did: the records it wrote, and how many files earlier runs had done."""
+    """What a job did: the records it wrote, how many files earlier runs had done, and the
+    heat-map files of earlier runs it was asked to write again (they are replaced)."""
 
     records: list[FileRecord] = field(default_factory=list)
     skipped: int = 0
+    replaced_maps: list[Path] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
         return sum(1 for r in self.records if not r.ok)
 
 
-def plan_files(paths: list[Path], shard: tuple[int, int] | None) -> tuple[list[Path], list]:
-    """The image files under ``paths`` (this shard's part only) and the discovery errors."""
+def plan_files(
+    paths: list[Path], shard: tuple[int, int] | None, cam_dir: Path | None = None
+) -> tuple[list[Path], list, dict[str, CamPlace] | None]:
+    """The image files under ``paths`` (this shard's part only), the discovery errors, and
+    where each file's heat map goes when ``cam_dir`` is given.
+
+    Map names are planned over all files, before the shard is taken, so the parts of a job
+    array name their maps as one run would.
+    """
     from crystalview.io import find_images
 
     discovery = find_images(paths)
     files = list(discovery.files)
+    places = plan_cam_places(cam_dir, paths, files) if cam_dir is not None else None
     if shard is not None:
         files = take_shard(files, *shard)
-    return files, list(discovery.errors)
+    return files, list(discovery.errors), places
 
 
 def run_batch(
@@ -66,23 +80,23 @@ def run_batch(
     settings,
     options: BatchOptions,
     stdout: TextIO | None = None,
-    after_file: Callable[[FileRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> BatchSummary:
     """Classify every image under ``paths`` and stream the records into the sinks.
 
     ``loaded`` is the model as the client loaded it (for its classes, and for the serial run);
-    ``model_text`` is what the user named (workers load it themselves). ``after_file`` runs in
-    this process for each new answered record of a serial run (the CAM hook); it may set the
-    record's ``error``. ``on_progress`` receives files done, rate and time left.
+    ``model_text`` is what the user named (workers load it themselves). ``on_progress``
+    receives files done, rate and time left.
     """
     class_names = list(loaded.manifest.classes)
-    files, discovery_errors = plan_files(paths, options.shard)
+    files, discovery_errors, places = plan_files(paths, options.shard, options.cam_dir)
     done_before: set[str] = set()
     if options.resume and options.out is not None:
         done_before = finished_paths(options.out, result_columns(class_names), options.jsonl)
     todo = remaining(files, done_before)
     summary = BatchSummary(skipped=len(files) - len(todo))
+    if places is not None:
+        summary.replaced_maps = existing_outputs([places[str(p)] for p in todo])
     progress = BatchProgress(len(todo), on_progress, summary.skipped)
     sink = ResultSink(
         options.out,
@@ -96,9 +110,9 @@ def run_batch(
         errors = [error_record(p, str(m), loaded.name) for p, m in discovery_errors]
         summary.records += sink.add(errors)
         if options.workers is None and options.scheduler is None:
-            batches = _serial_batches(loaded, todo, settings, after_file)
+            batches = _serial_batches(loaded, todo, settings, places)
         else:
-            batches = _cluster_batches(loaded, model_text, todo, settings, options)
+            batches = _cluster_batches(loaded, model_text, todo, settings, options, places)
         for batch in batches:
             summary.records += sink.add(batch)
             progress.advance(len(batch))
@@ -107,24 +121,29 @@ def run_batch(
     return summary
 
 
-def _serial_batches(loaded, files, settings, after_file):
-    from crystalview.batch.worker import classify_file
+def _serial_batches(loaded, files, settings, places):
+    from crystalview.batch.worker import classify_and_map
     from crystalview.inference.predict import make_runner
 
     runner = make_runner(loaded, settings)
     for path in files:
-        record = classify_file(loaded, runner, path, settings)
-        if record.ok and after_file is not None:
-            after_file(record)
-        yield [record]
+        place = places.get(str(path)) if places is not None else None
+        yield [classify_and_map(loaded, runner, path, settings, place)]
 
 
-def _cluster_batches(loaded, model_text, files, settings, options):
+def _cluster_batches(loaded, model_text, files, settings, options, places):
     from crystalview.batch.cluster import classify_on_cluster, open_client
     from crystalview.batch.worker import ModelReference
 
     reference = ModelReference.of(model_text)
     with open_client(options.workers, options.scheduler) as (client, threads):
         yield from classify_on_cluster(
-            client, reference, files, settings, options.files_per_batch, threads, loaded.name
+            client,
+            reference,
+            files,
+            settings,
+            options.files_per_batch,
+            threads,
+            loaded.name,
+            places,
         )

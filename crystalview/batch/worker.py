@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from crystalview.batch.cam_maps import CamPlace
 from crystalview.batch.records import FileRecord, error_record, record_from_prediction
 
 _lock = threading.Lock()
@@ -65,6 +66,23 @@ def classify_file(loaded, runner, path: Path, settings) -> FileRecord:
     return record_from_prediction(path, prediction, str(micrograph.modality))
 
 
+def classify_and_map(loaded, runner, path: Path, settings, place: CamPlace | None) -> FileRecord:
+    """`classify_file`, then the heat map of the answer when ``place`` says where it goes.
+
+    A map that fails turns the record into an error (the file is redone on ``--resume``).
+    """
+    from crystalview.batch.cam_maps import write_cam
+    from crystalview.core.errors import CrystalViewError
+
+    record = classify_file(loaded, runner, path, settings)
+    if record.ok and place is not None:
+        try:
+            write_cam(loaded, settings, path, record.label, place)
+        except (CrystalViewError, OSError, ValueError, MemoryError, RuntimeError) as error:
+            record.error = f"class-activation map failed: {error}"
+    return record
+
+
 def _worker_threads() -> int:
     """Cores this worker process was given: its Dask thread count, else its CPU affinity."""
     try:
@@ -96,15 +114,26 @@ def _model_for(reference: ModelReference, settings, torch_threads: int | None):
 
 
 def classify_batch(
-    reference: ModelReference, paths: list[str], settings, torch_threads: int | None = None
+    reference: ModelReference,
+    paths: list[str],
+    settings,
+    torch_threads: int | None = None,
+    places: list[CamPlace | None] | None = None,
 ) -> list[FileRecord]:
     """The records of ``paths``, in order (the Dask task; also usable in-process).
 
     ``torch_threads`` None uses the cores the worker was given (``dask worker --nthreads``).
+    ``places``, one per path, says where each heat map goes (``--cam-dir``); None: no maps.
     """
+    places = places if places is not None else [None] * len(paths)
+    if len(places) != len(paths):
+        raise ValueError(f"{len(places)} heat-map places for {len(paths)} files")
     with _lock:
         loaded, runner = _model_for(reference, settings, torch_threads)
-        return [classify_file(loaded, runner, Path(p), settings) for p in paths]
+        return [
+            classify_and_map(loaded, runner, Path(p), settings, place)
+            for p, place in zip(paths, places, strict=True)
+        ]
 
 
 def process_id() -> int:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from crystalview.cli.output_names import MirroredNames
+from crystalview.batch.output_names import MirroredNames
 from crystalview.cli.progress_bar import TerminalProgress
 from crystalview.core.errors import CrystalViewError, about
 from crystalview.inference.settings import DEVICES
@@ -95,13 +95,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="files per Dask task (default 8)",
     )
-    # CAM hook: heat maps of the predicted class, written by the CAM package when it is present.
+    # Heat maps of the predicted class, made by the process that classified the file.
     parser.add_argument(
         "--cam-dir",
         type=Path,
         default=None,
         help="also write a class-activation map (TIFF + PNG overlay) per image into this folder "
-        "(sub-folders of the inputs are mirrored there, so same-named files never collide)",
+        "(sub-folders of the inputs are mirrored there, so same-named files never collide); "
+        "with --workers/--scheduler the workers write the maps, so on a cluster it must be a "
+        "folder every worker can write to",
     )
 
 
@@ -167,25 +169,12 @@ def combine_by_folder(results, unsure_below: float) -> list[tuple[Path, object]]
     return verdicts
 
 
-def _write_cam(args: argparse.Namespace, loaded, settings, path: Path, label: str, names) -> None:
-    """CAM hook (owned by the CAM package): heat map of the predicted class for one file."""
-    try:
-        from crystalview.cam import compute_cam
-        from crystalview.cam.export import write_cam_outputs
-    except ImportError as error:
-        raise CrystalViewError(f"class-activation maps are not available ({error})") from error
-    from crystalview.core.progress import run_to_completion
-    from crystalview.io import open_image
-    from crystalview.measure.calibration import apply_stored_scale
-
-    micrograph = open_image(path)
-    apply_stored_scale(micrograph)  # the same pixel size the classification used
-    cam = run_to_completion(compute_cam(loaded, micrograph, target=label, settings=settings))
-    folder, stem = names.place(path)
-    replaced = [p for p in (folder / f"{stem}_cam.tif", folder / f"{stem}_cam.png") if p.exists()]
+def _report_replaced(replaced: list[Path]) -> None:
+    """Say which heat-map files of an earlier run are (being) replaced, a few by name."""
     if replaced:
-        print(f"crystalview: replacing {', '.join(map(str, replaced))}", file=sys.stderr)
-    write_cam_outputs(folder, stem, micrograph.image, cam.heatmap, micrograph, method=cam.method)
+        shown = ", ".join(map(str, replaced[:4]))
+        more = f" and {len(replaced) - 4} more" if len(replaced) > 4 else ""
+        print(f"crystalview: replacing {shown}{more}", file=sys.stderr)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -203,10 +192,6 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.resume and args.out is None:
         raise CrystalViewError("--resume needs --out: the CSV file to continue")
     on_cluster = args.workers is not None or args.scheduler is not None
-    if on_cluster and args.cam_dir is not None:
-        raise CrystalViewError(
-            "--cam-dir runs in this process only; leave out --workers/--scheduler"
-        )
     if args.per_folder:
         batch_flags = ("resume", "shard", "workers", "scheduler", "jsonl")
         given = [f"--{name}" for name in batch_flags if getattr(args, name) not in (None, False)]
@@ -266,25 +251,15 @@ def _run_files(args: argparse.Namespace, loaded, settings, shard) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         files_per_batch=args.files_per_batch,
+        cam_dir=args.cam_dir,
     )
-    after_file = None
-    if args.cam_dir is not None:
-        cam_names = MirroredNames(args.cam_dir, args.paths)
-
-        def after_file(record) -> None:
-            try:
-                _write_cam(args, loaded, settings, Path(record.path), record.label, cam_names)
-            except (CrystalViewError, OSError, ValueError) as error:
-                record.error = f"class-activation map failed: {error}"
-
     stdout = sys.stdout if args.out is None and not args.json else None
     bar = TerminalProgress("classify")
     try:
-        summary = run_batch(
-            loaded, args.model, args.paths, settings, options, stdout, after_file, bar
-        )
+        summary = run_batch(loaded, args.model, args.paths, settings, options, stdout, bar)
     finally:
         bar.close()
+    _report_replaced(summary.replaced_maps)
     for record in summary.records:
         if not record.ok:
             print(f"crystalview: {about(Path(record.path), record.error)}", file=sys.stderr)
@@ -299,6 +274,7 @@ def _run_files(args: argparse.Namespace, loaded, settings, shard) -> int:
 
 def _run_per_folder(args: argparse.Namespace, loaded, settings) -> int:
     """One combined verdict per folder, written when the whole run is done."""
+    from crystalview.batch.cam_maps import CamPlace, existing_outputs, write_cam
     from crystalview.inference.predict import predict_paths
     from crystalview.inference.status import unsure_threshold
 
@@ -322,10 +298,12 @@ def _run_per_folder(args: argparse.Namespace, loaded, settings) -> int:
             result = event.partial
             if result is None:
                 continue
-            if result.prediction is not None and args.cam_dir is not None:
+            if result.prediction is not None and cam_names is not None:
+                folder, stem = cam_names.place(result.path)
+                place = CamPlace(str(folder), stem)
+                _report_replaced(existing_outputs([place]))
                 try:
-                    label = result.prediction.label
-                    _write_cam(args, loaded, settings, result.path, label, cam_names)
+                    write_cam(loaded, settings, result.path, result.prediction.label, place)
                 except (CrystalViewError, OSError, ValueError) as error:
                     result.error = f"class-activation map failed: {error}"
             if result.prediction is None or result.error:

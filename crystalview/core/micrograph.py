@@ -81,6 +81,10 @@ class Micrograph:
         Position of this image inside its file and how many the file holds.
     metadata
         Raw vendor metadata as a nested dict, for the metadata browser.
+    downsampled
+        One pixel of ``data`` spans this many pixels of the file along each axis: above 1 for
+        a mosaic larger than memory shown reduced (`crystalview.io.reduced`); pixel sizes are
+        those of ``data``.
     """
 
     data: np.ndarray
@@ -97,6 +101,7 @@ class Micrograph:
     color: np.ndarray | None = None
     pixel_size_y: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    downsampled: float = 1.0
 
     def __post_init__(self) -> None:
         if self.data.ndim not in (2, 3):

@@ -112,6 +112,13 @@ class ImageViewer(QWidget):
         self.frame_label = QLabel()
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reduced_notice = QLabel()
+        self.reduced_notice.setObjectName("reducedNotice")
+        self.reduced_notice.setWordWrap(True)
+        self.reduced_notice.setStyleSheet(
+            "#reducedNotice { background: #5c4a00; color: #fff3c4; padding: 4px 8px; }"
+        )
+        self.reduced_notice.hide()
 
         controls = QHBoxLayout()
         controls.addWidget(self.fit_button)
@@ -127,6 +134,7 @@ class ImageViewer(QWidget):
         image_row.addWidget(self.histogram)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.reduced_notice)
         layout.addLayout(image_row, 1)
         layout.addLayout(controls)
         layout.addWidget(self.readout)
@@ -144,6 +152,7 @@ class ImageViewer(QWidget):
         self.micrograph = micrograph
         self.frame_index = 0
         self.readout.setText(" ")  # the old read-out described another image
+        self._show_reduced_notice(micrograph)
         if micrograph is None:
             self._frame_raw = None
             self.image_item.clear()
@@ -160,6 +169,23 @@ class ImageViewer(QWidget):
         self.auto_contrast()
         self.scale_bar.set_calibration(micrograph.pixel_size, micrograph.pixel_unit)
         self.fit()
+
+    def _show_reduced_notice(self, micrograph: Micrograph | None) -> None:
+        """A banner over an image shown at reduced resolution (a mosaic larger than memory)."""
+        factor = micrograph.downsampled if micrograph is not None else 1.0
+        if factor <= 1.0:
+            self.reduced_notice.hide()
+            return
+        from crystalview.io.reduced import full_shape
+
+        height, width = full_shape(micrograph)
+        self.reduced_notice.setText(
+            f"Shown at reduced resolution (1/{factor:.3g}): the file's {width:,} × {height:,} "
+            "pixels do not fit the memory budget (Preferences). The scale bar and measurements "
+            "are right; classification and heat maps here use this reduced picture, "
+            "'crystalview classify' reads the file at full resolution."
+        )
+        self.reduced_notice.show()
 
     def set_frame(self, index: int) -> None:
         """Show frame ``index`` of a stack, keeping the current levels."""
@@ -315,8 +341,9 @@ class ImageViewer(QWidget):
         if not (0 <= row < height and 0 <= col < width):
             return ""
         value = self._frame_raw[row, col]
-        text = f"x {col}  y {row}"
         m = self.micrograph
+        # a picture shown reduced reads out the file's own pixel coordinates
+        text = f"x {int(col * m.downsampled)}  y {int(row * m.downsampled)}"
         if m.pixel_size is not None:
             reciprocal = m.pixel_unit == "1/nm"
             pos_x = format_length(float(f"{col * m.pixel_size:.4g}"), reciprocal)

@@ -1,25 +1,25 @@
 """Tiled prediction of TIFF/BigTIFF images larger than memory, reading one strip at a time.
 
-`predict_path` reads an image whole when it fits the memory budget; otherwise, for an
-uncompressed TIFF or BigTIFF whose pixels lie contiguous in the file (what microscope stitching
-software and ``tifffile.imwrite`` write by default), it never holds more than one strip of tile
-rows: intensity levels come from the same every-n-th-pixel sample the in-memory path uses
-(read strip by strip), then each strip of tiles is normalised with those image-wide levels, cut
-and classified. The tiles and the normalisation are therefore exactly those of the in-memory
-path, so the answers are the same; the probability map is kept at tile resolution (one value
-per tile per class, ``tile_probabilities``), never per pixel. Pages are read with plain file
-reads, not a memory map, so the process's RSS stays at one strip whatever the image's size.
+An image is read whole when it fits the memory budget; otherwise, for a grey TIFF or BigTIFF
+(contiguous, or strips/tiles compressed with zlib, LZW, …: `crystalview.io.tiff_regions`), it
+never holds more than one strip of tile rows: intensity levels come from the same
+every-n-th-pixel sample the in-memory path uses (read strip by strip), then each strip of tiles
+is normalised with those image-wide levels, cut and classified. The tiles and the
+normalisation are therefore exactly those of the in-memory path, so the answers are the same;
+the probability map is kept at tile resolution (one value per tile per class,
+``tile_probabilities``), never per pixel, so the process's RSS stays at one strip whatever the
+image's size.
 
-Limits: compressed or non-contiguous TIFFs, colour TIFFs, and images that would have to be
-resampled to the model's pixel size (or to a ``--tile-size`` other than the model's input) are
-refused with a message saying so.
+Limits: colour or multi-page TIFFs, compressions tifffile cannot decode segment by segment,
+and images that would have to be resampled to the model's pixel size (or to a
+``--tile-size`` other than the model's input) are not read by region (the last with a
+message saying so).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from crystalview.inference.preprocess import (
     sample_positions,
 )
 from crystalview.inference.runner import BatchRunner
+from crystalview.io.tiff_regions import RegionImage, locate_region_image, strided_read
 
 WORKING_COPIES = 6
 """Bytes per stored byte an in-memory prediction needs (float32 copy, tiles, original)."""
@@ -44,80 +45,17 @@ STRIP_BYTES = 64 << 20
 """Largest normalised strip (float32) held at once; a quarter of the budget if that is less."""
 
 
-@dataclass(frozen=True)
-class ContiguousImage:
-    """Where a TIFF's single grey image lies in the file: offset, shape, dtype."""
-
-    path: Path
-    offset: int
-    shape: tuple[int, int]
-    dtype: np.dtype
-    pixel_size: float | None
-    pixel_unit: str | None
-    modality: str
-
-    @property
-    def nbytes(self) -> int:
-        return self.shape[0] * self.shape[1] * self.dtype.itemsize
-
-    def read_rows(self, start: int, stop: int, step: int = 1) -> np.ndarray:
-        """Rows ``start:stop`` (every ``step``-th) as a new in-memory array."""
-        width = self.shape[1]
-        row_bytes = width * self.dtype.itemsize
-        rows = range(start, min(stop, self.shape[0]), step)
-        out = np.empty((len(rows), width), dtype=self.dtype)
-        with open(self.path, "rb") as handle:
-            if step == 1:
-                handle.seek(self.offset + start * row_bytes)
-                handle.readinto(memoryview(out).cast("B"))
-            else:
-                for i, row in enumerate(rows):
-                    handle.seek(self.offset + row * row_bytes)
-                    handle.readinto(memoryview(out[i]).cast("B"))
-        return out
-
-
-def locate_contiguous(path: Path) -> ContiguousImage | None:
-    """The layout of ``path`` when it is a TIFF with one contiguous uncompressed grey image."""
-    import tifffile
-
-    from crystalview.io.tiff import tag_facts
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages.first
-            if len(tif.series) != 1 or page.samplesperpixel != 1 or len(page.shape) != 2:
-                return None
-            if int(page.compression) != 1 or not page.is_contiguous or not page.dataoffsets:
-                return None
-            offset = int(page.dataoffsets[0])
-            shape = (int(page.shape[0]), int(page.shape[1]))
-            dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
-            facts = tag_facts(path, tif)
-    except (tifffile.TiffFileError, ValueError, IndexError, OSError, AttributeError):
-        return None
-    return ContiguousImage(
-        path=path,
-        offset=offset,
-        shape=shape,
-        dtype=dtype,
-        pixel_size=facts.calibration.size,
-        pixel_unit=facts.calibration.unit,
-        modality=str(facts.family) if facts.family is not None else "unknown",
-    )
-
-
-def needs_regions(path: Path, budget_bytes: int) -> ContiguousImage | None:
+def needs_regions(path: Path, budget_bytes: int) -> RegionImage | None:
     """The image's layout when ``path`` should be read by region under ``budget_bytes``."""
     if path.suffix.lower() not in (".tif", ".tiff", ".btf", ".tf8"):
         return None
-    image = locate_contiguous(path)
+    image = locate_region_image(path)
     if image is None or image.nbytes * WORKING_COPIES <= budget_bytes:
         return None
     return image
 
 
-def _levels(image: ContiguousImage, normalization: dict, strip_rows: int):
+def _levels(image: RegionImage, normalization: dict, strip_rows: int):
     """The in-memory path's levels, from the same flat sample, read strip by strip."""
     height, width = image.shape
     step = sample_positions(height * width)
@@ -142,15 +80,14 @@ def _row_chunks(row_starts: np.ndarray, tile: int, max_rows: int) -> list[slice]
     return chunks
 
 
-def _preview(image: ContiguousImage) -> np.ndarray:
+def _preview(image: RegionImage) -> np.ndarray:
     """A strided read of about ``PREVIEW_SIDE``² pixels, for the cheap look at the image."""
-    step = max(1, math.ceil(max(image.shape) / PREVIEW_SIDE))
-    return image.read_rows(0, image.shape[0], step)[:, ::step]
+    return strided_read(image, max(1, math.ceil(max(image.shape) / PREVIEW_SIDE)))
 
 
 def predict_regions(
     loaded,
-    image: ContiguousImage,
+    image: RegionImage,
     settings,
     runner: BatchRunner,
     cancel: CancelToken | None = None,

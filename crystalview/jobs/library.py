@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crystalview.core.errors import CrystalViewError
+from crystalview.core.errors import CrystalViewError, FileTooLargeError
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress
 
@@ -86,7 +86,27 @@ class LoadReport:
 def _default_open(path: Path) -> list[Micrograph]:
     from crystalview.io import open_images
 
-    return _with_stored_scales(open_images(path))
+    try:
+        return _with_stored_scales(open_images(path))
+    except FileTooLargeError as error:
+        return [_open_reduced_or_raise(path, error)]
+
+
+def _open_reduced_or_raise(path: Path, too_large: FileTooLargeError) -> Micrograph:
+    """A TIFF mosaic larger than the budget, at reduced resolution; else the original error."""
+    from crystalview.io.reduced import open_reduced
+
+    if path.suffix.lower() not in (".tif", ".tiff", ".btf", ".tf8"):
+        raise too_large
+    try:
+        micrograph = open_reduced(path)
+    except CrystalViewError:
+        raise too_large from None
+    from crystalview.measure.calibration import apply_stored_scale
+
+    if apply_stored_scale(micrograph) and micrograph.pixel_size is not None:
+        micrograph.pixel_size *= micrograph.downsampled  # a hand-set scale is per file pixel
+    return micrograph
 
 
 def _with_stored_scales(micrographs: list[Micrograph]) -> list[Micrograph]:
@@ -154,7 +174,10 @@ def reload_micrograph(entry: ImageEntry) -> Micrograph:
     from crystalview.io import open_image, open_images
 
     if entry.dataset_index == 0:
-        return _with_stored_scales([open_image(entry.path)])[0]
+        try:
+            return _with_stored_scales([open_image(entry.path)])[0]
+        except FileTooLargeError as error:
+            return _open_reduced_or_raise(entry.path, error)
     micrographs = open_images(entry.path)
     if entry.dataset_index >= len(micrographs):
         raise CrystalViewError(f"{entry.path.name}: image {entry.dataset_index} is gone")

@@ -83,3 +83,47 @@ def test_a_worker_killed_mid_run_still_yields_every_row_once(
     assert sorted(r["path"] for r in rows) == sorted(str(p) for p in files)
     errors = {os.path.basename(r["path"]) for r in rows if r["error"]}
     assert errors == {"broken.tif"}  # the killed worker's batch was retried, not lost
+
+
+def _maps(folder):
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*_cam.*"))}
+
+
+def test_workers_write_the_heat_maps_of_the_serial_run(cluster, image_folder, tiny_model, tmp_path):
+    import numpy as np
+    import tifffile
+
+    base = ["classify", str(image_folder), "--model", str(tiny_model), "--device", "cpu", "--fp32"]
+    serial_maps, dask_maps = tmp_path / "serial-maps", tmp_path / "dask-maps"
+    main([*base, "--out", str(tmp_path / "s.csv"), "--cam-dir", str(serial_maps)])
+    status = main(
+        [*base, "--out", str(tmp_path / "d.csv"), "--cam-dir", str(dask_maps),
+         "--scheduler", cluster.scheduler_address, "--files-per-batch", "3"]
+    )  # fmt: skip
+    assert status == 1  # only the broken file
+    serial, dask = _maps(serial_maps), _maps(dask_maps)
+    # one TIF and one PNG per answered image, in the mirrored sub-folders a/ and b/
+    assert len(serial) == 2 * 16 and set(dask) == set(serial)
+    assert {name.split("/")[0] for name in dask} == {"a", "b"}
+    for name in (n for n in serial if n.endswith(".tif")):
+        np.testing.assert_allclose(
+            tifffile.imread(dask[name]), tifffile.imread(serial[name]), atol=1e-4
+        )
+    rows = read_by_path(tmp_path / "d.csv")
+    assert {os.path.basename(p) for p, r in rows.items() if r["error"]} == {"broken.tif"}
+
+
+def test_a_heat_map_that_cannot_be_written_is_an_error_row(
+    cluster, image_folder, tiny_model, tmp_path
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the map folder should be")
+    status = main(
+        ["classify", str(image_folder / "a"), "--model", str(tiny_model), "--device", "cpu",
+         "--out", str(tmp_path / "r.csv"), "--cam-dir", str(blocked),
+         "--scheduler", cluster.scheduler_address]
+    )  # fmt: skip
+    assert status == 1
+    rows = read_by_path(tmp_path / "r.csv")
+    assert len(rows) == 8
+    assert all(r["error"].startswith("class-activation map failed") for r in rows.values())

@@ -6,8 +6,8 @@ import numpy as np
 import tifffile
 import torch
 
+from crystalview.batch.output_names import MirroredNames
 from crystalview.cli import main
-from crystalview.cli.output_names import MirroredNames
 from crystalview.models.bundle import save_bundle
 from crystalview.models.manifest import ModelManifest
 from crystalview.models.registry import build_model

@@ -1,0 +1,71 @@
+"""Heat maps of a batch run (``classify --cam-dir``), written where the file is classified.
+
+The map of a file is computed right after its classification by the same process and with the
+same loaded model: in this process for a serial run, on the worker for a Dask run, so a cluster
+never ships images or maps back to the client, and each worker writes into the shared output
+folder itself. Where each map goes is decided once, by the client, for the whole file list
+(`plan_cam_places`), so the names (mirrored folders, ``-2`` for a name taken twice) are the
+same whether the files are classified here, on two workers or on two hundred, and do not
+depend on which batch finishes first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crystalview.batch.output_names import MirroredNames
+
+
+@dataclass(frozen=True)
+class CamPlace:
+    """Where one file's heat map goes: ``<folder>/<stem>_cam.tif`` and ``_cam.png``."""
+
+    folder: str
+    stem: str
+
+    def outputs(self) -> list[Path]:
+        folder = Path(self.folder)
+        return [folder / f"{self.stem}_cam.tif", folder / f"{self.stem}_cam.png"]
+
+
+def plan_cam_places(out_dir: Path, inputs: list[Path], files: list[Path]) -> dict[str, CamPlace]:
+    """The place of every file's map, by path; ``files`` in their (sorted) run order.
+
+    Plan over the whole file list, also the files a resumed run skips, so a rerun gives a file
+    the name the first run gave it.
+    """
+    names = MirroredNames(Path(out_dir).resolve(), inputs)
+    places = {}
+    for path in files:
+        folder, stem = names.place(path)
+        places[str(path)] = CamPlace(str(folder), stem)
+    return places
+
+
+def existing_outputs(places: list[CamPlace]) -> list[Path]:
+    """The map files of ``places`` an earlier run left (they will be replaced)."""
+    return [p for place in places for p in place.outputs() if p.exists()]
+
+
+def write_cam(loaded, settings, path: Path, label: str, place: CamPlace) -> None:
+    """Compute and write the heat map of ``label`` for the image at ``path``.
+
+    Raises `CrystalViewError`, `OSError` or `ValueError` when the map cannot be made or written.
+    """
+    from crystalview.core.errors import CrystalViewError
+    from crystalview.core.progress import run_to_completion
+    from crystalview.io import open_image
+    from crystalview.measure.calibration import apply_stored_scale
+
+    try:
+        from crystalview.cam import compute_cam
+        from crystalview.cam.export import write_cam_outputs
+    except ImportError as error:
+        raise CrystalViewError(f"class-activation maps are not available ({error})") from error
+    micrograph = open_image(path)
+    apply_stored_scale(micrograph)  # the same pixel size the classification used
+    cam = run_to_completion(compute_cam(loaded, micrograph, target=label, settings=settings))
+    write_cam_outputs(
+        Path(place.folder), place.stem, micrograph.image, cam.heatmap, micrograph, method=cam.method
+    )

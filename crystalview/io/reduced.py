@@ -1,0 +1,98 @@
+"""A TIFF mosaic larger than the memory budget, read at reduced resolution for viewing.
+
+The full-resolution reader refuses an image whose pixels do not fit the budget. For looking at
+such a mosaic, `open_reduced` reads a smaller picture instead: every n-th pixel of every n-th
+row (n the smallest step that fits) through the region readers (`crystalview.io.tiff_regions`),
+one band of rows at a time, so the whole image is never held. Pyramid levels written by the
+file's producer are not used yet. The `Micrograph` says how much it was reduced
+(``downsampled``, and the file's own size in ``metadata``), and its pixel size is that of the
+reduced picture, so scale bars and measurements stay right.
+
+The reduced picture is for viewing: classification of such a file runs region by region at
+full resolution (`crystalview.inference.regions`), never on this picture.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from crystalview.core.errors import FileTooLargeError
+from crystalview.core.memory import format_bytes, memory_budget_bytes
+from crystalview.core.micrograph import Micrograph
+from crystalview.io.dataset import build_micrograph
+from crystalview.io.tiff_regions import locate_region_image, strided_read
+
+VIEW_COPIES = 4
+"""Bytes per stored byte the window needs to show an image (display copy, levels, thumbnail)."""
+REDUCED_KEY = "CrystalView reduced view"
+"""Metadata entry of a reduced picture: the file's own size and the reduction."""
+
+
+def reduction_step(shape: tuple[int, int], itemsize: int, budget: int) -> int:
+    """The smallest whole step whose every-step-th-pixel picture fits ``budget`` to show."""
+    height, width = shape
+    step = max(1, math.ceil(math.sqrt(height * width * itemsize * VIEW_COPIES / budget)))
+    while math.ceil(height / step) * math.ceil(width / step) * itemsize * VIEW_COPIES > budget:
+        step += 1
+    return step
+
+
+def open_reduced(path: str | Path, budget: int | None = None) -> Micrograph:
+    """The image of the TIFF at ``path``, reduced until it fits ``budget`` to show.
+
+    Raises `FileTooLargeError` when the file cannot be read by region (colour, several
+    pages, or one strip holding the whole image).
+    """
+    import tifffile
+
+    from crystalview.io.tiff import tag_facts
+
+    path = Path(path)
+    budget = memory_budget_bytes() if budget is None else budget
+    image = locate_region_image(path)
+    if image is None:
+        raise FileTooLargeError(
+            f"{path}: larger than the memory budget of {format_bytes(budget)}, and it cannot be "
+            "read at reduced resolution (only single grey TIFF images stored contiguous, or in "
+            "strips or tiles, can); raise the budget (CRYSTALVIEW_MEMORY_BUDGET_MB)."
+        )
+    step = reduction_step(image.shape, image.dtype.itemsize, budget)
+    data, factor = strided_read(image, step), float(step)
+    source = f"every {step}th pixel"
+    with tifffile.TiffFile(path) as tif:
+        facts = tag_facts(path, tif)
+    micrograph = build_micrograph(path, np.ascontiguousarray(data), facts, "tiff")
+    return as_reduced(micrograph, factor, image.shape, source)
+
+
+def as_reduced(
+    micrograph: Micrograph, factor: float, full_shape: tuple[int, int], source: str
+) -> Micrograph:
+    """Mark ``micrograph`` as the file's image reduced ``factor`` times: scale the pixel
+    sizes to the reduced pixels and note the file's own size."""
+    micrograph.downsampled = factor
+    if micrograph.pixel_size is not None:
+        micrograph.pixel_size *= factor
+    if micrograph.pixel_size_y is not None:
+        micrograph.pixel_size_y *= factor
+    micrograph.metadata = {
+        **micrograph.metadata,
+        REDUCED_KEY: {
+            "full_height": int(full_shape[0]),
+            "full_width": int(full_shape[1]),
+            "reduction": factor,
+            "read as": source,
+        },
+    }
+    return micrograph
+
+
+def full_shape(micrograph: Micrograph) -> tuple[int, int]:
+    """The file's own height and width (the shown size for an image that is not reduced)."""
+    entry = micrograph.metadata.get(REDUCED_KEY)
+    if not entry:
+        return micrograph.shape
+    return int(entry["full_height"]), int(entry["full_width"])
