@@ -128,6 +128,15 @@ def _grey_page(tif):
     return page
 
 
+def _scale_and_modality(facts) -> dict:
+    """The `RegionImage` fields read from a TIFF's tags (`crystalview.io.tiff.tag_facts`)."""
+    return {
+        "pixel_size": facts.calibration.size,
+        "pixel_unit": facts.calibration.unit,
+        "modality": str(facts.family) if facts.family is not None else "unknown",
+    }
+
+
 def locate_segmented(path: Path) -> SegmentedImage | None:
     """The layout of ``path`` when it is a grey TIFF of strips or tiles that tifffile can
     decode one at a time (its first segment is decoded here, to be sure)."""
@@ -160,10 +169,8 @@ def locate_segmented(path: Path) -> SegmentedImage | None:
         path=path,
         shape=shape,
         dtype=dtype,
-        pixel_size=facts.calibration.size,
-        pixel_unit=facts.calibration.unit,
-        modality=str(facts.family) if facts.family is not None else "unknown",
         segment_rows=max(1, segment_rows),
+        **_scale_and_modality(facts),
     )
 
 
@@ -191,9 +198,7 @@ def locate_contiguous(path: Path) -> ContiguousImage | None:
         offset=offset,
         shape=shape,
         dtype=dtype,
-        pixel_size=facts.calibration.size,
-        pixel_unit=facts.calibration.unit,
-        modality=str(facts.family) if facts.family is not None else "unknown",
+        **_scale_and_modality(facts),
     )
 
 

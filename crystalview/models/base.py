@@ -85,3 +85,32 @@ class CrystalNet(nn.Module):
             raise TypeError(
                 f"{self.arch} has no global-average-pool + linear head; use Grad-CAM instead"
             )
+
+
+class PooledLinearHead(CrystalNet):
+    """A `CrystalNet` whose head is global average pool, dropout and one ``Linear`` (``fc``).
+
+    Subclasses set ``self.pool``, ``self.dropout``, ``self.fc`` and `head_width` (the channels of
+    the last feature map) and list their `stages`; the head's methods are then the same for all
+    of them, and plain CAM is exact (``gap_linear``).
+    """
+
+    gap_linear = True
+    head_width: int = 0
+
+    def forward_head(self, fmap: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(torch.flatten(self.pool(fmap), 1)))
+
+    def classifier(self) -> nn.Linear:
+        return self.fc
+
+    def conv_layers(self) -> dict[str, nn.Module]:
+        return dict(self.stages())
+
+    def head_modules(self) -> list[nn.Module]:
+        return [self.fc]
+
+    def replace_head(self, num_classes: int) -> None:
+        device = self.fc.weight.device
+        self.fc = nn.Linear(self.head_width, num_classes).to(device)
+        self.num_classes = int(num_classes)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from crystalview.models.base import CrystalNet
+from crystalview.models.base import PooledLinearHead
 
 _WIDTHS = (32, 64, 128, 128, 256)
 _DROPOUT = 0.3
@@ -39,7 +39,7 @@ class _WrappedConv(nn.Module):
         return torch.relu(self.norm(self.conv(x)))
 
 
-class PolarNetCNN(CrystalNet):
+class PolarNetCNN(PooledLinearHead):
     """Five wrapped conv-BN-ReLU stages (32/64/128/128/256 filters, 2 x 2 max pool after the
     first four, so inputs are at least 16 x 16), global average pool, dropout, one linear layer.
 
@@ -47,7 +47,7 @@ class PolarNetCNN(CrystalNet):
     """
 
     arch = "polar_net_cnn"
-    gap_linear = True
+    head_width = _WIDTHS[-1]
 
     def __init__(self, num_classes: int, in_channels: int = 1) -> None:
         super().__init__(num_classes, in_channels)
@@ -66,22 +66,5 @@ class PolarNetCNN(CrystalNet):
             x = self.downsample(block(x))
         return last(x)
 
-    def forward_head(self, fmap: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(torch.flatten(self.pool(fmap), 1)))
-
-    def classifier(self) -> nn.Linear:
-        return self.fc
-
-    def conv_layers(self) -> dict[str, nn.Module]:
-        return dict(self.stages())
-
     def stages(self) -> list[tuple[str, nn.Module]]:
         return [(f"block{i + 1}", block) for i, block in enumerate(self.blocks)]
-
-    def head_modules(self) -> list[nn.Module]:
-        return [self.fc]
-
-    def replace_head(self, num_classes: int) -> None:
-        device = self.fc.weight.device
-        self.fc = nn.Linear(_WIDTHS[-1], num_classes).to(device)
-        self.num_classes = int(num_classes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crystalview.models.base import CrystalNet
+from crystalview.models.base import PooledLinearHead
 
 _WIDTHS = (32, 64, 128, 128)
 _KERNELS = (5, 5, 5, 3)
@@ -41,7 +41,7 @@ def _stage(in_channels: int, out_channels: int, kernel: int) -> nn.Sequential:
     )
 
 
-class RadialProfileCNN(CrystalNet):
+class RadialProfileCNN(PooledLinearHead):
     """Row mean, four stages of two ``1 x k`` conv-BN-ReLU (32/64/128/128 filters, ``1 x 2``
     max pool between stages), global average pool, dropout, one linear layer.
 
@@ -51,7 +51,7 @@ class RadialProfileCNN(CrystalNet):
     """
 
     arch = "radial_profile_cnn"
-    gap_linear = True
+    head_width = _WIDTHS[-1]
 
     def __init__(self, num_classes: int, in_channels: int = 1) -> None:
         super().__init__(num_classes, in_channels)
@@ -74,15 +74,6 @@ class RadialProfileCNN(CrystalNet):
         x = self.pool3(self.stage3(x))
         return self.stage4(x)
 
-    def forward_head(self, fmap: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(torch.flatten(self.pool(fmap), 1)))
-
-    def classifier(self) -> nn.Linear:
-        return self.fc
-
-    def conv_layers(self) -> dict[str, nn.Module]:
-        return dict(self.stages())
-
     def stages(self) -> list[tuple[str, nn.Module]]:
         return [
             ("stage1", self.stage1),
@@ -90,11 +81,3 @@ class RadialProfileCNN(CrystalNet):
             ("stage3", self.stage3),
             ("stage4", self.stage4),
         ]
-
-    def head_modules(self) -> list[nn.Module]:
-        return [self.fc]
-
-    def replace_head(self, num_classes: int) -> None:
-        device = self.fc.weight.device
-        self.fc = nn.Linear(_WIDTHS[-1], num_classes).to(device)
-        self.num_classes = int(num_classes)
