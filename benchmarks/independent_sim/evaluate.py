@@ -1,4 +1,8 @@
-"""Evaluate SAED bundles on the independent validation set (never used for training or selection).
+"""Evaluate SAED bundles on the independent validation set (never used for training).
+
+Seed 777 (the default) is the draw the model cards report and is run only on finished bundles;
+seed 778 (``--seed 778``) is the development draw that front-end and training variants may be
+compared on, so that choosing among them never touches the reported draw.
 
     nice python -m benchmarks.independent_sim.evaluate --kind rings --n 600 \\
         --bundle models/saed-crystal-system.cvmodel --json /tmp/independent-rings.json

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from crystalview.inference.ellipse import NO_ELLIPSE, Ellipse, pixel_polar
+
 # Default inner radius of the log-polar view as a fraction of the outer one (half the image's
 # shorter side): small enough to keep the nearest lags or rings, large enough that the few pixels
 # near the centre are not stretched over many columns.
@@ -164,6 +166,15 @@ def log_polar(
     return samples.mean(axis=(1, 3)).astype(np.float32)
 
 
+def profile_log_range(
+    shape: tuple[int, ...], r_min_fraction: float = R_MIN_FRACTION
+) -> tuple[float, float]:
+    """Log-radii (px) of the inner edge of `radial_profile`'s first column and the outer edge
+    of its last: ``r_min_fraction`` of half the shorter side, and half the shorter side."""
+    r_max = min(shape[:2]) / 2.0
+    return float(np.log(r_min_fraction * r_max)), float(np.log(r_max))
+
+
 def radial_profile(
     image: np.ndarray,
     centre: tuple[float, float],
@@ -171,6 +182,7 @@ def radial_profile(
     r_min_fraction: float = R_MIN_FRACTION,
     mask: np.ndarray | None = None,
     trim: tuple[float, float] = (0.0, 0.0),
+    ellipse: Ellipse = NO_ELLIPSE,
 ) -> np.ndarray:
     """Mean intensity over all angles in each log-radius column of `log_polar`.
 
@@ -191,15 +203,20 @@ def radial_profile(
         Fractions (low, high) of each annulus's pixels, by value, left out of its mean: a
         trimmed mean ignores what is left of a stop's edge (low side) and hot pixels (high
         side) while a ring, which fills its annulus, keeps its level.
+    ellipse
+        The pattern's elliptical distortion (`crystalview.inference.ellipse.fit_ellipse`):
+        each pixel is binned at its corrected radius, so an elliptical ring stays one sharp
+        peak.
     """
     data = np.asarray(image, dtype=np.float32)
     if data.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {data.shape}")
-    r_max = min(data.shape) / 2.0
-    log_lo, log_hi = np.log(r_min_fraction * r_max), np.log(r_max)
-    yy, xx = np.indices(data.shape, dtype=np.float32)
-    radius = np.maximum(np.hypot(yy - np.float32(centre[0]), xx - np.float32(centre[1])), 1e-6)
-    column = np.floor((np.log(radius) - log_lo) / (log_hi - log_lo) * n_radii).astype(np.int64)
+    log_lo, log_hi = profile_log_range(data.shape, r_min_fraction)
+    radius, theta = pixel_polar(data.shape, centre)
+    log_radius = np.log(radius)
+    if ellipse.amplitude:
+        log_radius = log_radius - ellipse.log_shift(theta)
+    column = np.floor((log_radius - log_lo) / (log_hi - log_lo) * n_radii).astype(np.int64)
     counted = (column >= 0) & (column < n_radii) & np.isfinite(data)
     if mask is not None:
         counted &= ~mask

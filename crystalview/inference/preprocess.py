@@ -27,9 +27,11 @@ from crystalview.inference.diffraction import (
     find_beam_centre,
     locate_pattern,
     log_polar,
+    profile_log_range,
     radial_profile,
     subtract_background,
 )
+from crystalview.inference.ellipse import fit_ellipse
 from crystalview.inference.plan import physical_scale, resampled_shape, scaled_shape
 from crystalview.models.manifest import ModelManifest
 
@@ -199,7 +201,10 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
         return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
         centre, mask = locate_pattern(work)
-        profile = radial_profile(work, centre, n_radii=size, mask=mask, trim=PROFILE_TRIM)
+        ellipse = fit_ellipse(work, centre, size, profile_log_range(work.shape), mask)
+        profile = radial_profile(
+            work, centre, n_radii=size, mask=mask, trim=PROFILE_TRIM, ellipse=ellipse
+        )
         return np.repeat(profile[None, :], size, axis=0)
     if transform == "autocorrelation":
         correlation = autocorrelation(subtract_background(work), min(work.shape) // 2)

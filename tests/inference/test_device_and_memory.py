@@ -94,3 +94,12 @@ def test_oom_on_cpu_with_one_tile_is_a_clear_error(tiny_loaded, monkeypatch):
     fake_oom(runner, monkeypatch, lambda n, d: True)
     with pytest.raises(CrystalViewError, match="not enough memory"):
         runner.probabilities(np.zeros((2, 32, 32), np.float32))
+
+
+def test_bf16_is_used_only_with_amx():
+    """AVX512-BF16 without AMX measured slower than fp32, so only ``amx_bf16`` turns bf16 on."""
+    avx_only = "processor\t: 0\nflags\t\t: fpu sse2 avx512bw avx512_bf16\n"
+    amx = "processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 amx_bf16 amx_tile\n"
+    assert not device_module.cpu_flags_have_amx(avx_only)
+    assert device_module.cpu_flags_have_amx(amx)
+    assert not device_module.cpu_flags_have_amx("model name\t: amx_bf16 lookalike\n")

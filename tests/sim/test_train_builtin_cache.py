@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -50,3 +51,61 @@ def test_a_change_of_the_simulator_source_misses_the_cache(train_builtin, tmp_pa
     after = train_builtin._cache_file(recipe, 3, 17, "heldout", False)
     assert before != after
     assert before.parent == after.parent
+
+
+def test_every_front_end_module_is_part_of_the_key(train_builtin):
+    names = {path.name for path in train_builtin._DATA_SOURCES}
+    assert {"diffraction.py", "ellipse.py", "preprocess.py", "generators.py"} <= names
+
+
+class _InlinePool:
+    """A process pool stand-in that maps in this process: a module loaded from a file path, as
+    here, cannot be re-imported by a spawned child."""
+
+    def __init__(self, processes: int) -> None:
+        del processes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def map(self, function, items, chunksize=1):
+        return [function(item) for item in items]
+
+
+def test_weights_of_an_earlier_bundle_are_evaluated_not_retrained(
+    train_builtin, tmp_path, monkeypatch
+):
+    import torch
+
+    from crystalview.models.bundle import load_bundle, save_bundle
+    from crystalview.models.registry import build_model
+
+    recipe = train_builtin.RECIPES["saed-zone-lattice"]
+    torch.manual_seed(3)
+    network = build_model(recipe.architecture, 5)
+    trained = {
+        "history": [{"epoch": 1, "loss": 1.0, "train_acc": 0.5, "seconds": 1.0}],
+        "n_train": 123,
+        "epochs": 1,
+        "seconds_data": 60.0,
+        "seconds_total": 120.0,
+    }
+    earlier = tmp_path / "earlier.cvmodel"
+    save_bundle(earlier, network, train_builtin.make_manifest("saed-zone-lattice", recipe, trained))
+    monkeypatch.setattr(
+        train_builtin.multiprocessing, "get_context", lambda _: SimpleNamespace(Pool=_InlinePool)
+    )
+    out = tmp_path / "out"
+    arguments = ["saed-zone-lattice", "--weights", str(earlier), "--out", str(out)]
+    arguments += ["--n-heldout", "5", "--n-calibration", "5", "--n-robustness", "1"]
+    assert train_builtin.main([*arguments, "--workers", "1", "--threads", "1"]) == 0
+    written = load_bundle(out / "saed-zone-lattice.cvmodel")
+    for key, value in network.state_dict().items():
+        torch.testing.assert_close(written.model.state_dict()[key], value)
+    provenance = written.manifest.provenance
+    assert provenance["weights_from"] == str(earlier)
+    assert provenance["n_train"] == 123 and provenance["history"] == trained["history"]
+    assert train_builtin.REUSED_WEIGHTS_NOTE in (out / "saed-zone-lattice.md").read_text()
