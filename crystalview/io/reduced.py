@@ -23,7 +23,7 @@ from crystalview.core.errors import FileTooLargeError
 from crystalview.core.memory import format_bytes, memory_budget_bytes
 from crystalview.core.micrograph import Micrograph
 from crystalview.io.dataset import build_micrograph
-from crystalview.io.tiff_regions import locate_region_image, strided_read
+from crystalview.io.tiff_regions import RegionImage, locate_region_image, strided_read
 
 VIEW_COPIES = 4
 """Bytes per stored byte the window needs to show an image (display copy, levels, thumbnail)."""
@@ -46,10 +46,6 @@ def open_reduced(path: str | Path, budget: int | None = None) -> Micrograph:
     Raises `FileTooLargeError` when the file cannot be read by region (colour, several
     pages, or one strip holding the whole image).
     """
-    import tifffile
-
-    from crystalview.io.tiff import tag_facts
-
     path = Path(path)
     budget = memory_budget_bytes() if budget is None else budget
     image = locate_region_image(path)
@@ -59,13 +55,21 @@ def open_reduced(path: str | Path, budget: int | None = None) -> Micrograph:
             "read at reduced resolution (only single grey TIFF images stored contiguous, or in "
             "strips or tiles, can); raise the budget (CRYSTALVIEW_MEMORY_BUDGET_MB)."
         )
-    step = reduction_step(image.shape, image.dtype.itemsize, budget)
-    data, factor = strided_read(image, step), float(step)
-    source = f"every {step}th pixel"
-    with tifffile.TiffFile(path) as tif:
-        facts = tag_facts(path, tif)
-    micrograph = build_micrograph(path, np.ascontiguousarray(data), facts, "tiff")
-    return as_reduced(micrograph, factor, image.shape, source)
+    return read_reduced(image, reduction_step(image.shape, image.dtype.itemsize, budget))
+
+
+def read_reduced(image: RegionImage, step: int) -> Micrograph:
+    """Every ``step``-th pixel of every ``step``-th row of ``image``, as a reduced `Micrograph`
+    (the picture the window shows, and the one a huge image's heat-map overlay is drawn on)."""
+    import tifffile
+
+    from crystalview.io.tiff import tag_facts
+
+    data = strided_read(image, step)
+    with tifffile.TiffFile(image.path) as tif:
+        facts = tag_facts(image.path, tif)
+    micrograph = build_micrograph(image.path, np.ascontiguousarray(data), facts, "tiff")
+    return as_reduced(micrograph, float(step), image.shape, f"every {step}th pixel")
 
 
 def as_reduced(
