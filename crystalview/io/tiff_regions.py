@@ -44,7 +44,7 @@ class RegionImage:
 
     def read_rows(self, start: int, stop: int, step: int = 1) -> np.ndarray:
         """Rows ``start:stop`` (every ``step``-th) as a new in-memory array."""
-        return self.read_window(start, stop, 0, self.shape[1], step)
+        return self.read_window(start, stop, 0, self.shape[1], step, column_step=1)
 
     def read_window(
         self,
@@ -54,9 +54,11 @@ class RegionImage:
         right: int,
         step: int = 1,
         cancel: CancelToken | None = None,
+        column_step: int | None = None,
     ) -> np.ndarray:
-        """Pixels ``[top:bottom:step, left:right:step]`` as a new array, reading only what
-        that window needs (``cancel`` is checked between rows or bands of segments)."""
+        """Pixels ``[top:bottom:step, left:right:column_step]`` (``column_step`` defaults to
+        ``step``) as a new array, reading only what that window needs (``cancel`` is checked
+        between rows or bands of segments)."""
         raise NotImplementedError
 
 
@@ -66,20 +68,23 @@ class ContiguousImage(RegionImage):
 
     offset: int = 0
 
-    def read_window(self, top, bottom, left, right, step=1, cancel=None) -> np.ndarray:
+    def read_window(
+        self, top, bottom, left, right, step=1, cancel=None, column_step=None
+    ) -> np.ndarray:
+        column_step = step if column_step is None else column_step
         height, width = self.shape
         itemsize = self.dtype.itemsize
         row_bytes = width * itemsize
         rows = range(top, min(bottom, height), step)
         left, right = max(0, left), min(right, width)
         span = max(0, right - left)
-        if left == 0 and right == width and step == 1:
+        if left == 0 and right == width and step == 1 and column_step == 1:
             out = np.empty((len(rows), width), dtype=self.dtype)
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset + top * row_bytes)
                 handle.readinto(memoryview(out).cast("B"))
             return out
-        out = np.empty((len(rows), -(-span // step)), dtype=self.dtype)
+        out = np.empty((len(rows), -(-span // column_step)), dtype=self.dtype)
         line = np.empty(span, dtype=self.dtype)
         with open(self.path, "rb") as handle:
             for i, row in enumerate(rows):
@@ -87,7 +92,7 @@ class ContiguousImage(RegionImage):
                     cancel.raise_if_cancelled()
                 handle.seek(self.offset + row * row_bytes + left * itemsize)
                 handle.readinto(memoryview(line).cast("B"))
-                out[i] = line[::step]
+                out[i] = line[::column_step]
         return out
 
 
@@ -99,12 +104,15 @@ class SegmentedImage(RegionImage):
     segment_rows: int = 1
     """Rows of one band of segments (the tile length, or the rows per strip)."""
 
-    def read_window(self, top, bottom, left, right, step=1, cancel=None) -> np.ndarray:
+    def read_window(
+        self, top, bottom, left, right, step=1, cancel=None, column_step=None
+    ) -> np.ndarray:
         import tifffile
 
+        column_step = step if column_step is None else column_step
         bottom, right, left = min(bottom, self.shape[0]), min(right, self.shape[1]), max(0, left)
         wanted = np.arange(top, bottom, step)
-        columns = np.arange(left, right, step)
+        columns = np.arange(left, right, column_step)
         out = np.zeros((len(wanted), len(columns)), dtype=self.dtype)
         if not len(wanted) or not len(columns):
             return out
