@@ -120,6 +120,7 @@ class SegmentedImage(RegionImage):
             page = _level_page(tif, self.level)
             tile_width = int(page.tilewidth) if page.is_tiled else self.shape[1]
             tiles = (left // tile_width, (right - 1) // tile_width)
+            needed = set((columns // tile_width).tolist())  # a stride may skip whole tiles
             first_band, last_band = top // self.segment_rows, (bottom - 1) // self.segment_rows
             for band in range(first_band, last_band + 1):
                 band_top = band * self.segment_rows
@@ -128,14 +129,17 @@ class SegmentedImage(RegionImage):
                     continue  # a strided read skips whole bands
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                pixels = self._decode_band(handle, page, band, tiles)
+                pixels = self._decode_band(handle, page, band, tiles, needed)
                 x0 = tiles[0] * tile_width
                 out[np.searchsorted(wanted, rows)] = pixels[rows - band_top][:, columns - x0]
         return out
 
-    def _decode_band(self, handle, page, band: int, tiles: tuple[int, int]) -> np.ndarray:
+    def _decode_band(
+        self, handle, page, band: int, tiles: tuple[int, int], needed: set[int] | None = None
+    ) -> np.ndarray:
         """The segments of one band (one strip, or tiles ``tiles[0] … tiles[1]`` of one row of
-        tiles) decoded, as rows of the columns those segments cover."""
+        tiles, those in ``needed`` only when given) decoded, as rows of the columns those
+        segments cover (zeros where a tile was skipped)."""
         per_band = page.chunked[-1] if page.is_tiled else 1
         tile_width = int(page.tilewidth) if page.is_tiled else self.shape[1]
         x0 = tiles[0] * tile_width
@@ -143,6 +147,8 @@ class SegmentedImage(RegionImage):
         pixels_of_band = np.zeros((self.segment_rows, width), dtype=self.dtype)
         first = band * per_band
         for index in range(first + tiles[0], first + tiles[1] + 1):
+            if needed is not None and index - first not in needed:
+                continue
             nbytes = int(page.databytecounts[index])
             data = None
             if nbytes:
