@@ -187,9 +187,10 @@ class ImageViewer(QWidget):
         height, width = full_shape(micrograph)
         self.reduced_notice.setText(
             f"Shown at reduced resolution (1/{factor:.3g}): the file's {width:,} × {height:,} "
-            "pixels do not fit the memory budget (Preferences). The scale bar and measurements "
-            "are right; classification and heat maps here use this reduced picture, "
-            "'crystalview classify' reads the file at full resolution."
+            "pixels do not fit the memory budget (Preferences). Zoom in to see full resolution "
+            "where you look. The scale bar and measurements are right; classification and heat "
+            "maps here use this reduced picture, 'crystalview classify' reads the file at full "
+            "resolution."
         )
         self.reduced_notice.show()
 

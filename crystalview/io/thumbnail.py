@@ -78,11 +78,12 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
             chosen = level
         dtype = np.dtype(tif.byteorder + chosen.dtype.char)
         page = chosen.pages[0]
-        segmented = None
-        if facts.metadata["tiff"]["series"] == 0:
-            segmented = _segmented_level(path, levels.index(chosen))
         axes = chosen.axes
-        if chosen.dataoffset is not None and dtype.isnative and page.photometric != 3:
+        memmappable = chosen.dataoffset is not None and dtype.isnative and page.photometric != 3
+        segmented = None
+        if not memmappable and facts.metadata["tiff"]["series"] == 0:
+            segmented = _segmented_level(path, levels.index(chosen))
+        if memmappable:
             data = np.memmap(
                 path, dtype=dtype, mode="r", offset=chosen.dataoffset, shape=chosen.shape
             )

@@ -12,7 +12,7 @@ Only single grey images are handled: colour and multi-page files return None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,14 +184,14 @@ def locate_levels(path: Path) -> list[RegionImage]:
     levels: list[RegionImage] = [first]
     try:
         with tifffile.TiffFile(path) as tif:
-            count = len(tif.series[0].levels)
+            count = len(tif.series[0].levels) if len(tif.series) == 1 else 1
             for level in range(1, count):
                 page = _level_page(tif, level)
                 image = _contiguous_of(path, tif, page, level) or _segmented_of(
                     path, tif, page, level
                 )
                 if image is not None and image.dtype.kind == first.dtype.kind:
-                    levels.append(image)
+                    levels.append(replace(image, **_scale_of(first)))
     except (tifffile.TiffFileError, ValueError, IndexError, OSError, AttributeError):
         return levels
     return levels
@@ -212,10 +212,21 @@ def _grey_page(tif):
     return page
 
 
-def _scale_and_modality(path: Path, tif) -> dict:
+def _scale_of(image: RegionImage) -> dict:
+    """The tag facts of the full-resolution image, shared by every level of the file."""
+    return {
+        "pixel_size": image.pixel_size,
+        "pixel_unit": image.pixel_unit,
+        "modality": image.modality,
+    }
+
+
+def _scale_and_modality(path: Path, tif, level: int = 0) -> dict:
     """The `RegionImage` fields read from a TIFF's tags (`crystalview.io.tiff.tag_facts`)."""
     from crystalview.io.tiff import tag_facts
 
+    if level:  # the caller takes the full image's facts (`_scale_of`)
+        return {"pixel_size": None, "pixel_unit": None, "modality": "unknown"}
     facts = tag_facts(path, tif)
     return {
         "pixel_size": facts.calibration.size,
@@ -249,7 +260,7 @@ def _segmented_of(path: Path, tif, page, level: int = 0) -> SegmentedImage | Non
         dtype=np.dtype(page.dtype).newbyteorder("="),
         segment_rows=max(1, segment_rows),
         level=level,
-        **_scale_and_modality(path, tif),
+        **_scale_and_modality(path, tif, level),
     )
 
 
@@ -265,7 +276,7 @@ def _contiguous_of(path: Path, tif, page, level: int = 0) -> ContiguousImage | N
         shape=(int(page.shape[0]), int(page.shape[1])),
         dtype=np.dtype(page.dtype).newbyteorder(tif.byteorder),
         level=level,
-        **_scale_and_modality(path, tif),
+        **_scale_and_modality(path, tif, level),
     )
 
 
