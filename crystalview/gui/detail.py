@@ -82,10 +82,10 @@ class DetailLayer(QObject):
         return (x0 * fx, y0 * fy, x1 * fx, y1 * fy), screen
 
     def _factors(self) -> tuple[float, float]:
-        """File pixels per shown pixel, across and down."""
-        shown = self.viewer.frame_data.shape[-2:]
-        full = self._levels[0].shape
-        return full[1] / shown[1], full[0] / shown[0]
+        """File pixels per shown pixel, across and down (shown pixel ``i`` starts at file
+        pixel ``factor·i``)."""
+        factor = float(self.viewer.micrograph.downsampled)
+        return factor, factor
 
     def refresh(self) -> None:
         """Plan for the current view; start a read when it needs a patch not on screen."""

@@ -28,8 +28,17 @@ MAX_DETAIL_PIXELS = 16 << 20
 
 
 def level_step(levels: list[RegionImage], level: int) -> float:
-    """How many full-resolution pixels one pixel of ``level`` spans (along the width)."""
-    return levels[0].shape[1] / levels[level].shape[1]
+    """How many full-resolution pixels one pixel of ``level`` spans (along the width).
+
+    Pyramid writers halve with rounding up (410 → 205 → 103), so a level whose width is the
+    full width divided by a whole number and rounded up spans exactly that number: its pixel
+    ``i`` starts at file pixel ``n·i``, like every n-th pixel of a strided read.
+    """
+    full, width = levels[0].shape[1], levels[level].shape[1]
+    whole = round(full / width)
+    if whole >= 1 and -(-full // whole) == width:
+        return float(whole)
+    return full / width
 
 
 def choose_level(levels: list[RegionImage], wanted_step: float) -> int:

@@ -41,6 +41,27 @@ def _open(qtbot, window, path):
     return viewer
 
 
+def _zoom(qtbot, viewer, x_range, y_range):
+    """Zoom to the given range of shown pixels and wait until a finished patch covers it."""
+    viewer.view_box.setRange(xRange=x_range, yRange=y_range, padding=0)
+    factor = viewer.micrograph.downsampled
+
+    def covered():
+        plan = viewer.detail.plan
+        if plan is None or viewer.detail.pool.active() or viewer.detail._timer.isActive():
+            return False
+        x, y, width, height = plan.file_rect
+        return (
+            x <= x_range[0] * factor
+            and y <= y_range[0] * factor
+            and x + width >= min(x_range[1] * factor, 410)
+            and y + height >= min(y_range[1] * factor, 300)
+        )
+
+    qtbot.waitUntil(covered, timeout=60_000)
+    return viewer.detail.plan
+
+
 def test_zooming_in_reads_the_view_at_full_resolution_off_the_gui_thread(
     qtbot, window, mosaic, small_budget, monkeypatch
 ):
@@ -53,11 +74,9 @@ def test_zooming_in_reads_the_view_at_full_resolution_off_the_gui_thread(
         lambda *a, **k: threads.append(threading.current_thread()) or original(*a, **k),
     )
     viewer = _open(qtbot, window, path)
-    assert viewer.detail.plan is None  # the whole mosaic in view: the reduced picture suffices
     step = viewer.micrograph.downsampled
-    with qtbot.waitSignal(viewer.detail.patch_shown, timeout=30_000) as shown:
-        viewer.view_box.setRange(xRange=(20, 40), yRange=(10, 25), padding=0)
-    plan = shown.args[0]
+    assert step == 4
+    plan = _zoom(qtbot, viewer, (20, 40), (10, 25))
     assert threads and all(t is not threading.main_thread() for t in threads)
     assert (plan.level, plan.step) == (0, 1)
     np.testing.assert_array_equal(
@@ -73,7 +92,8 @@ def test_zooming_in_reads_the_view_at_full_resolution_off_the_gui_thread(
         assert f"value {data[row, column]}" in viewer.readout_text(x, y)
     assert viewer.detail.item.isVisible()
 
-    viewer.fit()  # zoomed back out: the patch goes
+    # zoomed far out, the reduced picture is finer than the screen: the patch goes
+    viewer.view_box.setRange(xRange=(-2000, 2000), yRange=(-1500, 1500), padding=0)
     qtbot.waitUntil(lambda: viewer.detail.plan is None, timeout=10_000)
     assert not viewer.detail.item.isVisible()
 
@@ -81,16 +101,15 @@ def test_zooming_in_reads_the_view_at_full_resolution_off_the_gui_thread(
 def test_a_move_of_the_view_supersedes_the_read_in_flight(qtbot, window, mosaic, small_budget):
     path, data = mosaic
     viewer = _open(qtbot, window, path)
+    viewer.view_box.setRange(xRange=(-2000, 2000), yRange=(-1500, 1500), padding=0)
+    qtbot.waitUntil(lambda: viewer.detail.plan is None, timeout=10_000)
     shown = []
     viewer.detail.patch_shown.connect(shown.append)
     for left in (5, 30, 60):  # three views, each refreshed at once, before any read returns
         viewer.view_box.setRange(xRange=(left, left + 15), yRange=(5, 16), padding=0)
         viewer.detail.refresh()
-    qtbot.waitUntil(lambda: bool(shown) and not viewer.detail.pool.active(), timeout=30_000)
-    assert len(shown) == 1  # only the last read is drawn
-    plan = shown[0]
-    x, _y, width, _h = plan.file_rect
-    assert x <= 60 * viewer.micrograph.downsampled and x + width >= 75 * 4
+    plan = _zoom(qtbot, viewer, (60, 75), (5, 16))
+    assert len(shown) == 1 and shown[0] is plan  # only the last read is drawn
     np.testing.assert_array_equal(
         viewer.detail.raw, data[plan.top : plan.bottom, plan.left : plan.right]
     )
@@ -99,7 +118,7 @@ def test_a_move_of_the_view_supersedes_the_read_in_flight(qtbot, window, mosaic,
 def test_a_pyramid_opens_at_the_level_that_fits_and_zooms_to_finer_levels(
     qtbot, window, tmp_path, small_budget
 ):
-    data = np.random.default_rng(6).integers(1000, 60000, (300, 412)).astype(np.uint16)
+    data = np.random.default_rng(6).integers(1000, 60000, (300, 410)).astype(np.uint16)
     path = tmp_path / "pyramid.tif"
     with tifffile.TiffWriter(path, bigtiff=True) as tif:
         options = {"tile": (64, 64), "compression": "zlib", "photometric": "minisblack"}
@@ -109,9 +128,8 @@ def test_a_pyramid_opens_at_the_level_that_fits_and_zooms_to_finer_levels(
     viewer = _open(qtbot, window, path)
     np.testing.assert_array_equal(viewer.micrograph.image, data[::4, ::4])  # level 2, as stored
     assert viewer.micrograph.downsampled == 4
-    with qtbot.waitSignal(viewer.detail.patch_shown, timeout=30_000) as shown:
-        viewer.view_box.setRange(xRange=(10, 60), yRange=(10, 45), padding=0)
-    plan = shown.args[0]
+    assert "pyramid level 2" in str(viewer.micrograph.metadata)
+    plan = _zoom(qtbot, viewer, (10, 60), (10, 45))
     assert plan.step == 1 and plan.level in (0, 1)
     level = data[:: 2**plan.level, :: 2**plan.level]
     np.testing.assert_array_equal(
