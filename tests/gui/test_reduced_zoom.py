@@ -33,7 +33,7 @@ def mosaic(tmp_path):
 def _open(qtbot, window, path):
     window.open_paths([path])
     qtbot.waitUntil(
-        lambda: window.gallery_model.rowCount() == 1 and not window.pool.active(), timeout=60_000
+        lambda: window.gallery_model.rowCount() == 1 and not window.pool.active(), timeout=180_000
     )
     window.select_entry(window.gallery_model.entries[0])
     viewer = window.viewer
