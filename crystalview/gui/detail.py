@@ -138,14 +138,17 @@ class DetailLayer(QObject):
         self.item.show()
         self.patch_shown.emit(plan)
 
-    def sync_display(self) -> None:
+    def sync_display(self, *_args) -> None:
         """Take the viewer's levels and colour map (called when either changes)."""
         image_item = self.viewer.image_item
         self.item.setLookupTable(image_item.lut)
         self.item.setLevels(image_item.getLevels())
-        if self.raw is not None and self.item.isVisible():
+
+    def redisplay(self) -> None:
+        """Show the patch again after the viewer's log view was switched on or off."""
+        if self.raw is not None:
             self.item.setImage(self.viewer.display_values(self.raw), autoLevels=False)
-            self.item.setLevels(image_item.getLevels())
+        self.sync_display()
 
     def value_at(self, x: float, y: float) -> tuple[int, int, object] | None:
         """``(file column, file row, value)`` of the patch at view point ``(x, y)``, if any."""

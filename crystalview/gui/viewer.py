@@ -288,7 +288,7 @@ class ImageViewer(QWidget):
             return
         self.image_item.setImage(self._displayed(self._frame_raw), autoLevels=False)
         self.auto_contrast()
-        self.detail.sync_display()
+        self.detail.redisplay()
 
     def _label_histogram(self, log: bool) -> None:
         # In the log view the histogram axis is log(1 + value - min), not raw counts; say so.

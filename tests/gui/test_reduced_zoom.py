@@ -91,6 +91,12 @@ def test_zooming_in_reads_the_view_at_full_resolution_off_the_gui_thread(
         assert viewer.readout_text(x, y).startswith(f"x {column}  y {row}")
         assert f"value {data[row, column]}" in viewer.readout_text(x, y)
     assert viewer.detail.item.isVisible()
+    # the patch follows the viewer's levels and log view
+    viewer.set_levels(2000.0, 50000.0)
+    np.testing.assert_allclose(viewer.detail.item.getLevels(), viewer.image_item.getLevels())
+    viewer.log_box.setChecked(True)
+    np.testing.assert_allclose(viewer.detail.item.image, viewer.display_values(viewer.detail.raw))
+    np.testing.assert_allclose(viewer.detail.item.getLevels(), viewer.image_item.getLevels())
 
     # zoomed far out, the reduced picture is finer than the screen: the patch goes
     viewer.view_box.setRange(xRange=(-2000, 2000), yRange=(-1500, 1500), padding=0)
