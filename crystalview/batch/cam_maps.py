@@ -51,21 +51,60 @@ def existing_outputs(places: list[CamPlace]) -> list[Path]:
 def write_cam(loaded, settings, path: Path, label: str, place: CamPlace) -> None:
     """Compute and write the heat map of ``label`` for the image at ``path``.
 
+    An image over the memory budget that classification read by region gets its map the same
+    way (`write_region_cam`), downsampled; any other is opened whole.
     Raises `CrystalViewError`, `OSError` or `ValueError` when the map cannot be made or written.
     """
-    from crystalview.core.errors import CrystalViewError
+    from crystalview.core.memory import memory_budget_bytes
     from crystalview.core.progress import run_to_completion
+    from crystalview.inference.regions import needs_regions
     from crystalview.io import open_image
     from crystalview.measure.calibration import apply_stored_scale
 
-    try:
-        from crystalview.cam import compute_cam
-        from crystalview.cam.export import write_cam_outputs
-    except ImportError as error:
-        raise CrystalViewError(f"class-activation maps are not available ({error})") from error
+    compute_cam, write_cam_outputs = _cam_functions()
+    large = needs_regions(Path(path), memory_budget_bytes())
+    if large is not None:
+        write_region_cam(loaded, settings, large, label, place)
+        return
     micrograph = open_image(path)
     apply_stored_scale(micrograph)  # the same pixel size the classification used
     cam = run_to_completion(compute_cam(loaded, micrograph, target=label, settings=settings))
     write_cam_outputs(
         Path(place.folder), place.stem, micrograph.image, cam.heatmap, micrograph, method=cam.method
     )
+
+
+def write_region_cam(loaded, settings, image, label: str, place: CamPlace) -> None:
+    """The downsampled map of a `RegionImage` over the memory budget, and its overlay drawn on
+    the same every-n-th-pixel picture (the image is never held whole)."""
+    from crystalview.cam.regions import compute_region_cam, map_step
+    from crystalview.core.memory import memory_budget_bytes
+    from crystalview.core.progress import run_to_completion
+    from crystalview.io.reduced import read_reduced
+
+    _compute, write_cam_outputs = _cam_functions()
+    step = map_step(image.shape, memory_budget_bytes())
+    cam = run_to_completion(compute_region_cam(loaded, image, label, step, settings=settings))
+    picture = read_reduced(image, step)
+    write_cam_outputs(
+        Path(place.folder),
+        place.stem,
+        picture.image,
+        cam.heatmap,
+        picture,
+        method=cam.method,
+        downsampled=step,
+        file_shape=image.shape,
+    )
+
+
+def _cam_functions():
+    """``(compute_cam, write_cam_outputs)``, or a clear error where torch is missing."""
+    from crystalview.core.errors import CrystalViewError
+
+    try:
+        from crystalview.cam import compute_cam
+        from crystalview.cam.export import write_cam_outputs
+    except ImportError as error:
+        raise CrystalViewError(f"class-activation maps are not available ({error})") from error
+    return compute_cam, write_cam_outputs

@@ -60,6 +60,9 @@ class CamResult:
     probabilities
         ``(k,)`` class probabilities of the image from the heat map's own forward passes (the
         mean over tiles, as inference reports them).
+    downsampled
+        1, or ``n`` for the map of an image larger than memory (`crystalview.cam.regions`):
+        ``heatmap[r, c]`` is then the map at the image's pixel ``(n·r, n·c)``.
     """
 
     heatmap: np.ndarray
@@ -70,6 +73,7 @@ class CamResult:
     peak: float = 0.0
     n_tiles: int = 1
     probabilities: np.ndarray | None = None
+    downsampled: int = 1
 
 
 def resolve_method(method: str, model: torch.nn.Module) -> str:
@@ -223,6 +227,56 @@ def autocast_context(device: torch.device, precision: str) -> contextlib.Abstrac
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+@dataclass(frozen=True)
+class BatchExplainer:
+    """One method on one layer of the model's heat-map copy, applied a batch of inputs at a
+    time: what `compute_cam` and the region-wise maps of huge images
+    (`crystalview.cam.regions`) both run, so the two explain tiles identically."""
+
+    network: torch.nn.Module
+    method: str
+    layer: str | None
+    device: torch.device
+    precision: str
+    channels_last: bool
+    in_channels: int
+    batch_size: int
+
+    @classmethod
+    def of(
+        cls, loaded: LoadedModel, runner, method: str, layer: str | None, settings
+    ) -> BatchExplainer:
+        """The explainer of ``method`` (already resolved) on ``layer`` for ``runner``'s device."""
+        device = runner.device
+        channels_last = settings.fast and device.type in ("cpu", "cuda")
+        explained_layer = layer if method != "cam" else None
+        network = cam_network(loaded.model, device, channels_last, explained_layer)
+        return cls(
+            network=network,
+            method=method,
+            layer=layer,
+            device=device,
+            precision=runner.precision,
+            channels_last=channels_last,
+            in_channels=loaded.model.in_channels,
+            batch_size=settings.batch_size,
+        )
+
+    def __call__(
+        self, inputs: np.ndarray, target: int | None, cancel: CancelToken
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw low-resolution maps of ``inputs`` ``(n, S, S)`` and their logits (see
+        `_low_res_maps`: every class for exact CAM, the target's otherwise)."""
+        x = torch.from_numpy(np.ascontiguousarray(inputs, np.float32))[:, None].to(self.device)
+        x = x.expand(-1, self.in_channels, -1, -1)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast_context(self.device, self.precision):
+            return _low_res_maps(
+                self.network, x, self.method, self.layer, target, self.batch_size, cancel
+            )
+
+
 def compute_cam(
     loaded: LoadedModel,
     micrograph: Micrograph | np.ndarray,
@@ -297,9 +351,7 @@ def compute_cam(
         loaded, micrograph, settings.tile_size, settings.overlap, frame
     )
     runner = make_runner(loaded, settings)
-    device = runner.device
-    channels_last = settings.fast and device.type in ("cpu", "cuda")
-    network = cam_network(model, device, channels_last, layer_name if method != "cam" else None)
+    explainer = BatchExplainer.of(loaded, runner, method, layer_name, settings)
     # Occlusion evaluates many copies of each input, so it takes one tile per step.
     batch_size = 1 if method == "occlusion" else max(1, settings.batch_size)
     slices = _batches(model_input.n_inputs, batch_size)
@@ -320,14 +372,7 @@ def compute_cam(
     maps, all_logits = [], []
     for part in slices:
         cancel.raise_if_cancelled()
-        x = torch.from_numpy(model_input.batch(part))[:, None].to(device)
-        x = x.expand(-1, model.in_channels, -1, -1)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast_context(device, runner.precision):
-            batch_maps, batch_logits = _low_res_maps(
-                network, x, method, layer_name, target_index, settings.batch_size, cancel
-            )
+        batch_maps, batch_logits = explainer(model_input.batch(part), target_index, cancel)
         maps.append(batch_maps)
         all_logits.append(batch_logits.cpu())
         done += 1

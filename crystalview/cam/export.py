@@ -25,11 +25,20 @@ MAX_PNG_SIDE = 2048
 MIN_PNG_SIDE = 256
 
 
-def save_cam_tiff(path: str | Path, heatmap: np.ndarray) -> Path:
+def save_cam_tiff(
+    path: str | Path,
+    heatmap: np.ndarray,
+    downsampled: int = 1,
+    file_shape: tuple[int, int] | None = None,
+) -> Path:
     """Write ``heatmap`` as a single-page float32 TIFF and return the path.
 
     The values are stored unchanged (CrystalView's maps are 0..1), so other tools can threshold or
-    re-colour them.
+    re-colour them. The map of an image larger than memory covers every ``downsampled``-th
+    pixel of the image (``file_shape``): the TIFF says so in its description (JSON, see
+    `cam_tiff_description`) and in its resolution tags (``1/downsampled`` map pixels per image
+    pixel, no absolute unit), so map pixel ``(r, c)`` can be found again at image pixel
+    ``(r·n, c·n)``.
     """
     import tifffile
 
@@ -37,8 +46,38 @@ def save_cam_tiff(path: str | Path, heatmap: np.ndarray) -> Path:
     array = np.asarray(heatmap, dtype=np.float32)
     if array.ndim != 2:
         raise ValueError(f"a heat map must be 2-D, got shape {array.shape}")
-    tifffile.imwrite(path, array, photometric="minisblack")
+    if downsampled == 1:
+        tifffile.imwrite(path, array, photometric="minisblack")
+        return path
+    tifffile.imwrite(
+        path,
+        array,
+        photometric="minisblack",
+        description=cam_tiff_description(downsampled, file_shape or array.shape),
+        metadata=None,
+        resolution=(1.0 / downsampled, 1.0 / downsampled),
+        resolutionunit=1,
+    )
     return path
+
+
+CAM_DESCRIPTION_KEY = "CrystalView heat map"
+
+
+def cam_tiff_description(downsampled: int, file_shape: tuple[int, int]) -> str:
+    """The JSON description of a downsampled map: the step and the image's own size."""
+    import json
+
+    return json.dumps(
+        {
+            CAM_DESCRIPTION_KEY: {
+                "downsampled": int(downsampled),
+                "image_height": int(file_shape[0]),
+                "image_width": int(file_shape[1]),
+                "map pixel (row, col)": "image pixel (row * downsampled, col * downsampled)",
+            }
+        }
+    )
 
 
 # Fonts with the µ and Å glyphs that scale-bar labels need, tried in order (Linux, Windows and
@@ -225,17 +264,21 @@ def write_cam_outputs(
     micrograph: Micrograph | None = None,
     title: str | None = None,
     method: str | None = None,
+    downsampled: int = 1,
+    file_shape: tuple[int, int] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<stem>_cam.tif`` (float32 map, the image's height and width) and ``<stem>_cam.png``.
 
-    Returns the two paths. The folder is created when missing.
+    Returns the two paths. The folder is created when missing. For an image larger than memory
+    ``image2d`` and ``heatmap`` are every ``downsampled``-th pixel of the image of
+    ``file_shape`` (see `save_cam_tiff`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if heatmap.shape != np.shape(image2d):
         raise ValueError(f"heat map {heatmap.shape} does not match image {np.shape(image2d)}")
-    tiff_path = save_cam_tiff(out_dir / f"{stem}_cam.tif", heatmap)
+    tiff_path = save_cam_tiff(out_dir / f"{stem}_cam.tif", heatmap, downsampled, file_shape)
     png_path = render_overlay_png(
         out_dir / f"{stem}_cam.png", image2d, heatmap, micrograph, title=title, method=method
     )

@@ -648,6 +648,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.pool.shutdown()
         self.thumbnail_pool.shutdown()
+        self.viewer.detail.shutdown()
         self.garbage_collector.stop()
         for box in list(self.notifications):
             box.close()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.units import format_length
+from crystalview.gui.detail import DetailLayer
 from crystalview.gui.scalebar import ScaleBar
 from crystalview.io.display import auto_levels
 
@@ -142,6 +143,10 @@ class ImageViewer(QWidget):
         self._mouse_proxy = pg.SignalProxy(
             self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
+        self.detail = DetailLayer(self)
+        """Full-resolution patches where a mosaic shown reduced is zoomed in."""
+        self.histogram.item.sigLevelsChanged.connect(self.detail.sync_display)
+        self.histogram.item.sigLookupTableChanged.connect(self.detail.sync_display)
         self.set_color_map(default_color_map)
         self._show_frame_controls(1)
 
@@ -153,6 +158,7 @@ class ImageViewer(QWidget):
         self.frame_index = 0
         self.readout.setText(" ")  # the old read-out described another image
         self._show_reduced_notice(micrograph)
+        self.detail.set_micrograph(micrograph)
         if micrograph is None:
             self._frame_raw = None
             self.image_item.clear()
@@ -181,9 +187,10 @@ class ImageViewer(QWidget):
         height, width = full_shape(micrograph)
         self.reduced_notice.setText(
             f"Shown at reduced resolution (1/{factor:.3g}): the file's {width:,} × {height:,} "
-            "pixels do not fit the memory budget (Preferences). The scale bar and measurements "
-            "are right; classification and heat maps here use this reduced picture, "
-            "'crystalview classify' reads the file at full resolution."
+            "pixels do not fit the memory budget (Preferences). Zoom in to see full resolution "
+            "where you look. The scale bar and measurements are right; classification and heat "
+            "maps here use this reduced picture, 'crystalview classify' reads the file at full "
+            "resolution."
         )
         self.reduced_notice.show()
 
@@ -224,6 +231,14 @@ class ImageViewer(QWidget):
             return raw
         finite = raw[np.isfinite(raw)] if raw.dtype.kind == "f" else raw
         self._log_offset = float(finite.min()) if finite.size else 0.0
+        with np.errstate(invalid="ignore"):
+            return np.log1p(np.maximum(raw.astype(np.float32) - self._log_offset, 0))
+
+    def display_values(self, raw: np.ndarray) -> np.ndarray:
+        """``raw`` pixels of the shown image as the image item shows them (log view: with the
+        shown frame's offset), for pictures drawn over it at the same levels."""
+        if not self.log_box.isChecked():
+            return raw.astype(np.uint8) if raw.dtype == np.bool_ else raw
         with np.errstate(invalid="ignore"):
             return np.log1p(np.maximum(raw.astype(np.float32) - self._log_offset, 0))
 
@@ -273,6 +288,7 @@ class ImageViewer(QWidget):
             return
         self.image_item.setImage(self._displayed(self._frame_raw), autoLevels=False)
         self.auto_contrast()
+        self.detail.redisplay()
 
     def _label_histogram(self, log: bool) -> None:
         # In the log view the histogram axis is log(1 + value - min), not raw counts; say so.
@@ -344,6 +360,9 @@ class ImageViewer(QWidget):
         m = self.micrograph
         # a picture shown reduced reads out the file's own pixel coordinates
         text = f"x {int(col * m.downsampled)}  y {int(row * m.downsampled)}"
+        finer = self.detail.value_at(x, y)
+        if finer is not None:  # the full-resolution patch under the cursor
+            text, value = f"x {finer[0]}  y {finer[1]}", finer[2]
         if m.pixel_size is not None:
             reciprocal = m.pixel_unit == "1/nm"
             pos_x = format_length(float(f"{col * m.pixel_size:.4g}"), reciprocal)

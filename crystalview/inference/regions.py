@@ -85,17 +85,12 @@ def _preview(image: RegionImage) -> np.ndarray:
     return strided_read(image, max(1, math.ceil(max(image.shape) / PREVIEW_SIDE)))
 
 
-def predict_regions(
-    loaded,
-    image: RegionImage,
-    settings,
-    runner: BatchRunner,
-    cancel: CancelToken | None = None,
-) -> Generator[Progress, None, object]:
-    """Classify ``image`` strip by strip; returns an `ImagePrediction` without a pixel map."""
-    from crystalview.inference.predict import CalibratedOutputs, tile_verdict
+def region_tile_size(loaded, image: RegionImage, settings) -> int:
+    """The model's tile side when ``image`` can be read by region for it, else a message.
 
-    cancel = cancel or CancelToken()
+    Region-wise reading works at the model's own scale only (no resampling) and for tiled
+    models; heat maps of such images (`crystalview.cam.regions`) check the same.
+    """
     manifest = loaded.manifest
     tile = int(manifest.input_size)
     scale = physical_scale(manifest, image.pixel_size, image.pixel_unit)
@@ -110,18 +105,26 @@ def predict_regions(
             f"{image.path.name} is larger than the memory budget and the model reads whole "
             "images; shrink the image first"
         )
-    grid = tile_grid(image.shape, tile, settings.overlap)
-    levels = _levels(image, manifest.normalization, max(tile, 256))
-    calibrated = CalibratedOutputs(runner, manifest)
+    return tile
+
+
+def normalised_strips(
+    image: RegionImage, grid: TileGrid, normalization: dict, cancel: CancelToken
+) -> Generator[tuple[int, TileGrid, np.ndarray], None, None]:
+    """``(first tile index, grid of the strip, normalised strip)`` for each strip of tile rows.
+
+    The levels are the image-wide ones of the in-memory path, so the tiles cut from the strips
+    are exactly that path's tiles; one strip is held at a time.
+    """
+    tile = grid.tile_size
+    levels = _levels(image, normalization, max(tile, 256))
     n_cols = len(grid.col_starts)
-    tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
-    batch = max(1, settings.batch_size)
     strip_bytes = min(STRIP_BYTES, max(1, memory_budget_bytes() // 4))
     for rows in _row_chunks(grid.row_starts, tile, strip_bytes // (4 * image.shape[1])):
         cancel.raise_if_cancelled()
         top = int(grid.row_starts[rows.start])
         strip = image.read_rows(top, int(grid.row_starts[rows.stop - 1]) + tile)
-        normalised = apply_levels(strip, levels, manifest.normalization)
+        normalised = apply_levels(strip, levels, normalization)
         del strip
         strip_grid = TileGrid(
             shape=normalised.shape,
@@ -129,7 +132,29 @@ def predict_regions(
             row_starts=grid.row_starts[rows] - top,
             col_starts=grid.col_starts,
         )
-        first = rows.start * n_cols
+        yield rows.start * n_cols, strip_grid, normalised
+
+
+def predict_regions(
+    loaded,
+    image: RegionImage,
+    settings,
+    runner: BatchRunner,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, object]:
+    """Classify ``image`` strip by strip; returns an `ImagePrediction` without a pixel map."""
+    from crystalview.inference.predict import CalibratedOutputs, tile_verdict
+
+    cancel = cancel or CancelToken()
+    manifest = loaded.manifest
+    tile = region_tile_size(loaded, image, settings)
+    grid = tile_grid(image.shape, tile, settings.overlap)
+    calibrated = CalibratedOutputs(runner, manifest)
+    tile_probs = np.empty((grid.n_tiles, manifest.num_classes), dtype=np.float32)
+    batch = max(1, settings.batch_size)
+    for first, strip_grid, normalised in normalised_strips(
+        image, grid, manifest.normalization, cancel
+    ):
         for start in range(0, strip_grid.n_tiles, batch):
             stop = min(strip_grid.n_tiles, start + batch)
             tiles = extract_tiles(normalised, strip_grid, slice(start, stop))

@@ -3,7 +3,10 @@
 For TIFFs we avoid decoding the full image when we can: a pyramid's reduced-resolution level
 (SubIFDs or reduced pages) just above the thumbnail size is decoded instead, and an uncompressed
 image is memory-mapped and sampled with a stride so only the touched rows are read from disk.
-Compressed single-level images are decoded once. Other formats go through `open_image`.
+A single grey image in compressed tiles or strips is sampled with a stride through the segment
+reader (`crystalview.io.tiff_regions`), one band of segments at a time, skipping the segments
+that hold no sampled pixel, so a mosaic larger than memory gets a thumbnail too; other
+compressed images are decoded once. Other formats go through `open_image`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from crystalview.io.modality import looks_like_diffraction, modality_from_metada
 from crystalview.io.reader import open_image
 from crystalview.io.registry import detect_format
 from crystalview.io.safety import DEFAULT_TIMEOUT_S, check_budget, check_file, run_with_timeout
+from crystalview.io.tiff_regions import SegmentedImage, locate_levels, strided_read
 
 
 def _stride_sample(image: np.ndarray, max_size: int) -> np.ndarray:
@@ -74,16 +78,24 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
             chosen = level
         dtype = np.dtype(tif.byteorder + chosen.dtype.char)
         page = chosen.pages[0]
-        if chosen.dataoffset is not None and dtype.isnative and page.photometric != 3:
+        axes = chosen.axes
+        memmappable = chosen.dataoffset is not None and dtype.isnative and page.photometric != 3
+        segmented = None
+        if not memmappable and facts.metadata["tiff"]["series"] == 0:
+            segmented = _segmented_level(path, levels.index(chosen))
+        if memmappable:
             data = np.memmap(
                 path, dtype=dtype, mode="r", offset=chosen.dataoffset, shape=chosen.shape
             )
+        elif segmented is not None:  # compressed tiles or strips: a strided segment read
+            step = max(1, int(np.ceil(max(segmented.shape) / max_size)))
+            data, axes = strided_read(segmented, step), "YX"
         else:
             check_budget(path, tuple(chosen.shape), chosen.dtype, budget)
             data = chosen.asarray()
         # Palette and RGB(A) become grey exactly as the reader does it; only then are extra
         # leading axes (frames, channels of a stack) dropped down to the first 2-D image.
-        sampled, axes = _first_image_sampled(data, chosen.axes, max_size)
+        sampled, axes = _first_image_sampled(data, axes, max_size)
         grey, _color = split_color(axes, page, sampled)
         while grey.ndim > 2:
             grey = grey[0]
@@ -91,6 +103,15 @@ def _tiff_preview(path: Path, max_size: int, budget: int | None) -> tuple[np.nda
     if verdict is None:
         return small, looks_like_diffraction(small)
     return small, verdict is Modality.SAED
+
+
+def _segmented_level(path: Path, level: int) -> SegmentedImage | None:
+    """Level ``level`` of a single grey image stored in compressed segments, read segment by
+    segment (`crystalview.io.tiff_regions`), or None for any other layout."""
+    for image in locate_levels(path):
+        if image.level == level:
+            return image if isinstance(image, SegmentedImage) else None
+    return None
 
 
 def read_thumbnail(

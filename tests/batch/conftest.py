@@ -45,3 +45,16 @@ def tiny_model(tmp_path_factory):
         model.fc.weight.mul_(10)  # decisive answers, so labels are not coin flips
     manifest = ModelManifest(architecture="diffraction_cnn", classes=CLASSES, input_size=32)
     return save_bundle(tmp_path_factory.mktemp("model") / "tiny.cvmodel", model, manifest)
+
+
+@pytest.fixture
+def bigtiff(tmp_path):
+    """A 300 × 410 uint16 BigTIFF of two textures (tiles disagree), stored contiguous."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:300, :410]
+    image = np.sin(xx / 5.0) * np.cos(yy / 9.0) + 0.4 * rng.standard_normal(xx.shape)
+    image[:, 200:] = 0.5 * rng.standard_normal((300, 210))  # two textures, so tiles disagree
+    path = tmp_path / "mosaic.tif"
+    data = ((image - image.min()) / np.ptp(image) * 60000).astype(np.uint16)
+    tifffile.imwrite(path, data, bigtiff=True)
+    return path

@@ -15,18 +15,6 @@ from crystalview.io import open_image, tiff_regions
 from crystalview.models.catalog import load_model
 
 
-@pytest.fixture
-def bigtiff(tmp_path):
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[:300, :410]
-    image = np.sin(xx / 5.0) * np.cos(yy / 9.0) + 0.4 * rng.standard_normal(xx.shape)
-    image[:, 200:] = 0.5 * rng.standard_normal((300, 210))  # two textures, so tiles disagree
-    path = tmp_path / "mosaic.tif"
-    data = ((image - image.min()) / np.ptp(image) * 60000).astype(np.uint16)
-    tifffile.imwrite(path, data, bigtiff=True)
-    return path
-
-
 @pytest.fixture(params=[64 * 1024, 1024 * 1024], ids=["one-tile-row", "several-tile-rows"])
 def tiny_budget(request):
     """Budgets below what the 240 KiB image needs in memory; the larger one gives strips of
