@@ -87,7 +87,6 @@ def fit_ellipse(
     profiles = _high_pass(profiles)
     sector_angles = -np.pi + (np.arange(SECTORS) + 0.5) * 2.0 * np.pi / SECTORS
     shifts = np.zeros(SECTORS)
-    ellipse = NO_ELLIPSE
     for _ in range(2):
         measured, weights = _sector_shifts(profiles, shifts)
         if np.count_nonzero(weights) < _MIN_SECTORS:
