@@ -110,6 +110,12 @@ def predict_regions(
             f"{image.path.name} is larger than the memory budget and the model reads whole "
             "images; shrink the image first"
         )
+    if len(manifest.zooms) > 1:
+        raise CrystalViewError(
+            f"{image.path.name} is larger than the memory budget and the model reads each "
+            "image at several resolutions, which region-wise reading does not do: raise "
+            "CRYSTALVIEW_MEMORY_BUDGET_MB or crop the mosaic first"
+        )
     grid = tile_grid(image.shape, tile, settings.overlap)
     levels = _levels(image, manifest.normalization, max(tile, 256))
     calibrated = CalibratedOutputs(runner, manifest)
