@@ -5,8 +5,9 @@ Three tasks, each with a baseline measured in the same run:
 ``nanofiber``
     Real SEM micrographs (``../shared/data/labelled/nanofiber_train_micrographs``: 26 distinct
     micrographs plus 12 shifted copies; never copied into the repository). The default recipe
-    (`crystalview.training.auto`: frozen EfficientNet-Lite0 features of native-resolution tiles,
-    input mode and L2 penalty chosen by inner k-fold over groups) is scored by an OUTER k-fold
+    (`crystalview.training.auto`: frozen EfficientNet-Lite0 features of 224 px tiles; input
+    mode -- native and half-resolution tiles with an image-level head, native tiles, or the
+    whole image -- and L2 penalty chosen by inner k-fold over groups) is scored by an OUTER k-fold
     over micrograph groups: the recipe choice and the head see only the outer training folds,
     so each held-out micrograph is truly new to the whole procedure. Baseline: texture
     descriptors (LBP histograms, GLCM statistics, HOG) with the same logistic regression and the

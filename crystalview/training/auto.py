@@ -4,11 +4,14 @@
 "Recommended" choice run `train_recommended`. What it tries depends on the data:
 
 * **Real-space images** (SEM, TEM, STEM) with EfficientNet-Lite0's ImageNet weights installed:
-  the frozen backbone's pooled features of native-resolution tiles (and, for comparison, of the
-  whole image resized) with a linear head at three penalties, every candidate scored by k-fold
-  over groups of images (`crystalview.training.validation`). Features are computed once, so the
-  whole search costs about one pass over the images. The winner's head is refitted on every
-  image and goes into the backbone's classifier.
+  the frozen backbone's pooled features with a linear head at three penalties, for three input
+  modes: the mean features of native-resolution tiles and of the image tiled at half
+  resolution, one row per image ("multiscale", saved with ``image_pooling``); native tiles
+  with a tile-level head; the whole image resized. Every candidate is scored by k-fold over
+  groups of images (`crystalview.training.validation`). Features are computed once (the
+  half-resolution tiles add about a quarter), so the whole search costs about one pass over
+  the images. The winner's head is refitted on every image and goes into the backbone's
+  classifier.
 * **Real-space images without pretrained weights**: a frozen random backbone is never used;
   small networks are trained fully from scratch, and the user is told that a pretrained backbone
   (``crystalview[pretrained]``) would do far better on few micrographs.
@@ -261,7 +264,7 @@ def candidate_manifest(manifests: dict[str, Any], mode: str):
 
 def _mode_words(mode: str) -> str:
     return {
-        "multiscale": "224 px tiles at native and half resolution, image-level head",
+        "multiscale": "224 px tiles at native and half resolution averaged per image",
         "tiles": "native-resolution 224 px tiles",
     }.get(mode, "whole image resized to 224 px")
 
