@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from crystalview.inference.settings import InferenceSettings
 from crystalview.models.bundle import load_bundle, save_bundle
 from crystalview.models.efficientnet_lite import EfficientNetLite0
 from crystalview.models.manifest import ManifestError, ModelManifest, default_normalization
+from crystalview.training import model_card
 from crystalview.training.auto import candidate_banks, candidate_manifest, real_space_manifests
 from crystalview.training.tile_features import (
     FeatureBank,
@@ -101,6 +103,17 @@ def test_saved_multiscale_model_answers_with_the_features_it_was_fitted_on(tmp_p
     expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
 
     loaded = load_bundle(save_bundle(tmp_path / "m.cvmodel", model, manifest))
+    card = model_card(
+        SimpleNamespace(
+            manifest=manifest,
+            per_class={},
+            confusion_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+            data_summary="",
+            validation=None,
+            warnings=[],
+        )
+    )
+    assert "tiled at zooms 1, 0.5" in card
     assert loaded.manifest.image_pooling == POOLING
     exact = InferenceSettings(fast=False)  # full precision: the comparison is to 1e-3
     prediction = run_to_completion(predict_image(loaded, image, exact))
