@@ -122,3 +122,25 @@ def test_saved_multiscale_model_answers_with_the_features_it_was_fitted_on(tmp_p
     # ... which is not what the mean of the native tiles' probabilities says.
     assert not np.allclose(prediction.tile_probabilities.mean(0), got, atol=2e-3)
     assert prediction.tile_probabilities.shape[0] == len(banks[0].tiles[0])
+
+
+def test_region_wise_reading_refuses_a_multiscale_model_clearly(tmp_path):
+    import tifffile
+
+    from crystalview.core.errors import CrystalViewError
+    from crystalview.inference import regions
+    from crystalview.inference.predict import make_runner
+    from crystalview.io import tiff_regions
+
+    path = tmp_path / "mosaic.tif"
+    tifffile.imwrite(path, np.zeros((300, 410), np.uint16), bigtiff=True)
+    model = EfficientNetLite0(3, 1).eval()
+    loaded = load_bundle(
+        save_bundle(tmp_path / "m.cvmodel", model, _manifest(image_pooling=POOLING))
+    )
+    settings = InferenceSettings(device="cpu", fast=False)
+    job = regions.predict_regions(
+        loaded, tiff_regions.locate_contiguous(path), settings, make_runner(loaded, settings)
+    )
+    with pytest.raises(CrystalViewError, match="several resolutions"):
+        run_to_completion(job)
