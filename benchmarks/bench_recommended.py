@@ -5,8 +5,9 @@ Three tasks, each with a baseline measured in the same run:
 ``nanofiber``
     Real SEM micrographs (``../shared/data/labelled/nanofiber_train_micrographs``: 26 distinct
     micrographs plus 12 shifted copies; never copied into the repository). The default recipe
-    (`crystalview.training.auto`: frozen EfficientNet-Lite0 features of native-resolution tiles,
-    input mode and L2 penalty chosen by inner k-fold over groups) is scored by an OUTER k-fold
+    (`crystalview.training.auto`: frozen EfficientNet-Lite0 features of 224 px tiles; input
+    mode -- native and half-resolution tiles with an image-level head, native tiles, or the
+    whole image -- and L2 penalty chosen by inner k-fold over groups) is scored by an OUTER k-fold
     over micrograph groups: the recipe choice and the head see only the outer training folds,
     so each held-out micrograph is truly new to the whole procedure. Baseline: texture
     descriptors (LBP histograms, GLCM statistics, HOG) with the same logistic regression and the
@@ -86,9 +87,10 @@ def _nanofiber_banks(cache: Path):
 
     from crystalview.core.progress import run_to_completion
     from crystalview.io import open_image
-    from crystalview.models.manifest import ModelManifest, default_normalization
+    from crystalview.models.manifest import default_normalization
     from crystalview.models.registry import build_model
     from crystalview.training import samples_from_folder
+    from crystalview.training.auto import FEATURE_ZOOMS, real_space_manifests
     from crystalview.training.tile_features import compute_feature_banks
 
     samples, names = samples_from_folder(NANOFIBER)
@@ -103,16 +105,19 @@ def _nanofiber_banks(cache: Path):
             "normalization": default_normalization(),
             "modality": "SEM",
         }
-        manifests = [ModelManifest(**common, input_mode=m) for m in ("tiles", "whole")]
+        manifests = list(real_space_manifests(common).values())
         start = time.perf_counter()
         banks = run_to_completion(
-            compute_feature_banks(samples, model, manifests, torch.device("cpu"))
+            compute_feature_banks(
+                samples, model, manifests, torch.device("cpu"), zooms=FEATURE_ZOOMS
+            )
         )
         seconds = time.perf_counter() - start
         texture = np.stack([texture_features(open_image(p).image) for p, _ in samples])
         return {"banks": banks, "texture": texture, "feature_seconds": seconds}
 
-    return samples, names, _cached(cache / "nanofiber_banks.pkl", make)
+    # v2: native tiles, half-resolution tiles, whole image (`auto.FEATURE_MODES`).
+    return samples, names, _cached(cache / "nanofiber_banks_v2.pkl", make)
 
 
 def _select_and_predict(banks, groups, train, val, n_classes, seed):
@@ -140,12 +145,12 @@ def _select_and_predict(banks, groups, train, val, n_classes, seed):
     n_inner = choose_folds(labels[train], groups[train])
     inner = group_kfold(labels[train], groups[train], n_inner if n_inner > 1 else 5, seed)
     best = None
-    for mode, bank in banks.items():
+    for order, (mode, bank) in enumerate(banks.items()):  # earlier modes win ties, as in auto
         part = subset(bank, train)
         for l2 in HEAD_PENALTIES:
             probs = cross_validated_probabilities(part, inner, n_classes, l2)
             score = float((probs.argmax(1) == part.labels).mean())
-            key = (round(score, 6), mode == "tiles", -abs(np.log10(l2 / 0.3)))
+            key = (round(score, 6), -order, -abs(np.log10(l2 / 0.3)))
             if best is None or key > best[0]:
                 best = (key, mode, l2)
     _, mode, l2 = best
@@ -156,6 +161,7 @@ def _select_and_predict(banks, groups, train, val, n_classes, seed):
 
 
 def run_nanofiber(cache: Path, seeds: int) -> dict[str, float]:
+    from crystalview.training.auto import FEATURE_MODES, candidate_banks
     from crystalview.training.groups import group_samples, user_group_names
     from crystalview.training.tile_features import FeatureBank, cross_validated_probabilities
     from crystalview.training.validation import group_bootstrap_interval, group_kfold
@@ -164,8 +170,8 @@ def run_nanofiber(cache: Path, seeds: int) -> dict[str, float]:
         print(f"skipped: {NANOFIBER} is not here", file=sys.stderr)
         return {}
     _, names, data = _nanofiber_banks(cache)
-    tiles, whole = data["banks"]
-    banks = {"tiles": tiles, "whole": whole}
+    banks = candidate_banks(dict(zip(FEATURE_MODES, data["banks"], strict=True)))
+    tiles = banks["tiles"]
     labels = tiles.labels
     k = len(names)
     grouping = group_samples(tiles.paths, labels, tiles.fingerprints, "duplicates")

@@ -24,7 +24,7 @@ import numpy as np
 from crystalview.core.errors import Cancelled, CrystalViewError
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress, relay
-from crystalview.core.tiling import extract_tiles, stitch_tiles
+from crystalview.core.tiling import extract_tiles, stitch_tiles, tile_grid
 from crystalview.inference.device import configure_threads, select_device
 from crystalview.inference.image_kind import measure_image_kind
 from crystalview.inference.plan import plan_input
@@ -152,6 +152,7 @@ def predict_image(
     cancel.raise_if_cancelled()
     calibrated = CalibratedOutputs(runner, manifest)
 
+    image_probs = None
     if plan.grid is None:
         tile_probs = calibrated(prepare_whole(image, manifest)[None])
         yield Progress(1, 1, "classified whole image", TileBatch(0, boxes, tile_probs))
@@ -174,6 +175,10 @@ def predict_image(
             yield Progress(stop, grid.n_tiles, f"tile {stop}/{grid.n_tiles}", partial)
         del prepared
         stitched = stitch_tiles(tile_probs, grid, image.shape) if settings.probability_map else None
+        if manifest.image_pooling is not None:
+            image_probs = yield from _pooled_image_probabilities(
+                image, manifest, plan.zoom, calibrated, settings, cancel
+            )
 
     return tile_verdict(
         loaded,
@@ -185,7 +190,31 @@ def predict_image(
         file_modality,
         probability_map=stitched,
         notes=list(runner.notes),
+        image_probabilities=image_probs,
     )
+
+
+def _pooled_image_probabilities(image, manifest, zoom, calibrated, settings, cancel):
+    """Generator: the image's probabilities under ``manifest.image_pooling`` (``mean_logits``):
+    softmax of the mean over the zooms of the mean of the tiles' logits.
+
+    The native zoom's logits were kept by ``calibrated`` while its tiles ran; each further zoom
+    re-tiles the image at that fraction of the model's resolution, as training did
+    (`crystalview.training.tile_features.image_inputs`).
+    """
+    per_zoom = [calibrated.mean_logits()]
+    for extra in manifest.zooms[1:]:
+        prepared = prepare_image(image, manifest, zoom=zoom * extra)
+        grid = tile_grid(prepared.shape, manifest.input_size, settings.overlap)
+        sums = np.zeros(manifest.num_classes, dtype=np.float64)
+        batch = max(1, settings.batch_size)
+        for start in range(0, grid.n_tiles, batch):
+            cancel.raise_if_cancelled()
+            stop = min(start + batch, grid.n_tiles)
+            sums += calibrated.logits(extract_tiles(prepared, grid, slice(start, stop))).sum(0)
+            yield Progress(stop, grid.n_tiles, f"tile {stop}/{grid.n_tiles} at zoom {extra:g}")
+        per_zoom.append(sums / grid.n_tiles)
+    return softmax_rows(np.mean(per_zoom, axis=0)[None], calibrated.temperature)[0]
 
 
 class CalibratedOutputs:
@@ -197,13 +226,28 @@ class CalibratedOutputs:
         self.calibration = model_calibration(manifest)
         self.temperature = self.calibration.temperature if self.calibration is not None else 1.0
         self._ood_scores: list[np.ndarray] = []
+        self._logit_sum: np.ndarray | None = None
+        self._logit_count = 0
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return softmax_rows(self.logits(batch), self.temperature)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """The batch's raw logits (the OOD score and the running logit mean are updated)."""
         logits, features = self.runner.outputs(batch)
         ood = self.calibration.ood if self.calibration is not None else None
         if ood is not None and len(features):
             self._ood_scores.append(ood.score(features) / ood.threshold)
-        return softmax_rows(logits, self.temperature)
+        total = np.asarray(logits, dtype=np.float64).sum(axis=0)
+        self._logit_sum = total if self._logit_sum is None else self._logit_sum + total
+        self._logit_count += len(logits)
+        return logits
+
+    def mean_logits(self) -> np.ndarray:
+        """Mean logits over every input so far (``image_pooling`` ``mean_logits``)."""
+        if self._logit_sum is None:
+            raise ValueError("no inputs were classified yet")
+        return self._logit_sum / self._logit_count
 
     def ood_score(self) -> float | None:
         """Mean OOD score over every tile so far, in units of the threshold (None: no score)."""
@@ -220,11 +264,13 @@ def tile_verdict(
     file_modality: str | None,
     probability_map: np.ndarray | None,
     notes: list[str],
+    image_probabilities: np.ndarray | None = None,
 ) -> ImagePrediction:
-    """The image's answer from its tiles' calibrated probabilities: their mean, and a status from
-    that confidence, the image's look, the OOD score and what the file says it is."""
+    """The image's answer from its tiles' calibrated probabilities: their mean (or
+    ``image_probabilities`` when the model pools otherwise, see ``image_pooling``), and a status
+    from that confidence, the image's look, the OOD score and what the file says it is."""
     manifest = loaded.manifest
-    mean = tile_probs.mean(axis=0)
+    mean = tile_probs.mean(axis=0) if image_probabilities is None else image_probabilities
     best = int(np.argmax(mean))
     classes = list(manifest.classes)
     status = decide_status(manifest, float(mean[best]), look, ood, file_modality)

@@ -105,6 +105,12 @@ def region_tile_size(loaded, image: RegionImage, settings) -> int:
             f"{image.path.name} is larger than the memory budget and the model reads whole "
             "images; shrink the image first"
         )
+    if len(manifest.zooms) > 1:
+        raise CrystalViewError(
+            f"{image.path.name} is larger than the memory budget and the model reads each "
+            "image at several resolutions, which region-wise reading does not do: raise "
+            "CRYSTALVIEW_MEMORY_BUDGET_MB or crop the mosaic first"
+        )
     return tile
 
 

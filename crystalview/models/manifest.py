@@ -15,8 +15,8 @@ from typing import Any
 from crystalview.core.errors import ModelBundleError
 from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Modality
 
-# 2: optional "calibration" and "pattern_kind"; bundles of version 1 still load.
-FORMAT_VERSION = 2
+# 2: optional "calibration" and "pattern_kind"; 3: optional "image_pooling". Older bundles load.
+FORMAT_VERSION = 3
 KNOWN_ARCHITECTURES = (
     "resnet18",
     "resnet34",
@@ -33,6 +33,8 @@ PIXEL_UNITS = (REAL_SPACE_UNIT, RECIPROCAL_UNIT)
 INPUT_MODES = ("tiles", "whole")
 NORMALIZATION_METHODS = ("percentile",)
 PATTERN_KINDS = ("rings", "spots")
+IMAGE_POOLING_METHODS = ("mean_logits",)
+MAX_ZOOMS = 4
 # Which diffraction view a model reads when its manifest does not say (older bundles).
 _PATTERN_KIND_OF_TRANSFORM = {
     "log_polar_mean": "rings",
@@ -106,6 +108,12 @@ class ModelManifest:
     pattern_kind
         ``"rings"`` or ``"spots"``: which diffraction patterns the model reads (the other kind
         is not-this-kind); ``None`` derives it from the transform (see `expected_pattern_kind`).
+    image_pooling
+        ``None``: a tiled image's answer is the mean of its tiles' probabilities. Or
+        ``{"method": "mean_logits", "zooms": [1.0, 0.5]}``: the image is tiled at each zoom of
+        the model's pixel size, and its answer is the softmax of the mean over zooms of the
+        mean of the tiles' logits, which is exactly a linear head on the image's multi-scale
+        mean features (`crystalview.training.tile_features.multiscale_bank`).
     """
 
     architecture: str
@@ -122,6 +130,7 @@ class ModelManifest:
     description: str = ""
     calibration: dict[str, Any] | None = None
     pattern_kind: str | None = None
+    image_pooling: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -135,6 +144,11 @@ class ModelManifest:
     def transform(self) -> str:
         """The view of the image the model reads (one of `TRANSFORMS`; ``"none"``: the image)."""
         return self.normalization.get("transform", "none")
+
+    @property
+    def zooms(self) -> list[float]:
+        """The zooms a tiled image is read at (``[1.0]`` unless `image_pooling` says more)."""
+        return list(self.image_pooling["zooms"]) if self.image_pooling else [1.0]
 
     @property
     def expected_pattern_kind(self) -> str | None:
@@ -173,6 +187,8 @@ class ModelManifest:
             _check_choice("pattern_kind", self.pattern_kind, PATTERN_KINDS)
         if self.calibration is not None:
             _check_calibration(self.calibration, self.num_classes)
+        if self.image_pooling is not None:
+            _check_image_pooling(self.image_pooling, self.input_mode)
         for key in ("name", "description"):
             value = getattr(self, key)
             if not isinstance(value, str) or len(value) > MAX_TEXT:
@@ -309,6 +325,25 @@ def _check_matrix(key: str, value: Any, rows: int | None, columns: int | None) -
         if len(row) != width or not all(_is_number(v) for v in row):
             raise ManifestError(f"model.json: {key} must hold rows of {width} finite numbers")
     return len(value), width
+
+
+def _check_image_pooling(pooling: Any, input_mode: str) -> None:
+    """``{"method": "mean_logits", "zooms": [1.0, z2, ...]}`` with zooms in (0, 1]."""
+    if not isinstance(pooling, dict) or set(pooling) != {"method", "zooms"}:
+        raise ManifestError(
+            "model.json: image_pooling must be null or an object with the keys method, zooms"
+        )
+    _check_choice("image_pooling.method", pooling["method"], IMAGE_POOLING_METHODS)
+    zooms = pooling["zooms"]
+    if not isinstance(zooms, list) or not 1 <= len(zooms) <= MAX_ZOOMS:
+        raise ManifestError(f"model.json: image_pooling.zooms must be a list of 1-{MAX_ZOOMS}")
+    for zoom in zooms:
+        if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 0 < zoom <= 1:
+            raise ManifestError("model.json: every image_pooling zoom must be in (0, 1]")
+    if zooms[0] != 1:
+        raise ManifestError("model.json: the first image_pooling zoom must be 1 (native)")
+    if input_mode != "tiles":
+        raise ManifestError("model.json: image_pooling needs input_mode 'tiles'")
 
 
 def _check_calibration(calibration: Any, num_classes: int) -> None:

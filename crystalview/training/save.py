@@ -27,6 +27,12 @@ def model_card(result: TrainingResult) -> str:
         f"- Classes: {', '.join(manifest.classes)}",
         f"- Images: {manifest.modality}, {manifest.input_mode} input of {manifest.input_size} px",
     ]
+    if manifest.image_pooling is not None:
+        zooms = ", ".join(f"{z:g}" for z in manifest.zooms)
+        lines.append(
+            f"- Each image is tiled at zooms {zooms} of its resolution; the answer is the mean "
+            "of all tiles' logits per zoom, averaged over zooms (image-level head)"
+        )
     if manifest.pixel_size is not None:
         lines.append(f"- Trained at {manifest.pixel_size:g} {manifest.pixel_unit} per pixel")
     lines += [

@@ -113,7 +113,7 @@ def test_recommended_real_space_path_chooses_by_group_kfold(random_lite0):
         train_recommended(samples, CLASSES, AutoOptions(modality="SEM", budget_s=30))
     )
     recommended = result.manifest.provenance["recommended"]
-    assert len(recommended["trials"]) == 6
+    assert len(recommended["trials"]) == 9  # 3 input modes x 3 penalties
     assert recommended["chosen"] in {t["recipe"] for t in recommended["trials"]}
     assert "fold-by-group" in recommended["reason"]
     validation = result.validation
