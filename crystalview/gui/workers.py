@@ -119,23 +119,31 @@ class Worker(QObject):
                 _running_jobs -= 1
 
     def _run(self) -> None:
+        # Exactly one outcome is reported however the job ends: a job whose end goes unheard
+        # keeps its owner (a dock's queue, the status bar) waiting for good. That includes a
+        # BaseException (SystemExit from a library, an exception injected into this thread
+        # with PyThreadState_SetAsyncExc): it would otherwise leave run() without a word.
+        kind, value, details = "error", None, ""
         try:
             self.token.raise_if_cancelled()
             outcome = self._factory(self.token)
             if inspect.isgenerator(outcome):
                 outcome = self._drive(outcome)
             self.token.raise_if_cancelled()
+            kind, value = "result", outcome
         except Cancelled:
-            self._outcome_from_job.emit("cancelled", None, "")
-        except Exception as error:  # reported to the user through the error signal
+            kind = "cancelled"
+        except BaseException as error:  # reported to the user through the error signal
             details = traceback.format_exc()
             if isinstance(error, CrystalViewError):
                 log.warning("%s failed: %s", self.title or "job", error)
             else:
                 log.error("%s failed unexpectedly:\n%s", self.title or "job", details)
-            self._outcome_from_job.emit("error", error, details)
-        else:
-            self._outcome_from_job.emit("result", outcome, "")
+            if not isinstance(error, Exception):
+                error = RuntimeError(f"{self.title or 'the job'} stopped abruptly ({error!r})")
+            value = error
+        finally:
+            self._outcome_from_job.emit(kind, value, details)
 
     def _drive(self, job) -> Any:
         last_emit = 0.0

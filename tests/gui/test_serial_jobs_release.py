@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 import crystalview.gui.cam.serial as serial
+from crystalview.core.progress import Progress
 from crystalview.gui.cam.serial import SerialJobs
 from crystalview.gui.workers import WorkerPool
 
@@ -126,7 +127,7 @@ def two_images(qtbot, window, make_tiff, tmp_path):
         for i in range(2)
     ]
     window.open_paths(paths, remember=False)
-    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 2, timeout=60_000)
     return [window.gallery_model.entry(i) for i in range(2)]
 
 
@@ -171,3 +172,135 @@ def test_heat_map_then_feature_browser_then_next_image(qtbot, window, two_images
     assert shown.args[0].heatmap.shape == (40, 56)
     qtbot.waitUntil(lambda: not dock.jobs.busy, timeout=5000)
     assert "Computing" not in dock.info.text()
+
+
+# -- the invariant: however a heat-map job ends, the dock is released ------------------------------
+
+
+class _Injected(BaseException):
+    """What a thread receives from PyThreadState_SetAsyncExc (the reader's timeout uses it)."""
+
+
+def _fails(cancel):
+    raise ValueError("the model exploded")
+    yield  # a generator, like the real job
+
+
+def _aborts(cancel):
+    raise _Injected()
+    yield
+
+
+def _runs_until_cancelled(started: threading.Event):
+    def job(cancel):
+        started.set()
+        while True:
+            cancel.raise_if_cancelled()
+            threading.Event().wait(0.01)
+            yield Progress(0, 0, "still computing")
+
+    return job
+
+
+def _first_call(monkeypatch, first):
+    """Make the dock's first heat-map job ``first(cancel)``; later ones are real."""
+    import crystalview.gui.cam.dock as dock_module
+
+    real, calls = dock_module.cam_job, []
+
+    def cam_job(request, copy, cancel):
+        calls.append(request.image_key)
+        if len(calls) == 1:
+            return (yield from first(cancel))
+        return (yield from real(request, copy, cancel))
+
+    monkeypatch.setattr(dock_module, "cam_job", cam_job)
+    return calls
+
+
+def _assert_released(qtbot, dock) -> None:
+    """No job left, no "Computing…", and Compute shows a map again (a real one)."""
+    qtbot.waitUntil(lambda: not dock.jobs.busy, timeout=30_000)
+    assert "Computing" not in dock.info.text()
+    assert not dock.cancel_button.isVisible()
+    assert dock.compute_button.isEnabled()
+    with qtbot.waitSignal(dock.result_shown, timeout=60_000, check_params_cb=bool):
+        qtbot.mouseClick(dock.compute_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dock.jobs.busy, timeout=30_000)
+    assert "Computing" not in dock.info.text()
+
+
+END_WAYS = ["finished", "failed", "aborted", "cancelled", "esc", "superseded"]
+
+
+@pytest.mark.parametrize("end", END_WAYS)
+def test_every_way_a_heat_map_job_ends_releases_the_dock(
+    qtbot, monkeypatch, window, two_images, dock, end
+):
+    started = threading.Event()
+    first = {
+        "failed": _fails,
+        "aborted": _aborts,
+        "finished": None,
+    }.get(end, _runs_until_cancelled(started))
+    calls = _first_call(monkeypatch, first) if first is not None else []
+    window.select_entry(two_images[0])
+    qtbot.mouseClick(dock.compute_button, Qt.MouseButton.LeftButton)
+    assert dock.info.text().startswith("Computing")
+    if end in ("cancelled", "esc", "superseded"):
+        qtbot.waitUntil(started.is_set, timeout=60_000)
+        if end == "cancelled":
+            qtbot.mouseClick(dock.cancel_button, Qt.MouseButton.LeftButton)
+        elif end == "esc":
+            window.cancel_jobs()
+        else:
+            with qtbot.waitSignal(dock.result_shown, timeout=60_000, check_params_cb=bool):
+                window.select_entry(two_images[1])
+            assert calls == [two_images[0].key, two_images[1].key]
+    qtbot.waitUntil(lambda: not dock.jobs.busy, timeout=60_000)
+    if end in ("finished", "superseded"):
+        assert dock.result is not None and dock.info.text() == dock._describe(dock.result)
+    else:
+        expected = {
+            "failed": "The heat map failed: the model exploded",
+            "aborted": "The heat map failed: Heat map of img0.tif stopped abruptly",
+            "cancelled": "Cancelled",
+            "esc": "Cancelled",
+        }[end]
+        assert dock.info.text().startswith(expected), dock.info.text()
+    _assert_released(qtbot, dock)
+
+
+def test_closing_the_feature_browser_while_it_computes_releases_both(
+    qtbot, monkeypatch, window, two_images, dock
+):
+    """The owner of a job (the feature-map window) closes while the job runs: its queue is
+    free, and the heat-map dock, sharing the window's pool, still follows the next image."""
+    import crystalview.gui.cam.feature_browser as browser_module
+
+    started = threading.Event()
+
+    def feature_job(*args):
+        cancel = args[-1]
+        started.set()
+        while not cancel.cancelled:
+            threading.Event().wait(0.01)
+        cancel.raise_if_cancelled()
+
+    window.select_entry(two_images[0])
+    with qtbot.waitSignal(dock.result_shown, timeout=60_000, check_params_cb=bool):
+        qtbot.mouseClick(dock.compute_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dock.features_button, Qt.MouseButton.LeftButton)
+    browser = window.heatmap.feature_browser
+    monkeypatch.setattr(browser_module, "feature_job", feature_job)
+    qtbot.mouseClick(browser.show_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(started.is_set, timeout=60_000)
+    with qtbot.waitSignal(
+        browser.jobs.ended, timeout=30_000, check_params_cb=lambda k: k == "cancelled"
+    ):
+        browser.close()
+    assert not browser.jobs.busy and browser.show_button.isEnabled()
+    with qtbot.waitSignal(dock.result_shown, timeout=60_000, check_params_cb=bool) as shown:
+        window.select_entry(two_images[1])
+    assert shown.args[0].heatmap.shape == (40, 56)
+    _assert_released(qtbot, dock)

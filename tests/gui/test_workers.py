@@ -72,6 +72,30 @@ def test_error_is_reported_with_traceback(qtbot, pool):
     assert "CorruptFileError" in details
 
 
+@pytest.mark.parametrize("thrown", [SystemExit(3), KeyboardInterrupt()])
+def test_a_job_ended_by_a_base_exception_still_reports_its_end(qtbot, pool, thrown):
+    """SystemExit from a library, or an exception injected into the thread (the reader's
+    timeout uses PyThreadState_SetAsyncExc), is not an Exception; before, it left the worker
+    without an outcome, so its owner waited for good."""
+
+    def ended_abruptly(cancel):
+        yield Progress(0, 1)
+        raise thrown
+
+    ends, failures = [], []
+    pool.job_failed.connect(lambda title, exc, tb: failures.append((title, exc, tb)))
+    worker = pool.submit(ended_abruptly, "Abrupt")
+    worker.error.connect(lambda exc, _tb: ends.append(("error", exc)))
+    worker.result.connect(lambda value: ends.append(("result", value)))
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        pass
+    assert [kind for kind, _ in ends] == ["error"]
+    assert worker.is_done and pool.active() == []
+    title, exc, details = failures[0]
+    assert title == "Abrupt" and "stopped abruptly" in str(exc)
+    assert type(thrown).__name__ in details
+
+
 def test_cancel_stops_a_running_job(qtbot, pool):
     started = threading.Event()
 
