@@ -9,6 +9,7 @@ content matches nothing.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,12 +214,19 @@ def preload_libraries(path: Path) -> None:
 
     Importing rosettasciio (and the dask it pulls in) takes about a second, several on a busy
     machine; done inside the read timeout it could make the first file of a session time out.
+    Worse, a timeout stops the reading thread mid-import and leaves the module half-initialised
+    in ``sys.modules`` for the rest of the session: several rosettasciio readers import
+    ``dask.array`` only while reading, so one slow EMD file made every later DM and EMD file
+    fail with "module 'dask.array' has no attribute 'core'". So ``dask.array`` is imported here
+    too whenever a rosettasciio reader is about to run and dask is installed.
     """
     for fmt in FORMATS:
         if path.suffix.lower() in fmt.extensions:
             for name in fmt.libraries:
                 if name.startswith("rsciio"):
                     quiet_rosettasciio()
+                    if importlib.util.find_spec("dask") is not None:
+                        importlib.import_module("dask.array")
                 importlib.import_module(name)
 
 

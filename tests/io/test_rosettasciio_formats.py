@@ -7,6 +7,8 @@ rosettasciio's own writer and the JEOL image in the tagged layout rosettasciio's
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,20 @@ def test_astar_blockfile_gives_virtual_bright_field_and_patterns(tmp_path):
     np.testing.assert_array_equal(stack.data[1 * 4 + 2], patterns[1, 2])
     assert stack.modality is Modality.SAED and stack.pixel_size is None
     assert open_image(path).title == "virtual bright field"  # the primary one
+
+
+@pytest.mark.parametrize("suffix", [".emd", ".ser", ".dm3", ".blo"])
+def test_libraries_a_reader_imports_while_reading_are_loaded_before_the_timeout(suffix):
+    """A read timeout stops the reading thread mid-import, leaving that module half-initialised
+    for the whole session; rosettasciio readers import ``dask.array`` while reading, so it must
+    already be loaded (in a fresh interpreter, so nothing else imported it first)."""
+    pytest.importorskip("dask")
+    script = (
+        "import sys; from pathlib import Path; "
+        "from crystalview.io.registry import preload_libraries; "
+        f"preload_libraries(Path('a{suffix}')); print('dask.array.core' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip() == "True"
