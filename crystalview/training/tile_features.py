@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -148,16 +148,7 @@ def multiscale_bank(banks: Sequence[FeatureBank]) -> FeatureBank:
         np.mean([bank.tiles[i].mean(axis=0) for bank in banks], axis=0, keepdims=True)
         for i in range(len(first.tiles))
     ]
-    return FeatureBank(
-        tiles=rows,
-        labels=first.labels,
-        sources=first.sources,
-        paths=first.paths,
-        fingerprints=first.fingerprints,
-        shrink=first.shrink,
-        modalities=first.modalities,
-        skipped=first.skipped,
-    )
+    return replace(first, tiles=rows)
 
 
 def _pooled(model: CrystalNet, inputs: np.ndarray, channels: int, device, batch_size: int):
