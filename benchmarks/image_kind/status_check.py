@@ -1,13 +1,14 @@
 """What status a model's answers get, end to end (`predict_image`), on data of every kind.
 
-    nice python benchmarks/image_kind/status_check.py models/saed-crystal-system.cvmodel \
-        --n 150 --n-wrong 20 --real ../shared/data
+    nice python -m benchmarks.image_kind.status_check models/saed-crystal-system.cvmodel \
+        --n 150 --n-wrong 20 --independent-seed 778 --real ../shared/data
 
 Reports, for the model's own pattern kind (fresh `crystalview.sim` seed 6001, both regimes):
 how many are flagged not-this-kind (should be < 2 %), the coverage and accuracy of ``ok``
 answers; for the other pattern kind and the generated wrong-kind images of
-``tests/inference/wrong_kind.py``: how many are flagged not-this-kind (should be >= 95 %); and,
-with ``--real``, the status of every readable file there.
+``tests/inference/wrong_kind.py``: how many are flagged not-this-kind (should be >= 95 %); with
+``--independent-seed``, the same for the independent simulator's patterns of both kinds (778 is
+its development draw); and, with ``--real``, the status of every readable file there.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=150, help="patterns per regime")
     parser.add_argument("--n-wrong", type=int, default=20, help="images per wrong kind")
     parser.add_argument("--real", type=Path)
+    parser.add_argument(
+        "--independent-seed", type=int, help="add the independent simulator's draw (778: dev)"
+    )
+    parser.add_argument("--n-independent", type=int, default=300)
     args = parser.parse_args()
     torch.set_num_threads(1)
     loaded = load_bundle(args.bundle)
@@ -65,6 +70,15 @@ def main() -> int:
                 -1,
             )
         )
+    if args.independent_seed is not None:
+        from benchmarks.independent_sim.evaluate import load_set
+
+        for kind, n in (("rings", 600), ("spots", 500)):
+            images, labels, _ = load_set(kind, n, args.independent_seed)
+            group = "independent-own" if kind == own else f"independent-{kind}"
+            for image, label in zip(images[: args.n_independent], labels, strict=False):
+                truth = classes.index(label) if kind == own and label in classes else -1
+                rows.append((group, predict(loaded, image), truth))
     rng = np.random.default_rng(SEED)
     for kind in KINDS:
         for _ in range(args.n_wrong):
@@ -79,15 +93,16 @@ def main() -> int:
         line = f"{group:22s} n={len(items):4d} " + ", ".join(
             f"{s} {100 * c / len(items):.1f} %" for s, c in sorted(statuses.items())
         )
-        if group.startswith("own"):
+        if group in ("own-train", "own-heldout", "independent-own"):
             right = [p.class_names.index(p.label) == label for p, label in items]
             ok = [r for (p, _), r in zip(items, right, strict=True) if p.status == "ok"]
             line += f"; accuracy {100 * np.mean(right):.1f} %"
             if ok:
                 line += f", ok answers right {100 * np.mean(ok):.1f} %"
         print(line)
-    wrong = [p for g, p, _ in rows if not g.startswith("own")]
-    own_rows = [p for g, p, _ in rows if g.startswith("own")]
+    own_groups = ("own-train", "own-heldout", "independent-own")
+    wrong = [p for g, p, _ in rows if g not in own_groups]
+    own_rows = [p for g, p, _ in rows if g in own_groups[:2]]
     caught = np.mean([p.status == "not-this-kind" for p in wrong])
     flagged = np.mean([p.status == "not-this-kind" for p in own_rows])
     print(

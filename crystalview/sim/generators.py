@@ -364,6 +364,7 @@ def simulate_ring_sample(
     regime: str = "train",
     camera_overrides: dict | None = None,
     keep_pseudo_hexagonal: bool = False,
+    ring_overrides: dict | None = None,
 ) -> Sample:
     """One polycrystalline ring pattern of the given crystal system.
 
@@ -373,7 +374,8 @@ def simulate_ring_sample(
     random orthorhombic crystal whose visible rings a hexagonal cell indexes with no more lines
     (`is_pseudo_hexagonal`) shows a hexagonal pattern, so it is redrawn with its camera, as
     pseudo-tetragonal cells are; ``keep_pseudo_hexagonal`` keeps it (to measure what those
-    patterns cost a model).
+    patterns cost a model). ``ring_overrides`` fixes chosen `RingSettings` fields the same way
+    (e.g. few coarse grains for very spotty rings).
     """
     while True:
         real = rng.random() < REAL_STRUCTURE_FRACTION
@@ -396,7 +398,7 @@ def simulate_ring_sample(
         first_radius = rng.uniform(0.09, 0.22) * size
         pixel_size = 10.0 / _first_ring_d(crystal) / first_radius
         camera = replace(random_camera(rng, size, pixel_size, regime), **(camera_overrides or {}))
-        rings = random_ring_settings(rng, size)
+        rings = replace(random_ring_settings(rng, size), **(ring_overrides or {}))
         if (
             real
             or keep_pseudo_hexagonal
@@ -610,17 +612,19 @@ def simulate_one(
     classes: tuple[str, ...] | None = None,
     camera_overrides: dict | None = None,
     keep_pseudo_hexagonal: bool = False,
+    ring_overrides: dict | None = None,
 ) -> Sample:
     """Sample ``index`` of data set ``(kind, seed)``; classes cycle so every class is balanced.
 
-    ``keep_pseudo_hexagonal`` applies to ring patterns (see `simulate_ring_sample`).
+    ``keep_pseudo_hexagonal`` and ``ring_overrides`` apply to ring patterns (see
+    `simulate_ring_sample`).
     """
     names = classes or class_names(kind)
     rng = np.random.default_rng([seed, index, REGIMES.index(regime)])
     label = names[index % len(names)]
     if kind == "rings":
         return simulate_ring_sample(
-            label, size, rng, regime, camera_overrides, keep_pseudo_hexagonal
+            label, size, rng, regime, camera_overrides, keep_pseudo_hexagonal, ring_overrides
         )
     return simulate_spot_sample(label, size, rng, regime, camera_overrides)
 

@@ -1,7 +1,8 @@
 """Generated images that no diffraction model should read: blank, noise, real-space look-alikes.
 
-Used by the not-this-kind tests and by ``benchmarks/image_kind/fit_detector.py`` (which fits the
-detector's coefficients on them): each ``make(kind, rng, size)`` draws one image.
+Used by the not-this-kind tests and by the checks of ``benchmarks/image_kind/`` as images the
+image-kind detector never trained on (its training look-alikes are ``recipes/lookalikes.py``):
+each ``make(kind, rng, size)`` draws one image.
 """
 
 from __future__ import annotations
