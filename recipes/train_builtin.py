@@ -653,6 +653,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
     lines += ["", "| centre offset (fraction of width) | accuracy |", "|---|---|"]
     lines += [f"| {f:g} | {100 * a:.1f} % |" for f, a in report["robustness"]["center_offset"]]
     lines += ["", *independent_lines(report.get("independent"), recipe)]
+    lines += image_kind_lines(report.get("image_kind"), recipe)
     lines += calibration_lines(report)
     lines += [
         "## Limits",
@@ -742,6 +743,12 @@ def independent_lines(independent: dict | None, recipe: Recipe) -> list[str]:
         "were compared on our held-out split and on a separate draw of the same generator "
         f"({DEVELOPMENT_DRAW}), never on this one.",
     ]
+    if independent.get("look_flagged") is not None:
+        lines.append(
+            f"- The image look (`crystalview.inference.image_kind`) answers not-this-kind on "
+            f"{100 * independent['look_flagged']:.1f} % of these patterns (target < 2 %); the "
+            "accuracy above counts every pattern."
+        )
     if independent.get("baseline") is not None:
         lines.append(
             f"- The previous shipped bundle scored {100 * independent['baseline']:.1f} % on the "
@@ -759,6 +766,41 @@ def independent_lines(independent: dict | None, recipe: Recipe) -> list[str]:
     for name, values in independent["by_condition"].items():
         lines += _table(name, values)
     return [*lines, ""]
+
+
+def image_kind_lines(check: dict | None, recipe: Recipe) -> list[str]:
+    """The card's section on `not-this-kind` from the image look, from the JSON of
+    ``benchmarks/image_kind/check_detector.py`` (absent: not measured for this card)."""
+    if not check:
+        return []
+    other = {"rings": "spot", "spots": "ring"}[recipe.kind]
+    own = {"rings": "ring", "spots": "spot"}[recipe.kind]
+    wrong = ", ".join(f"{k} {100 * v:.0f} %" for k, v in check["by_wrong_kind"].items())
+    return [
+        "## Not this kind of image",
+        "",
+        "Before the network answers, the image-kind detector (`crystalview.inference.kind_net`, "
+        "trained on `crystalview.sim` patterns and `recipes/lookalikes.py`, none of the images "
+        "below) says whether the image is a pattern this model reads. Flagged `not-this-kind` "
+        f"(`benchmarks/image_kind/check_detector.py`, independent draw seed {check['seed']}):",
+        "",
+        "| images | flagged | target |",
+        "|---|---|---|",
+        f"| {own} patterns of our simulator (a fresh seed) | {100 * check['own_sim']:.1f} % "
+        "| < 2 % |",
+        f"| {own} patterns of the independent simulator | {100 * check['own_independent']:.1f} % "
+        "| < 2 % |",
+        f"| {other} patterns of our simulator | {100 * check['other_sim']:.1f} % | >= 95 % |",
+        f"| {other} patterns of the independent simulator | "
+        f"{100 * check['other_independent']:.1f} % | >= 95 % |",
+        f"| generated blank, noise and real-space images ({check['n_wrong_kind']}) | "
+        f"{100 * check['wrong_kind']:.1f} % | >= 95 % |",
+        "",
+        f"By kind of generated image: {wrong}. Files whose metadata say SEM, TEM or STEM are "
+        "flagged whatever they look like; patterns that pass the look but are far from the "
+        "training data are flagged by the out-of-distribution score below.",
+        "",
+    ]
 
 
 def calibration_lines(report: dict) -> list[str]:
@@ -801,12 +843,17 @@ def calibrate(model, x_cal, y_cal, x_held, y_held, name: str, recipe: Recipe):
 
 
 def refresh_card(
-    name: str, out: Path, independent_json: Path, baseline_json: Path | None = None
+    name: str,
+    out: Path,
+    independent_json: Path,
+    baseline_json: Path | None = None,
+    image_kind_json: Path | None = None,
 ) -> int:
     """Re-render a bundle's card with its independent evaluation (weights untouched).
 
     ``independent_json`` holds the evaluation of this bundle, ``baseline_json`` (optional)
-    that of the bundle it replaces, on the same patterns.
+    that of the bundle it replaces, on the same patterns; ``image_kind_json`` (optional) the
+    image-kind detector's check.
     """
     from crystalview.models.bundle import load_bundle
 
@@ -822,6 +869,9 @@ def refresh_card(
         independent["baseline"] = next(iter(baseline.values()))["accuracy"]
     report = dict(loaded.manifest.provenance)
     report["independent"] = independent
+    if image_kind_json is not None:
+        check = json.loads(image_kind_json.read_text(encoding="utf-8"))
+        report["image_kind"] = check["models"][recipe.kind] | {"seed": check["seed"]}
     manifest = loaded.manifest
     manifest.provenance = report
     card = model_card(name, recipe, manifest, report)
@@ -883,11 +933,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="the same evaluation of the bundle this one replaces (for --refresh-card)",
     )
+    parser.add_argument(
+        "--image-kind",
+        type=Path,
+        help="JSON written by benchmarks/image_kind/check_detector.py --json (for --refresh-card)",
+    )
     args = parser.parse_args(argv)
     if args.refresh_card:
         if args.independent is None:
             parser.error("--refresh-card needs --independent RESULT.json")
-        return refresh_card(args.name, args.out, args.independent, args.baseline)
+        return refresh_card(args.name, args.out, args.independent, args.baseline, args.image_kind)
     global DATA_CACHE
     DATA_CACHE = args.data_cache
     recipe = RECIPES[args.name]

@@ -11,8 +11,10 @@ The patterns come from `benchmarks.independent_sim.simulate` (seed 777 unless to
 as an ``.npz`` of images plus a JSON of labels and conditions (no pickles), and go through the
 product's own preprocessing (`prepare_whole` for the bundle's manifest), so the number is what a
 user would get. Reported: accuracy overall, by structure family, and by condition (beam stop,
-dose, spottiness, export, partial pattern, whether the prototype was in training), plus the
-calibrated status numbers when the bundle carries a calibration.
+dose, spottiness, export, partial pattern, whether the prototype was in training), the share
+of patterns the image look (`crystalview.inference.image_kind`) would answer not-this-kind,
+plus the calibrated status numbers when the bundle carries a calibration (an answer flagged
+not-this-kind is not `ok` there).
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ def model_logits(bundle_path: Path, images, tta: bool = False):
     return np.concatenate(logits), np.concatenate(features), manifest
 
 
+def look_flags(images, manifest) -> np.ndarray:
+    """Which patterns the product's image look would answer not-this-kind for this model."""
+    from crystalview.inference.image_kind import measure_image_kind
+    from crystalview.inference.status import kind_mismatch
+
+    return np.array([kind_mismatch(manifest, measure_image_kind(im)) is not None for im in images])
+
+
 def _bucket(meta: dict, kind: str) -> dict[str, str]:
     dose = meta["dose"]
     out = {
@@ -149,16 +159,22 @@ def main(argv=None) -> int:
         order = [names.index(c) for c in classes]
         predicted = logits[:, order].argmax(1)
         report = summarise(labels, meta, predicted, classes, args.kind)
+        flagged = look_flags(images, manifest)
+        report["look_flagged"] = float(flagged.mean())
         calibration = getattr(manifest, "calibration", None)
         if calibration:
             from crystalview.inference.calibration import Calibration, evaluate_calibration
 
             truth = np.array([classes.index(x) for x in labels])
             report["calibration"] = evaluate_calibration(
-                Calibration.from_dict(calibration), logits[:, order], truth, features
+                Calibration.from_dict(calibration), logits[:, order], truth, features, flagged
             )
         results[str(bundle)] = report
-        print(f"{bundle}: {100 * report['accuracy']:.1f} % of {report['n']}", file=sys.stderr)
+        print(
+            f"{bundle}: {100 * report['accuracy']:.1f} % of {report['n']}, "
+            f"{100 * report['look_flagged']:.1f} % flagged not-this-kind by the image look",
+            file=sys.stderr,
+        )
         for fam, (n, acc) in report["by_family"].items():
             print(f"  {fam:22s} {n:4d} {100 * acc:5.1f} %", file=sys.stderr)
         for name, values in report["by_condition"].items():

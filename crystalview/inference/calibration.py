@@ -321,13 +321,16 @@ def evaluate_calibration(
     logits: np.ndarray,
     labels: np.ndarray,
     features: np.ndarray | None = None,
+    not_this_kind: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The calibration's numbers measured on another split (held-out, independent generator).
 
     Returns ``accuracy``, ``ece_before``, ``ece_after``, ``coverage`` and ``ok_accuracy`` at the
-    stored threshold, the ``curve``, ``n``, and with features the fraction ``ood_flagged``
-    whose OOD score exceeds the threshold (these patterns are of the right kind: it should be
-    small).
+    stored threshold, the ``curve`` and ``n``. With features, ``ood_flagged`` is the fraction
+    whose OOD score exceeds the threshold; with ``not_this_kind`` (a mask of the patterns the
+    image look or the file's modality would flag, as `crystalview.inference.status` does),
+    ``look_flagged`` is its mean. These patterns are all of the right kind, so both should be
+    small; an answer flagged either way is not ``ok``, so coverage counts what a user sees.
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -340,13 +343,18 @@ def evaluate_calibration(
         "accuracy": float(correct.mean()),
         "ece_before": expected_calibration_error(softmax(logits), labels),
         "ece_after": expected_calibration_error(after, labels),
-        "coverage": float(ok.mean()),
-        "ok_accuracy": float(correct[ok].mean()) if ok.any() else None,
         "curve": accuracy_coverage_curve(confidence, correct),
     }
     if features is not None and calibration.ood is not None:
-        scores = calibration.ood.score(features)
-        result["ood_flagged"] = float((scores > calibration.ood.threshold).mean())
+        flagged = calibration.ood.score(features) > calibration.ood.threshold
+        result["ood_flagged"] = float(flagged.mean())
+        ok &= ~flagged
+    if not_this_kind is not None:
+        flagged = np.asarray(not_this_kind, dtype=bool)
+        result["look_flagged"] = float(flagged.mean())
+        ok &= ~flagged
+    result["coverage"] = float(ok.mean())
+    result["ok_accuracy"] = float(correct[ok].mean()) if ok.any() else None
     return result
 
 
@@ -381,6 +389,8 @@ def calibration_card_lines(
         )
         if "ood_flagged" in ev:
             line += f", flagged out-of-distribution {100 * ev['ood_flagged']:.1f} %"
+        if "look_flagged" in ev:
+            line += f", flagged not-this-kind by the image look {100 * ev['look_flagged']:.1f} %"
         lines.append(line + ".")
     if c.ood is not None:
         lines.append(

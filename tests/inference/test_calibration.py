@@ -126,6 +126,23 @@ def test_evaluation_on_another_split_uses_the_stored_threshold():
     assert result["ok_accuracy"] > 0.95
 
 
+def test_answers_flagged_not_this_kind_are_not_counted_as_ok():
+    logits, labels = overconfident_split(seed=5)
+    calibration = fit_calibration(logits, labels)
+    other_logits, other_labels = overconfident_split(seed=6)
+    plain = evaluate_calibration(calibration, other_logits, other_labels)
+    flagged = np.zeros(len(other_labels), dtype=bool)
+    flagged[::4] = True
+    result = evaluate_calibration(calibration, other_logits, other_labels, None, flagged)
+    assert result["look_flagged"] == pytest.approx(0.25)
+    confident = softmax(other_logits, calibration.temperature).max(axis=1)
+    expected = ((confident >= calibration.unsure_below) & ~flagged).mean()
+    assert result["coverage"] == pytest.approx(expected) and expected < plain["coverage"]
+    assert result["accuracy"] == plain["accuracy"]
+    text = "\n".join(calibration_card_lines(calibration, {"independent": result}))
+    assert "flagged not-this-kind by the image look 25.0 %" in text
+
+
 def calibration_for(manifest: ModelManifest, features_dim: int = 128) -> Calibration:
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, (200, manifest.num_classes))
