@@ -74,6 +74,11 @@ def kind_mismatch(
         )
     if not diffraction_model or look is None or look.kind == "tiny":
         return None
+    if not look.is_diffraction and file_modality == "SAED":
+        return (
+            "the file says it is a diffraction pattern, but the image-kind detector finds no "
+            f"rings or spots in it ({look.p_other:.0%} not a pattern)"
+        )
     if not look.is_diffraction:
         return look.reason + "; this model reads diffraction patterns"
     wanted = manifest.expected_pattern_kind

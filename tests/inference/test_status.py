@@ -129,6 +129,18 @@ def test_file_modality_decides_for_real_space_files():
     assert decide_status(sem_model, 0.99, None, None, "SEM").status == OK
 
 
+def test_a_diffraction_file_without_rings_or_spots_says_so():
+    """Metadata that says SAED does not make a featureless frame readable, and the reason
+    must not claim that the file is not a diffraction pattern at all."""
+    look = ImageKind("real-space", "not a diffraction pattern", p_other=0.93)
+    reason = kind_mismatch(ring_manifest(), look, "SAED")
+    assert reason.startswith("the file says it is a diffraction pattern, but the image-kind")
+    assert "no rings or spots in it (93% not a pattern)" in reason
+    assert decide_status(ring_manifest(), 0.99, look, None, "SAED").status == NOT_THIS_KIND
+    noise = ImageKind("noise", "noise only: no structure about a centre")
+    assert "noise only" in kind_mismatch(ring_manifest(), noise, "SAED")
+
+
 def calibrated_ring_manifest(threshold_target=0.98) -> ModelManifest:
     """Calibrated on answers whose 80 least confident ones are wrong."""
     rng = np.random.default_rng(0)
