@@ -27,8 +27,12 @@ sys.path.insert(0, str(ROOT / "tests" / "inference"))
 from wrong_kind import KINDS, make  # noqa: E402
 
 from benchmarks.independent_sim.evaluate import load_set  # noqa: E402
-from crystalview.inference.image_kind import measure_image_kind  # noqa: E402
+from crystalview.inference.image_kind import ImageKind, measure_image_kind  # noqa: E402
 from crystalview.inference.kind_net import load_detector, shipped_detector  # noqa: E402
+from crystalview.inference.status import kind_mismatch  # noqa: E402
+from crystalview.models.bundle import load_bundle  # noqa: E402
+from crystalview.models.manifest import ModelManifest  # noqa: E402
+from crystalview.paths import builtin_models_dir  # noqa: E402
 from crystalview.sim.generators import simulate_one  # noqa: E402
 
 SIM_SEED = 7102
@@ -36,10 +40,14 @@ WRONG_SEED = 7103
 INDEPENDENT_N = {"rings": 600, "spots": 500}
 
 
-def flagged(kind: str, model: str) -> bool:
-    """Whether a look of ``kind`` makes a ``model`` (rings or spots) answer not-this-kind."""
-    other = {"rings": "spots", "spots": "rings"}[model]
-    return kind not in ("rings", "spots", "diffraction", "tiny") or kind == other
+# The shipped models whose `kind_mismatch` decides, by the pattern kind they read.
+MODELS = {"rings": "saed-crystal-system.cvmodel", "spots": "saed-zone-lattice.cvmodel"}
+
+
+def shipped_manifests() -> dict[str, ModelManifest]:
+    return {
+        kind: load_bundle(builtin_models_dir() / name).manifest for kind, name in MODELS.items()
+    }
 
 
 def main() -> int:
@@ -55,31 +63,33 @@ def main() -> int:
     args = parser.parse_args()
     detector = load_detector(args.detector) if args.detector else shipped_detector()
     print(f"thresholds: {detector.thresholds}")
-    groups: dict[str, list[str]] = collections.defaultdict(list)
+    groups: dict[str, list[ImageKind]] = collections.defaultdict(list)
     for kind, size in (("rings", 256), ("spots", 128)):
         for i in range(args.n_sim):
             image = simulate_one(kind, i, size, SIM_SEED, ("train", "heldout")[i % 2]).image
-            groups[f"sim-{kind}"].append(measure_image_kind(image, detector).kind)
+            groups[f"sim-{kind}"].append(measure_image_kind(image, detector))
     for kind, n in INDEPENDENT_N.items():
         images, _, _ = load_set(kind, n, args.seed)
-        groups[f"independent-{kind}"] = [measure_image_kind(im, detector).kind for im in images]
+        groups[f"independent-{kind}"] = [measure_image_kind(im, detector) for im in images]
     rng = np.random.default_rng(WRONG_SEED)
     for kind in KINDS:
         for _ in range(args.n_wrong):
             image = make(kind, rng, int(rng.choice([128, 256, 400])))
-            groups[f"wrong-{kind}"].append(measure_image_kind(image, detector).kind)
-    for group, kinds in groups.items():
-        counts = collections.Counter(kinds)
-        text = ", ".join(f"{k} {100 * v / len(kinds):.1f} %" for k, v in counts.most_common())
-        print(f"{group:24s} n={len(kinds):4d}  {text}")
+            groups[f"wrong-{kind}"].append(measure_image_kind(image, detector))
+    for group, looks in groups.items():
+        counts = collections.Counter(look.kind for look in looks)
+        text = ", ".join(f"{k} {100 * v / len(looks):.1f} %" for k, v in counts.most_common())
+        print(f"{group:24s} n={len(looks):4d}  {text}")
+    manifests = shipped_manifests()
     summary = {"seed": args.seed, "thresholds": vars(detector.thresholds), "models": {}}
     for model in ("rings", "spots"):
         other = {"rings": "spots", "spots": "rings"}[model]
-        rates = {
-            name: float(np.mean([flagged(k, model) for k in kinds]))
-            for name, kinds in groups.items()
+        flags = {
+            name: [kind_mismatch(manifests[model], look) is not None for look in looks]
+            for name, looks in groups.items()
         }
-        wrong = [flagged(k, model) for g, ks in groups.items() if g.startswith("wrong") for k in ks]
+        rates = {name: float(np.mean(f)) for name, f in flags.items()}
+        wrong = [f for name, fs in flags.items() if name.startswith("wrong") for f in fs]
         summary["models"][model] = {
             "own_sim": rates[f"sim-{model}"],
             "own_independent": rates[f"independent-{model}"],

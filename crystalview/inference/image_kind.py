@@ -12,9 +12,10 @@ Two exact rules and a small network decide first (15 ms for a 256 px pattern, on
   (a pattern, but not clearly one or the other) or not a pattern.
 
 An image that is not a pattern is called ``noise`` when its azimuthal mean about the brightest
-centre of symmetry explains no more of its variance than it does for pure noise
-(``radial_fraction`` within `NOISE_RADIAL_FACTOR` x ``noise_floor``) and almost all of its
-variance is pixel to pixel (``smooth_share``), and ``real-space`` otherwise; the two differ
+centre of symmetry explains no more of its variance than it does for pure noise (within
+`NOISE_RADIAL_FACTOR` x the share of radii among pixels) and almost all of its variance is
+pixel to pixel (less than `NOISE_SMOOTH_SHARE` survives a 1.5 px blur), and ``real-space``
+otherwise; the two differ
 only in the sentence shown to the user (a real-space model reads noisy frames of its own, so
 `crystalview.inference.status` flags noise for diffraction models only). The file's own
 modality (``SEM``, ``TEM`` … from its metadata) is a further cue, applied there too.
@@ -57,9 +58,6 @@ class ImageKind:
     p_rings: float = 0.0
     p_spots: float = 0.0
     p_other: float = 0.0
-    radial_fraction: float = 0.0
-    noise_floor: float = 0.0
-    smooth_share: float = 0.0
 
     @property
     def is_diffraction(self) -> bool:
@@ -108,19 +106,21 @@ def _radial_share(values: np.ndarray, bins: np.ndarray) -> float:
     return float((means[bins] ** 2).mean() / total)
 
 
-def _noise_measures(stretched: np.ndarray) -> dict[str, float]:
+def _is_noise(stretched: np.ndarray) -> bool:
+    """Whether an image that is not a pattern is noise only (see the module docstring).
+
+    Asked only once the network has said "not a pattern", so patterns never pay for it."""
     work = _shrink(stretched, WORKING_SIDE)
     centre = find_beam_centre(work, log=False)
     yy, xx = np.indices(work.shape)
     bins = np.hypot(yy - centre[0], xx - centre[1]).astype(np.int64)
     centred = work - work.mean()
-    return {
-        "radial_fraction": _radial_share(work, bins),
-        "noise_floor": float(bins.max() + 1) / work.size,
-        "smooth_share": float(
-            ndimage.gaussian_filter(centred, 1.5).var() / max(centred.var(), 1e-12)
-        ),
-    }
+    noise_floor = float(bins.max() + 1) / work.size
+    smooth_share = ndimage.gaussian_filter(centred, 1.5).var() / max(centred.var(), 1e-12)
+    return (
+        _radial_share(work, bins) < NOISE_RADIAL_FACTOR * noise_floor
+        and smooth_share < NOISE_SMOOTH_SHARE
+    )
 
 
 def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> ImageKind:
@@ -133,13 +133,9 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
         return ImageKind("blank", "blank frame: every pixel has (nearly) the same value")
     detector = detector or shipped_detector()
     p_rings, p_spots, p_other = kind_probabilities(network_input(stretched), detector)
-    measures = _noise_measures(stretched)
-    probabilities = {"p_rings": p_rings, "p_spots": p_spots, "p_other": p_other}
     limits = detector.thresholds
     if p_other > limits.other_above:
-        if measures["radial_fraction"] < NOISE_RADIAL_FACTOR * measures["noise_floor"] and (
-            measures["smooth_share"] < NOISE_SMOOTH_SHARE
-        ):
+        if _is_noise(stretched):
             kind, reason = "noise", "noise only: no structure about a centre"
         else:
             kind = "real-space"
@@ -155,4 +151,4 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
         reason = f"ring pattern: rings uniform around the centre ({p_rings:.0%})"
     else:
         kind, reason = "diffraction", "diffraction pattern (rings or spots)"
-    return ImageKind(kind, reason, **probabilities, **measures)
+    return ImageKind(kind, reason, p_rings, p_spots, p_other)
