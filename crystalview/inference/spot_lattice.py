@@ -112,9 +112,10 @@ _THRESHOLD_SIGMAS = 3.5
 _MIN_PAIRS = 4
 _DEV_FLOOR = 1e-3
 _PERPENDICULARS = ("perp_ab", "perp_centred", "perp_rhombic")
-# Mean band-passed signal (noise sigmas) above background at half-cell points that adds them.
+# Half-cell points join the net when their mean band-passed signal stands this many noise
+# sigmas above the background and this many standard errors of that mean.
 _CENTRING_GAIN = 1.0
-_CENTRING_SHARE = 0.15
+_CENTRING_T = 8.0
 _NO_LATTICE = {
     "found": 0.0,
     "ratio_dev": 0.5,
@@ -202,24 +203,25 @@ def _add_weak_centring(net: Net, score: np.ndarray, mask: np.ndarray) -> Net:
     its primitive super-cell, which has another metric. Averaged over every node in the frame,
     the band-passed signal at ``node + t`` for ``t`` in ``a/2, b/2, (a+b)/2`` shows such spots
     far below the single-spot threshold; the half-vector whose mean stands clearly above the
-    background (read at the third-cell points, where no net node lies) joins the basis.
+    background (read at the third-cell points, where no net node lies), by `_CENTRING_GAIN`
+    noise sigmas and `_CENTRING_T` standard errors, joins the basis.
     """
     basis = np.stack([net.a, net.b])
     nodes = _nodes_in_frame(net.origin, basis, score.shape, mask)
     if len(nodes) < MIN_INDEXED:
         return net
 
-    def mean_at(t):
-        pos = nodes + t
-        return float(ndimage.map_coordinates(score, pos.T, order=1, mode="nearest").mean())
+    def values_at(t):
+        return ndimage.map_coordinates(score, (nodes + t).T, order=1, mode="nearest")
 
     thirds = ((1 / 3, 1 / 3), (2 / 3, 1 / 3), (1 / 3, 2 / 3))
-    reference = np.mean([mean_at(np.array(f) @ basis) for f in thirds])
+    reference = np.mean([values_at(np.array(f) @ basis).mean() for f in thirds])
     halves = [np.array(f) for f in ((0.5, 0.0), (0.0, 0.5), (0.5, 0.5))]
-    gains = [mean_at(f @ basis) - reference for f in halves]
+    samples = [values_at(f @ basis) for f in halves]
+    gains = [float(v.mean() - reference) for v in samples]
     best = int(np.argmax(gains))
-    on_nodes = mean_at(np.zeros(2)) - reference
-    if gains[best] < _CENTRING_GAIN or gains[best] < _CENTRING_SHARE * on_nodes:
+    standard_error = float(samples[best].std()) / np.sqrt(len(nodes)) + 1e-12
+    if gains[best] < _CENTRING_GAIN or gains[best] < _CENTRING_T * standard_error:
         return net
     t = halves[best] @ basis
     other = basis[1] if best == 0 else basis[0]

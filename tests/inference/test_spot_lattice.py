@@ -74,12 +74,14 @@ def features(image: np.ndarray) -> dict[str, float]:
 
 # The metric conditions each ideal net meets (the others fail by a wide margin).
 CONDITIONS = {
-    "square": {"ratio_dev", "cos_gamma"},
-    "hexagonal": {"ratio_dev", "hex_dev", "cen_dev"},
-    "rectangular": {"cos_gamma"},
-    "centered_rectangular": {"cen_dev"},  # reduced cell a, (a + b) / 2: 2 a·b = a·a
+    "square": {"ratio_dev", "cos_gamma", "perp_ab", "perp_rhombic"},
+    "hexagonal": {"ratio_dev", "hex_dev", "cen_dev", "perp_centred", "perp_rhombic"},
+    "rectangular": {"cos_gamma", "perp_ab"},
+    # reduced cell a, (a + b) / 2: 2 a·b = a·a, a ⊥ 2b - a
+    "centered_rectangular": {"cen_dev", "perp_centred"},
     "oblique": set(),
 }
+METRIC = ("ratio_dev", "cos_gamma", "hex_dev", "cen_dev", "perp_ab", "perp_centred", "perp_rhombic")
 
 
 @pytest.mark.parametrize("kind", list(CONDITIONS))
@@ -99,7 +101,7 @@ def test_ideal_nets_give_their_metric(kind, condition):
     assert f["rms_rel"] < 0.05
     assert f["frac_indexed"] > 0.8
     assert f["a_rel"] == pytest.approx(15.0 / SIZE, rel=0.03)
-    for name in ("ratio_dev", "cos_gamma", "hex_dev", "cen_dev"):
+    for name in METRIC:
         if name in CONDITIONS[kind]:
             assert abs(f[name]) < 0.01, name
         else:
@@ -159,3 +161,24 @@ def test_deterministic_and_any_dtype():
 def test_rejects_non_2d():
     with pytest.raises(ValueError, match="2-D"):
         spot_lattice_features(np.zeros((4, 4, 3)))
+
+
+@pytest.mark.parametrize("weak", [0.0, 0.05])
+def test_weak_centring_spots_are_found_on_average(weak):
+    """Centring spots too faint to detect one by one still make the net centred."""
+    a, b = np.array([0.0, 15.0]), np.array([33.0, 0.0])  # conventional cell, C-centred
+    yy, xx = np.indices((SIZE, SIZE), dtype=float)
+    centre = np.array([80.2, 79.7])
+    rng = np.random.default_rng(0)
+    image = np.full((SIZE, SIZE), 0.05)
+    for h in range(-8, 9):
+        for k in range(-8, 9):
+            for shift, weight in ((0.0, 1.0), (0.5, weak)):
+                y, x = centre + (h + shift) * a + (k + shift) * b
+                spot = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
+                image += weight * (0.5 + 0.5 * rng.random()) * spot
+    f = features(rng.poisson(image * 300).astype(np.uint16))
+    if weak:
+        assert f["perp_centred"] < 0.01 and f["perp_ab"] > 0.1  # centred: a ⊥ 2b - a
+    else:
+        assert f["perp_ab"] < 0.01 and f["perp_centred"] > 0.1  # primitive rectangular
