@@ -169,6 +169,35 @@ def score(predicted: np.ndarray, truth: np.ndarray) -> dict:
     }
 
 
+def by_condition(meta: list[dict], truth, found, predictions: dict) -> dict:
+    """Accuracy of each classifier on the dev draw by beam stop, export, dose, partial, net."""
+    buckets = {
+        "beam stop": [m["beam_stop"] for m in meta],
+        "export": [m["export"] for m in meta],
+        "dose": [
+            "< 30" if m["dose"] < 30 else ("30-300" if m["dose"] < 300 else ">= 300") for m in meta
+        ],
+        "partial": ["yes" if m.get("partial") else "no" for m in meta],
+        "net found": ["yes" if f else "no" for f in found],
+    }
+    out: dict = {}
+    for condition, values in buckets.items():
+        values = np.array(values)
+        out[condition] = {}
+        for value in sorted(set(values)):
+            rows = values == value
+            out[condition][str(value)] = {"n": int(rows.sum())} | {
+                name: float(np.mean(p[rows] == truth[rows])) for name, p in predictions.items()
+            }
+    for condition, table in out.items():
+        cells = ", ".join(
+            f"{v} ({t['n']}): " + " / ".join(f"{100 * t[k]:.0f}" for k in predictions)
+            for v, t in table.items()
+        )
+        log(f"  {condition} [{' / '.join(predictions)} %]: {cells}")
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/spotgeo"))
@@ -186,7 +215,7 @@ def main(argv=None) -> int:
     for name, (regime, seed, n) in (("fit", FIT), ("heldout", HELDOUT)):
         images, labels = our_set(args.cache, regime, seed, n)
         sets[name] = (images, np.array([CLASSES.index(x) for x in labels]))
-    images, labels, _ = load_set("spots", DEV_N, seed=DEV_SEED)
+    images, labels, dev_meta = load_set("spots", DEV_N, seed=DEV_SEED)
     sets["dev778"] = (images, np.array([CLASSES.index(x) for x in labels]))
     features, logits, seconds = {}, {}, {}
     for name, (images, _) in sets.items():
@@ -196,8 +225,19 @@ def main(argv=None) -> int:
         ms = 1000 * seconds[name]
         log(f"{name}: {len(images)} patterns, {ms:.1f} ms CPU each, net found {found:.1%}")
     y_fit = sets["fit"][1]
+    from crystalview.inference.spot_lattice import SPOT_FEATURE_NAMES
+
+    metric = [
+        i
+        for i, f in enumerate(SPOT_FEATURE_NAMES)
+        if not f.startswith(("corr_", "n_nodes", "evidence_"))
+    ]
     models = {
         "features": (LogisticRegression().fit(features["fit"], y_fit), lambda n: features[n]),
+        "metric only": (
+            LogisticRegression().fit(features["fit"][:, metric], y_fit),
+            lambda n: features[n][:, metric],
+        ),
         "cnn+features": (
             LogisticRegression().fit(np.hstack([logits["fit"], features["fit"]]), y_fit),
             lambda n: np.hstack([logits[n], features[n]]),
@@ -216,6 +256,15 @@ def main(argv=None) -> int:
         for label, r in results.items():
             by = " ".join(f"{100 * r['by_class'][c]:6.1f}%" for c in CLASSES)
             log(f"  {label:14s} {100 * r['accuracy']:5.1f} %   {by}")
+    report["dev778_by_condition"] = by_condition(
+        dev_meta,
+        sets["dev778"][1],
+        features["dev778"][:, SPOT_FEATURE_NAMES.index("found")] > 0,
+        {
+            "cnn": logits["dev778"].argmax(axis=1),
+            "cnn+features": models["cnn+features"][0].predict(models["cnn+features"][1]("dev778")),
+        },
+    )
     text = json.dumps(report, indent=1)
     if args.json:
         args.json.write_text(text)

@@ -81,12 +81,20 @@ SPOT_FEATURE_NAMES: tuple[str, ...] = (
     "hex_metric_dev",  # max(perp_centred, perp_rhombic): how far from a hexagonal net
     "centred_dev",  # min(perp_centred, perp_rhombic): how far from a centred rectangular net
     "corr_2",  # intensity correlation under the 2-fold rotation (Friedel)
-    "corr_mirror_a",  # ... under the mirror along a
-    "corr_mirror_b",  # ... under the mirror along b
-    "corr_mirror_diag",  # ... under the mirror swapping a and b
+    "corr_mirror_ab",  # ... under the mirror along a that a ⊥ b allows: (h, k) -> (h, -k)
+    "corr_mirror_centred",  # ... along a when a ⊥ 2b - a: (h, k) -> (h + k, -k)
+    "corr_mirror_rhombic",  # ... swapping a and b, when |a| = |b|: (h, k) -> (k, h)
     "corr_4",  # ... under the 4-fold rotation
     "corr_6",  # ... under the 6-fold rotation
     "n_nodes",  # log1p of the number of nodes read for the correlations
+    # Evidence for each special net: its mirror condition met up to a camera's ellipticity
+    # (Gaussian in the cosine, width `_ELLIPTIC_COSINE`) times the intensity symmetry it
+    # implies (correlation relative to the Friedel one). A linear classifier cannot form such
+    # conjunctions itself; they tell a distorted square net from a rectangular one.
+    "evidence_square",
+    "evidence_hexagonal",
+    "evidence_rectangular",
+    "evidence_centred",
 )
 
 # At least this many spots must be indexed for a net to count as found.
@@ -112,6 +120,9 @@ _THRESHOLD_SIGMAS = 3.5
 _MIN_PAIRS = 4
 _DEV_FLOOR = 1e-3
 _PERPENDICULARS = ("perp_ab", "perp_centred", "perp_rhombic")
+# An ellipticity ε turns lattice angles by up to about 2ε: cameras have 0-3 %, so a mirror
+# condition's cosine of about 0.04 is still "met".
+_ELLIPTIC_COSINE = 0.04
 # Half-cell points join the net when their mean band-passed signal stands this many noise
 # sigmas above the background and this many standard errors of that mean.
 _CENTRING_GAIN = 1.0
@@ -436,8 +447,32 @@ def _encode(
     values["square_dev"] = max(ab, rhombic)
     values["hex_metric_dev"] = max(centred, rhombic)
     values["centred_dev"] = min(centred, rhombic)
+    values.update(_evidence(values))
     out = np.array([values[name] for name in SPOT_FEATURE_NAMES], dtype=np.float64)
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _evidence(values: dict[str, float]) -> dict[str, float]:
+    """Per special net: metric condition within the ellipticity times the symmetry it implies."""
+    if not values["found"]:
+        return {f"evidence_{k}": 0.0 for k in ("square", "hexagonal", "rectangular", "centred")}
+
+    def metric(cosine: float) -> float:
+        return float(np.exp(-0.5 * (cosine / _ELLIPTIC_COSINE) ** 2))
+
+    def symmetric(name: str) -> float:
+        return float(np.clip(values[name] / max(values["corr_2"], 0.2), 0.0, 1.0))
+
+    ab, centred, rhombic = (values[name] for name in _PERPENDICULARS)
+    return {
+        "evidence_square": metric(max(ab, rhombic)) * symmetric("corr_4"),
+        "evidence_hexagonal": metric(max(centred, rhombic)) * symmetric("corr_6"),
+        "evidence_rectangular": metric(ab) * symmetric("corr_mirror_ab"),
+        "evidence_centred": max(
+            metric(centred) * symmetric("corr_mirror_centred"),
+            metric(rhombic) * symmetric("corr_mirror_rhombic"),
+        ),
+    }
 
 
 def _abs_cos(u: np.ndarray, v: np.ndarray) -> float:
@@ -486,14 +521,11 @@ def _symmetry_correlations(
     local = ndimage.maximum_filter(band, size=3)
     value = ndimage.map_coordinates(local, pos.T, order=1)
     lookup = {tuple(v): x for v, x in zip(hk.tolist(), value, strict=True)}
-    la2, lb2, dot = float(a @ a), float(b @ b), float(a @ b)
-    n_a = round(2.0 * dot / la2)
-    n_b = round(2.0 * dot / lb2)
     operations = {
         "corr_2": lambda p, q: (-p, -q),
-        "corr_mirror_a": lambda p, q: (p + n_a * q, -q),
-        "corr_mirror_b": lambda p, q: (-p, q + n_b * p),
-        "corr_mirror_diag": lambda p, q: (q, p),
+        "corr_mirror_ab": lambda p, q: (p, -q),
+        "corr_mirror_centred": lambda p, q: (p + q, -q),
+        "corr_mirror_rhombic": lambda p, q: (q, p),
         "corr_4": lambda p, q: (-q, p),
         "corr_6": lambda p, q: (-q, p + q),
     }

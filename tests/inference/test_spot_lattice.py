@@ -130,8 +130,10 @@ def test_intensity_symmetry_of_a_square_net():
             image += weight * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
     f = features(image)
     assert f["found"] == 1.0
-    for name in ("corr_2", "corr_4", "corr_mirror_a", "corr_mirror_b", "corr_mirror_diag"):
+    for name in ("corr_2", "corr_4", "corr_mirror_ab", "corr_mirror_rhombic"):
         assert f[name] > 0.9, name
+    assert f["evidence_square"] > 0.8
+    assert f["evidence_square"] > f["evidence_hexagonal"] + 0.5
 
 
 @pytest.mark.parametrize(
