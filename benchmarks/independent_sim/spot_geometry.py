@@ -136,6 +136,39 @@ class LogisticRegression:
         return (((x - self.mean) / self.scale) @ self.w + self.b).argmax(axis=1)
 
 
+class SmallMLP:
+    """One hidden layer of 32, weight decay, full-batch Adam (torch); settings fixed a priori.
+
+    A linear stacker cannot form "metric condition met AND intensity symmetric" itself; this
+    checks whether a non-linear one gains over it.
+    """
+
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int = 400) -> SmallMLP:
+        import torch
+
+        torch.manual_seed(0)
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+        z = torch.from_numpy(((x - self.mean) / self.scale).astype(np.float32))
+        target = torch.from_numpy(y)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(x.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, len(CLASSES))
+        )
+        optimiser = torch.optim.Adam(self.net.parameters(), lr=1e-2, weight_decay=1e-3)
+        for _ in range(epochs):
+            optimiser.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.net(z), target)
+            loss.backward()
+            optimiser.step()
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        z = torch.from_numpy(((x - self.mean) / self.scale).astype(np.float32))
+        with torch.no_grad():
+            return self.net(z).argmax(dim=1).numpy()
+
+
 def rule(features: np.ndarray, tolerance: float) -> np.ndarray:
     """Highest symmetry whose mirror conditions hold within ``tolerance``; oblique otherwise.
 
@@ -242,6 +275,10 @@ def main(argv=None) -> int:
             LogisticRegression().fit(np.hstack([logits["fit"], features["fit"]]), y_fit),
             lambda n: np.hstack([logits[n], features[n]]),
         ),
+        "mlp cnn+features": (
+            SmallMLP().fit(np.hstack([logits["fit"], features["fit"]]), y_fit),
+            lambda n: np.hstack([logits[n], features[n]]),
+        ),
     }
     report: dict = {"ms_per_image": {k: 1000 * v for k, v in seconds.items()}, "results": {}}
     for name in ("heldout", "dev778"):
@@ -251,6 +288,11 @@ def main(argv=None) -> int:
             results[f"rule tol {tolerance}"] = score(rule(features[name], tolerance), truth)
         for label, (model, inputs) in models.items():
             results[label] = score(model.predict(inputs(name)), truth)
+        # Where no net was found the features say nothing: the CNN alone answers.
+        stacked = models["cnn+features"][0].predict(models["cnn+features"][1](name))
+        found = features[name][:, SPOT_FEATURE_NAMES.index("found")] > 0
+        gated = np.where(found, stacked, logits[name].argmax(axis=1))
+        results["cnn+features, gated"] = score(gated, truth)
         report["results"][name] = results
         log(f"\n{name}: " + " ".join(f"{c[:6]:>7s}" for c in CLASSES))
         for label, r in results.items():
