@@ -65,9 +65,11 @@ def load_set(kind: str, n: int, seed: int = DEFAULT_SEED, workers: int = 1):
 
 
 def model_logits(bundle_path: Path, images, tta: bool = False):
-    """Logits and pooled features of a bundle on raw images, through `prepare_whole`."""
+    """Logits and pooled features of a bundle on raw images, through `prepare_whole` (and the
+    bundle's evidence stack, `crystalview.inference.evidence`, when it has one)."""
     import torch
 
+    from crystalview.inference.evidence import model_evidence
     from crystalview.inference.preprocess import prepare_whole
     from crystalview.models.bundle import load_bundle
 
@@ -87,7 +89,11 @@ def model_logits(bundle_path: Path, images, tta: bool = False):
                 out = (out + model(flipped)) / 2
             logits.append(out.numpy())
             features.append(fmap.mean(dim=(2, 3)).numpy())
-    return np.concatenate(logits), np.concatenate(features), manifest
+    logits = np.concatenate(logits)
+    stack = model_evidence(manifest)
+    if stack is not None:
+        logits = stack.apply(logits, np.stack([stack.measure(im) for im in images]))
+    return logits, np.concatenate(features), manifest
 
 
 def look_flags(images, manifest) -> np.ndarray:

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from benchmarks.independent_sim.simulate import SPOT_LABELS
 
@@ -103,33 +102,18 @@ def logits_of(cache: Path, name: str, images) -> np.ndarray:
 
 
 class LogisticRegression:
-    """Multinomial logistic regression, L2-penalised, on standardised inputs (numpy + L-BFGS)."""
+    """Multinomial logistic regression on standardised inputs (`fit_logistic`, the fit of the
+    product's evidence stack)."""
 
     def __init__(self, l2: float = 1e-2):
         self.l2 = l2
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+        from crystalview.inference.evidence import fit_logistic
+
         self.mean = x.mean(axis=0)
         self.scale = x.std(axis=0) + 1e-9
-        z = (x - self.mean) / self.scale
-        n, d = z.shape
-        k = len(CLASSES)
-        onehot = np.eye(k)[y]
-
-        def loss(flat):
-            w, b = flat[: d * k].reshape(d, k), flat[d * k :]
-            logits = z @ w + b
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            value = -np.mean(np.log(p[np.arange(n), y] + 1e-12)) + 0.5 * self.l2 * np.sum(w * w)
-            g = (p - onehot) / n
-            grad = np.concatenate([(z.T @ g + self.l2 * w).ravel(), g.sum(axis=0)])
-            return value, grad
-
-        result = minimize(loss, np.zeros(d * k + k), jac=True, method="L-BFGS-B")
-        self.w = result.x[: d * k].reshape(d, k)
-        self.b = result.x[d * k :]
+        self.w, self.b = fit_logistic((x - self.mean) / self.scale, y, len(CLASSES), self.l2)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

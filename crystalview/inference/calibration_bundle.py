@@ -20,6 +20,7 @@ import torch
 
 from crystalview.core.errors import CrystalViewError
 from crystalview.inference.calibration import Calibration, fit_calibration
+from crystalview.inference.evidence import model_evidence
 from crystalview.inference.outputs import model_outputs
 from crystalview.inference.preprocess import prepare_whole
 from crystalview.models.bundle import load_bundle, write_bundle
@@ -69,14 +70,17 @@ def apply_calibration_to_bundle(
     return target
 
 
-def _simulated_input(job: tuple) -> tuple[np.ndarray, str]:
-    """One simulated pattern, prepared as inference prepares it (runs in a worker process)."""
+def _simulated_input(job: tuple) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """One simulated pattern prepared as inference prepares it, with the evidence the model
+    stacks on its logits measured on it (or None); runs in a worker process."""
     from crystalview.sim.generators import simulate_one
 
     kind, index, size, seed, manifest_json = job
     manifest = ModelManifest.from_json(manifest_json)
     sample = simulate_one(kind, index, size, seed, CALIBRATION_REGIME)
-    return prepare_whole(sample.image, manifest), sample.label
+    stack = model_evidence(manifest)
+    evidence = stack.measure(sample.image) if stack is not None else None
+    return prepare_whole(sample.image, manifest), sample.label, evidence
 
 
 def simulate_calibration_split(
@@ -86,8 +90,9 @@ def simulate_calibration_split(
     size: int | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Prepared inputs ``(n, H, W)`` and class indices of a simulated split for ``manifest``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Prepared inputs ``(n, H, W)``, class indices and (when the model stacks evidence on its
+    logits) the measured evidence ``(n, F)`` of a simulated split for ``manifest``.
 
     The pattern kind is the manifest's `expected_pattern_kind`; the class names must be the
     simulator's. Sample ``i`` depends only on ``(seed, i)``, whatever ``workers`` is.
@@ -120,9 +125,11 @@ def simulate_calibration_split(
             results.append(_simulated_input(job))
             if progress is not None:
                 progress(len(results), n)
-    x = np.stack([view for view, _ in results]).astype(np.float32)
-    y = np.array([manifest.classes.index(label) for _, label in results], dtype=np.int64)
-    return x, y
+    x = np.stack([view for view, _, _ in results]).astype(np.float32)
+    y = np.array([manifest.classes.index(label) for _, label, _ in results], dtype=np.int64)
+    measured = [evidence for _, _, evidence in results]
+    evidence = np.stack(measured) if measured[0] is not None else None
+    return x, y, evidence
 
 
 def calibrate_bundle_on_simulation(
@@ -137,9 +144,12 @@ def calibrate_bundle_on_simulation(
     """Simulate a calibration split, fit `fit_calibration` on it and store it in the bundle."""
     loaded = load_bundle(path)
     manifest = loaded.manifest
-    x, y = simulate_calibration_split(manifest, n, seed, size, workers, progress)
+    x, y, evidence = simulate_calibration_split(manifest, n, seed, size, workers, progress)
     with torch.no_grad():
         logits, features = model_outputs(loaded.model, torch.from_numpy(x))
+    stack = model_evidence(manifest)
+    if stack is not None:
+        logits = stack.apply(logits, evidence)
     kind = manifest.expected_pattern_kind
     calibration = fit_calibration(
         logits,

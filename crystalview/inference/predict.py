@@ -26,6 +26,7 @@ from crystalview.core.micrograph import Micrograph
 from crystalview.core.progress import CancelToken, Progress, relay
 from crystalview.core.tiling import extract_tiles, stitch_tiles, tile_grid
 from crystalview.inference.device import configure_threads, select_device
+from crystalview.inference.evidence import model_evidence
 from crystalview.inference.image_kind import measure_image_kind
 from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import prepare_image, prepare_whole
@@ -154,7 +155,9 @@ def predict_image(
 
     image_probs = None
     if plan.grid is None:
-        tile_probs = calibrated(prepare_whole(image, manifest)[None])
+        view = prepare_whole(image, manifest)[None]
+        evidence = calibrated.evidence.measure(image)[None] if calibrated.evidence else None
+        tile_probs = calibrated(view, evidence)
         yield Progress(1, 1, "classified whole image", TileBatch(0, boxes, tile_probs))
         stitched = None
     else:
@@ -218,23 +221,30 @@ def _pooled_image_probabilities(image, manifest, zoom, calibrated, settings, can
 
 
 class CalibratedOutputs:
-    """Calibrated class probabilities of batches (the model's temperature applied), keeping the
-    out-of-distribution score of each batch for the image's status."""
+    """Calibrated class probabilities of batches (the model's evidence stack and temperature
+    applied), keeping the out-of-distribution score of each batch for the image's status."""
 
     def __init__(self, runner: BatchRunner, manifest) -> None:
         self.runner = runner
         self.calibration = model_calibration(manifest)
         self.temperature = self.calibration.temperature if self.calibration is not None else 1.0
+        self.evidence = model_evidence(manifest)
         self._ood_scores: list[np.ndarray] = []
         self._logit_sum: np.ndarray | None = None
         self._logit_count = 0
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return softmax_rows(self.logits(batch), self.temperature)
+    def __call__(self, batch: np.ndarray, evidence: np.ndarray | None = None) -> np.ndarray:
+        return softmax_rows(self.logits(batch, evidence), self.temperature)
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """The batch's raw logits (the OOD score and the running logit mean are updated)."""
+    def logits(self, batch: np.ndarray, evidence: np.ndarray | None = None) -> np.ndarray:
+        """The batch's logits, stacked with ``evidence`` (the measured features of each input,
+        `crystalview.inference.evidence`) when the model has a stack; the OOD score and the
+        running logit mean are updated."""
         logits, features = self.runner.outputs(batch)
+        if self.evidence is not None:
+            if evidence is None:
+                raise ValueError("this model stacks measured evidence on its logits: pass it")
+            logits = self.evidence.apply(logits, evidence)
         ood = self.calibration.ood if self.calibration is not None else None
         if ood is not None and len(features):
             self._ood_scores.append(ood.score(features) / ood.threshold)

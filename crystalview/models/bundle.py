@@ -21,6 +21,7 @@ from safetensors.torch import save as save_safetensors
 
 from crystalview.core.atomic import atomic_replace
 from crystalview.core.errors import ModelBundleError, SaveError, save_failure_message
+from crystalview.inference.evidence import check_evidence
 from crystalview.models.base import CrystalNet
 from crystalview.models.bundle_format import (
     CARD_NAME,
@@ -124,6 +125,7 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     archive, members = open_checked_zip(path, MEMBER_RULES, MAX_BUNDLE_BYTES)
     with archive:
         manifest = parse_manifest(archive, members, path)
+        check_evidence(manifest, where)
         card = read_card(archive, members, path)
         data = read_member(archive, members[WEIGHTS_NAME], where)
     header = parse_header(data, where)

@@ -15,8 +15,9 @@ from typing import Any
 from crystalview.core.errors import ModelBundleError
 from crystalview.core.micrograph import REAL_SPACE_UNIT, RECIPROCAL_UNIT, Modality
 
-# 2: optional "calibration" and "pattern_kind"; 3: optional "image_pooling". Older bundles load.
-FORMAT_VERSION = 3
+# 2: optional "calibration" and "pattern_kind"; 3: optional "image_pooling"; 4: optional
+# "evidence". Older bundles load.
+FORMAT_VERSION = 4
 KNOWN_ARCHITECTURES = (
     "resnet18",
     "resnet34",
@@ -34,6 +35,8 @@ INPUT_MODES = ("tiles", "whole")
 NORMALIZATION_METHODS = ("percentile",)
 PATTERN_KINDS = ("rings", "spots")
 IMAGE_POOLING_METHODS = ("mean_logits",)
+# Measured evidence a whole-image model may stack on its logits (`crystalview.inference.evidence`).
+EVIDENCE_METHODS = ("spot_lattice",)
 MAX_ZOOMS = 4
 # Which diffraction view a model reads when its manifest does not say (older bundles).
 _PATTERN_KIND_OF_TRANSFORM = {
@@ -114,6 +117,10 @@ class ModelManifest:
         the model's pixel size, and its answer is the softmax of the mean over zooms of the
         mean of the tiles' logits, which is exactly a linear head on the image's multi-scale
         mean features (`crystalview.training.tile_features.multiscale_bank`).
+    evidence
+        ``None``, or a whole-image model's stack of measured geometry on its logits:
+        ``{"method", "mean", "scale", "weights", "bias"}`` of
+        `crystalview.inference.evidence.EvidenceStack`.
     """
 
     architecture: str
@@ -131,6 +138,7 @@ class ModelManifest:
     calibration: dict[str, Any] | None = None
     pattern_kind: str | None = None
     image_pooling: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -189,6 +197,8 @@ class ModelManifest:
             _check_calibration(self.calibration, self.num_classes)
         if self.image_pooling is not None:
             _check_image_pooling(self.image_pooling, self.input_mode)
+        if self.evidence is not None:
+            _check_evidence(self.evidence, self.num_classes, self.input_mode)
         for key in ("name", "description"):
             value = getattr(self, key)
             if not isinstance(value, str) or len(value) > MAX_TEXT:
@@ -325,6 +335,29 @@ def _check_matrix(key: str, value: Any, rows: int | None, columns: int | None) -
         if len(row) != width or not all(_is_number(v) for v in row):
             raise ManifestError(f"model.json: {key} must hold rows of {width} finite numbers")
     return len(value), width
+
+
+def _check_evidence(evidence: Any, num_classes: int, input_mode: str) -> None:
+    """A stack ``{"method", "mean", "scale", "weights", "bias"}`` of consistent shapes over the
+    logits and ``F`` features; that ``F`` is what the method measures is checked when the
+    bundle loads (`crystalview.inference.evidence.check_evidence`, which needs the method)."""
+    keys = {"method", "mean", "scale", "weights", "bias"}
+    if not isinstance(evidence, dict) or set(evidence) != keys:
+        raise ManifestError(
+            "model.json: evidence must be null or an object with exactly the keys "
+            + ", ".join(sorted(keys))
+        )
+    if input_mode != "whole":
+        raise ManifestError("model.json: evidence is for whole-image models only")
+    _check_choice("evidence.method", evidence["method"], EVIDENCE_METHODS)
+    _, inputs = _check_matrix("evidence.mean", [evidence["mean"]], 1, None)
+    if inputs <= num_classes:
+        raise ManifestError("model.json: evidence.mean must cover the logits and the features")
+    _check_matrix("evidence.scale", [evidence["scale"]], 1, inputs)
+    if not all(v > 0 for v in evidence["scale"]):
+        raise ManifestError("model.json: every evidence.scale must be positive")
+    _check_matrix("evidence.bias", [evidence["bias"]], 1, num_classes)
+    _check_matrix("evidence.weights", evidence["weights"], num_classes, inputs)
 
 
 def _check_image_pooling(pooling: Any, input_mode: str) -> None:

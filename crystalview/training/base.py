@@ -103,6 +103,9 @@ def resolve_base(
         description="",
         modality=modality,
         normalization=_normalization_for(loaded.manifest.normalization, modality),
+        # the base's calibration and evidence stack were fitted to its own head and classes
+        calibration=None,
+        evidence=None,
     )
     provenance = {
         "base": loaded.manifest.name or loaded.path.stem,

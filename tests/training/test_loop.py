@@ -119,6 +119,24 @@ def test_fine_tune_from_a_bundle_never_touches_the_base(easy_samples, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_fine_tune_from_a_calibrated_bundle_drops_the_bases_calibration(easy_samples, tmp_path):
+    from crystalview.inference.calibration import fit_calibration
+    from crystalview.inference.calibration_bundle import apply_calibration_to_bundle
+
+    first = _train(easy_samples, _config(epochs=2))
+    base_path = save_trained_model(first, tmp_path / "base.cvmodel")
+    rng = np.random.default_rng(0)
+    labels = np.arange(90) % 3
+    logits = rng.normal(0, 1, (90, 3)) + 3 * np.eye(3)[labels]
+    calibration = fit_calibration(logits, labels, rng.normal(0, 1, (90, 8)), split="test")
+    apply_calibration_to_bundle(base_path, calibration)
+    assert load_bundle(base_path).manifest.calibration is not None
+    two_classes = [(image, label) for image, label in easy_samples if label < 2]
+    config = _config(base=str(base_path), strategy="last-blocks", epochs=1, input_size=None)
+    result = run_to_completion(train_model(two_classes, ["h", "v"], config))
+    assert result.manifest.classes == ["h", "v"] and result.manifest.calibration is None
+
+
 def test_save_never_overwrites(easy_samples, tmp_path):
     result = _train(easy_samples, _config(epochs=1, name="phases"))
     first = save_trained_model(result)
