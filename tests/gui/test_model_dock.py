@@ -512,6 +512,9 @@ def test_model_summary_names_the_diffraction_view():
     if "saed-crystal-system" not in entries:
         pytest.skip("the built-in models are not in models/")
     assert "radial profile about the beam centre" in model_card_html(entries["saed-crystal-system"])
+    zone = model_card_html(entries["saed-zone-lattice"])
+    assert "spot-net) view, plus the spot net measured on the full pattern" in zone
+    assert "measured" not in model_card_html(entries["saed-crystal-system"])
 
 
 def test_tile_overlay_equals_the_tiles_classified_on_a_calibrated_image(

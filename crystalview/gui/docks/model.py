@@ -120,6 +120,10 @@ _VIEW_WORDS = {
 }
 
 
+# What a model's evidence stack measures on the whole pattern (`crystalview.inference.evidence`).
+_EVIDENCE_WORDS = {"spot_lattice": "the spot net measured on the full pattern"}
+
+
 def model_card_html(model: ModelEntry) -> str:
     """A short summary of what a model expects: classes, input, modality, pixel size."""
     manifest = model.manifest
@@ -128,6 +132,8 @@ def model_card_html(model: ModelEntry) -> str:
     view = _VIEW_WORDS.get(manifest.transform)
     if view:
         mode = f"whole pattern, {view}"
+    if manifest.evidence:
+        mode += f", plus {_EVIDENCE_WORDS.get(manifest.evidence['method'], 'measured geometry')}"
     if manifest.pixel_size is not None:
         scale = f"trained at {format_pixel_size(manifest.pixel_size, manifest.pixel_unit)}"
     else:
