@@ -827,7 +827,9 @@ def image_kind_lines(check: dict | None, recipe: Recipe) -> list[str]:
         "",
         "Before the network answers, the image-kind detector (`crystalview.inference.kind_net`, "
         "trained on `crystalview.sim` patterns and `recipes/lookalikes.py`, none of the images "
-        "below) says whether the image is a pattern this model reads. Flagged `not-this-kind` "
+        "below) says whether the image is a pattern this model reads; a pattern it leaves open "
+        "is a spot pattern when one 2-D net indexes its spots (`crystalview.inference."
+        "spot_lattice.net_support`). Flagged `not-this-kind` "
         f"(`benchmarks/image_kind/check_detector.py`, independent draw seed {check['seed']}):",
         "",
         "| images | flagged | target |",

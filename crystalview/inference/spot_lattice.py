@@ -145,6 +145,39 @@ def spot_lattice_features(image: np.ndarray) -> np.ndarray:
     ``image`` is a raw 2-D pattern of any dtype (counts, 8-bit export). Deterministic, always
     finite; when no net is found the vector is the "no lattice" encoding (``found`` = 0).
     """
+    net, n_spots, work, centre, band, mask = _measure(image)
+    return _encode(net, n_spots, work, centre, band, mask)
+
+
+@dataclass(frozen=True)
+class NetSupport:
+    """How well one 2-D net explains a pattern's spots (all 0 when no net is found)."""
+
+    n_spots: int
+    n_indexed: int  # spots the net indexes
+    indexed_share: float  # share of the detected spots that the net indexes
+    occupancy: float  # share of the net's nodes, within the indexed range, that carry a spot
+
+
+def net_support(image: np.ndarray) -> NetSupport:
+    """`NetSupport` of a raw 2-D pattern.
+
+    A single crystal's spots all sit on one net and fill most of its nodes; the grains of a
+    ring pattern, the speckle of an image or noise peaks do not, so this tells a spot pattern
+    from a spotty ring one where the look of the image alone leaves it open
+    (`crystalview.inference.image_kind`).
+    """
+    net, n_spots, *_ = _measure(image)
+    if net is None or n_spots == 0:
+        return NetSupport(n_spots, 0, 0.0, 0.0)
+    return NetSupport(n_spots, net.n_indexed, net.n_indexed / n_spots, _occupancy(net))
+
+
+def _measure(
+    image: np.ndarray,
+) -> tuple[Net | None, int, np.ndarray, tuple, np.ndarray, np.ndarray]:
+    """The fitted net (None when none is found), the number of spots detected, and the
+    log-scaled image, beam centre, band-passed image and beam-stop mask they came from."""
     data = np.asarray(image)
     if data.ndim != 2:
         raise ValueError(f"expected a 2-D pattern, got shape {data.shape}")
@@ -154,7 +187,7 @@ def spot_lattice_features(image: np.ndarray) -> np.ndarray:
     net = fit_net(spots, heights, min(work.shape))
     if net is not None:
         net = _add_weak_centring(net, band / _noise(band, mask), mask)
-    return _encode(net, len(spots), work, centre, band, mask)
+    return net, len(spots), work, centre, band, mask
 
 
 def _log_scaled(data: np.ndarray) -> np.ndarray:

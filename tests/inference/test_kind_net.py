@@ -116,3 +116,23 @@ def test_the_look_follows_the_detector_it_is_given(tmp_path):
     look = measure_image_kind(rings, detector)
     assert look.kind == "real-space" and look.p_other > 0.99
     assert not look.is_diffraction
+
+
+def undecided_detector(tmp_path):
+    """A detector that always says "a pattern, rings or spots: even odds"."""
+    net = ImageKindNet()
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.copy_(torch.tensor([0.0, 0.0, -5.0]))
+    return load_detector(write_detector(tmp_path / "undecided.safetensors", net))
+
+
+def test_a_pattern_the_network_leaves_open_is_spots_when_one_net_indexes_it(tmp_path):
+    from test_spot_lattice import draw, spotty_rings
+
+    detector = undecided_detector(tmp_path)
+    crystal = measure_image_kind(draw("hexagonal", dose=200.0, beam_stop=True), detector)
+    assert crystal.kind == "spots"
+    assert "2-D net indexes" in crystal.reason
+    grains = measure_image_kind(spotty_rings(1), detector)
+    assert grains.kind == "diffraction"  # no net: left open, never pushed to rings

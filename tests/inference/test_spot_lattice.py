@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crystalview.inference.spot_lattice import SPOT_FEATURE_NAMES, spot_lattice_features
+from crystalview.inference.spot_lattice import (
+    SPOT_FEATURE_NAMES,
+    net_support,
+    spot_lattice_features,
+)
 
 SIZE = 160
 
@@ -184,3 +188,36 @@ def test_weak_centring_spots_are_found_on_average(weak):
         assert f["perp_centred"] < 0.01 and f["perp_ab"] > 0.1  # centred: a ⊥ 2b - a
     else:
         assert f["perp_ab"] < 0.01 and f["perp_centred"] > 0.1  # primitive rectangular
+
+
+def spotty_rings(seed: int = 0) -> np.ndarray:
+    """A film of few coarse grains: spots at random angles on five ring radii."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((SIZE, SIZE), dtype=float)
+    centre = np.array([SIZE / 2 - 0.3, SIZE / 2 + 0.4])
+    image = 20.0 * np.exp(-np.hypot(yy - centre[0], xx - centre[1]) / 6.0)
+    for radius in (21.0, 34.0, 40.0, 55.0, 63.0):
+        for angle in rng.uniform(0, 2 * np.pi, int(rng.integers(8, 14))):
+            y, x = centre + radius * np.array([np.sin(angle), np.cos(angle)])
+            image += rng.uniform(0.3, 1.0) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 5.0)
+    return image
+
+
+@pytest.mark.parametrize("kind", ["square", "hexagonal", "oblique"])
+def test_one_net_indexes_most_spots_of_a_single_crystal(kind):
+    net = net_support(draw(kind, dose=200.0, beam_stop=True))
+    assert net.n_spots >= 20
+    assert net.indexed_share > 0.8
+    assert net.occupancy > 0.35  # a disc of spots in the skewed index box of a hexagonal net
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_net_indexes_the_grains_of_a_spotty_ring_pattern(seed):
+    net = net_support(spotty_rings(seed))
+    assert net.n_spots >= 20  # the grains are seen as spots ...
+    assert net.indexed_share < 0.4  # ... but they sit on rings, not on one net
+
+
+def test_noise_has_no_net():
+    noise = np.random.default_rng(3).poisson(50.0, (SIZE, SIZE))
+    assert net_support(noise).indexed_share == 0.0
