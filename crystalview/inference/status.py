@@ -82,10 +82,11 @@ def kind_mismatch(
     if not look.is_diffraction:
         return look.reason + "; this model reads diffraction patterns"
     wanted = manifest.expected_pattern_kind
+    # The look's own reason says how it knows (the network's probability, or the spot net).
     if wanted == "rings" and look.kind == "spots":
-        return "a spot pattern; this model reads ring patterns of polycrystalline films"
+        return f"{look.reason}; this model reads ring patterns of polycrystalline films"
     if wanted == "spots" and look.kind == "rings":
-        return "a ring pattern; this model reads single-crystal spot patterns"
+        return f"{look.reason}; this model reads single-crystal spot patterns"
     return None
 
 

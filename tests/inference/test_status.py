@@ -114,9 +114,16 @@ def test_wrong_pattern_kind_is_not_this_kind_for_each_model():
         measure_image_kind(simulated("rings", 0)),
         measure_image_kind(simulated("spots", 0)),
     )
-    assert "spot pattern" in kind_mismatch(ring_manifest(), spots)
+    # the look's own reason (how it knows), then what the model reads
+    assert kind_mismatch(ring_manifest(), spots) == (
+        f"{spots.reason}; this model reads ring patterns of polycrystalline films"
+    )
+    assert spots.reason.startswith("spot pattern")
     assert kind_mismatch(ring_manifest(), rings) is None
-    assert "ring pattern" in kind_mismatch(spot_manifest(), rings)
+    assert kind_mismatch(spot_manifest(), rings) == (
+        f"{rings.reason}; this model reads single-crystal spot patterns"
+    )
+    assert rings.reason.startswith("ring pattern")
     assert kind_mismatch(spot_manifest(), spots) is None
 
 
