@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -38,6 +38,8 @@ from crystalview.jobs.library import ImageEntry
 THUMB_SIZE = 128
 _TEXT_HEIGHT = 20
 _PADDING = 6
+# The modality tag shrinks to no less than this (a few letters) to leave a result badge whole.
+_MIN_MODALITY_ROOM = 40
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 MODALITY_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -261,10 +263,21 @@ class GalleryDelegate(QStyledItemDelegate):
         else:
             painter.setPen(QColor("#777"))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "…")
-        modality_tag = self._draw_tag(
-            painter, box, str(index.data(MODALITY_ROLE) or ""), QColor(0, 0, 0, 170), left=True
-        )
         badge = index.data(BADGE_ROLE)
+        modality_room = None
+        if badge:
+            # The result badge is what the user asked for: the modality tag gives way to it
+            # (down to a few letters) before the badge is shortened.
+            room = box.width() - 6 - self._tag_width(painter, str(badge[0])) - 8
+            modality_room = max(_MIN_MODALITY_ROOM, room)
+        modality_tag = self._draw_tag(
+            painter,
+            box,
+            str(index.data(MODALITY_ROLE) or ""),
+            QColor(0, 0, 0, 170),
+            left=True,
+            max_width=modality_room,
+        )
         if badge:
             # top-right, shortened so that a long class name never covers the modality tag
             text, colour = badge
@@ -296,14 +309,12 @@ class GalleryDelegate(QStyledItemDelegate):
         (default: the thumbnail's width); returns where it was drawn."""
         if not text:
             return None
-        font = QFont(painter.font())
-        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
-        font.setBold(True)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
+        metrics = GalleryDelegate._use_tag_font(painter)
         limit = box.width() - 6 if max_width is None else max_width
-        # elided in the middle, so "orthorhombic 93%" keeps its percentage: "orth…c 93%"
-        text = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, max(0, limit - 8))
+        # The badge (right) is elided in the middle, so "orthorhombic 93%" keeps its percentage
+        # ("orth…c 93%"); the modality tag (left) keeps its first letters ("unkn…").
+        mode = Qt.TextElideMode.ElideRight if left else Qt.TextElideMode.ElideMiddle
+        text = metrics.elidedText(text, mode, max(0, limit - 8))
         width, height = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
         x = box.x() + 3 if left else box.right() - width - 2
         tag = QRect(x, box.y() + 3, width, height)
@@ -313,6 +324,24 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setPen(QPen(QColor("white")))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
         return tag
+
+    @staticmethod
+    def _use_tag_font(painter: QPainter) -> QFontMetrics:
+        """Set the tags' small bold font on ``painter`` and return its metrics."""
+        font = QFont(painter.font())
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        font.setBold(True)
+        painter.setFont(font)
+        return painter.fontMetrics()
+
+    @staticmethod
+    def _tag_width(painter: QPainter, text: str) -> int:
+        """Width in pixels of the tag ``text`` would make, not shortened."""
+        painter.save()
+        try:
+            return GalleryDelegate._use_tag_font(painter).horizontalAdvance(text) + 8
+        finally:
+            painter.restore()
 
 
 class GalleryView(QListView):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
@@ -41,3 +42,44 @@ def test_a_long_prediction_badge_leaves_the_modality_tag_visible(
     assert modality_tag is not None and badge is not None
     assert not modality_tag.intersects(badge)
     assert badge.width() <= 128  # elided to the thumbnail, not spilling over the next tile
+
+
+def test_a_status_badge_stays_whole_and_the_modality_tag_gives_way(
+    qtbot, window, make_tiff, tmp_path
+):
+    """'not this kind' beside a long modality ('unknown' for a plain TIFF) is not cut to
+    'not…ind': the modality tag is shortened instead, and still shows."""
+    path = make_tiff(tmp_path / "pattern.tif", np.zeros((40, 40), np.uint16))
+    window.open_paths([path], remember=False)
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 1, timeout=10_000)
+    index = window.gallery_model.index(0)
+    entry = window.gallery_model.entry(0)
+    entry.modality = "unknown modality"  # longer than any reader's, so it must give way
+    window.gallery_model.set_badge(entry, ("not this kind", "#555"))
+
+    texts = []
+    original = GalleryDelegate._draw_tag
+
+    def recording(painter, box, text, background, left, max_width=None):
+        rect = original(painter, box, text, background, left, max_width)
+        metrics = GalleryDelegate._use_tag_font(painter)
+        limit = box.width() - 6 if max_width is None else max_width
+        mode = Qt.TextElideMode.ElideRight if left else Qt.TextElideMode.ElideMiddle
+        texts.append((rect, metrics.elidedText(text, mode, limit - 8)))
+        return rect
+
+    delegate = GalleryDelegate()
+    delegate._draw_tag = recording
+    option = QStyleOptionViewItem()
+    option.rect = window.gallery.visualRect(index)
+    option.rect.moveTo(0, 0)
+    image = QImage(option.rect.size(), QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        delegate.paint(painter, option, index)
+    finally:
+        painter.end()
+    (modality_rect, modality_text), (badge_rect, badge_text) = texts
+    assert badge_text == "not this kind"
+    assert modality_text != "unknown modality" and modality_text.startswith("un")
+    assert not modality_rect.intersects(badge_rect)
