@@ -96,12 +96,16 @@ def model_logits(bundle_path: Path, images, tta: bool = False):
     return logits, np.concatenate(features), manifest
 
 
-def look_flags(images, manifest) -> np.ndarray:
-    """Which patterns the product's image look would answer not-this-kind for this model."""
+def look_flags(images, manifest) -> tuple[np.ndarray, np.ndarray]:
+    """Which patterns the product's image look would answer not-this-kind for this model, and
+    which it would hold unsure whatever the model's probability."""
     from crystalview.inference.image_kind import measure_image_kind
-    from crystalview.inference.status import kind_mismatch
+    from crystalview.inference.status import kind_doubt, kind_mismatch
 
-    return np.array([kind_mismatch(manifest, measure_image_kind(im)) is not None for im in images])
+    looks = [measure_image_kind(im) for im in images]
+    flagged = np.array([kind_mismatch(manifest, look) is not None for look in looks])
+    doubted = np.array([kind_doubt(manifest, look) is not None for look in looks])
+    return flagged, doubted & ~flagged
 
 
 def _bucket(meta: dict, kind: str) -> dict[str, str]:
@@ -165,15 +169,21 @@ def main(argv=None) -> int:
         order = [names.index(c) for c in classes]
         predicted = logits[:, order].argmax(1)
         report = summarise(labels, meta, predicted, classes, args.kind)
-        flagged = look_flags(images, manifest)
+        flagged, doubted = look_flags(images, manifest)
         report["look_flagged"] = float(flagged.mean())
+        report["look_unsure"] = float(doubted.mean())
         calibration = getattr(manifest, "calibration", None)
         if calibration:
             from crystalview.inference.calibration import Calibration, evaluate_calibration
 
             truth = np.array([classes.index(x) for x in labels])
             report["calibration"] = evaluate_calibration(
-                Calibration.from_dict(calibration), logits[:, order], truth, features, flagged
+                Calibration.from_dict(calibration),
+                logits[:, order],
+                truth,
+                features,
+                flagged,
+                doubted,
             )
         results[str(bundle)] = report
         print(

@@ -237,6 +237,25 @@ class ThumbnailService(QObject):
         worker.cancelled.connect(lambda e=entry: self._model.forget_thumbnail_request(e))
 
 
+def _shortened(metrics: QFontMetrics, text: str, width: int, badge: bool) -> str:
+    """``text`` elided to ``width`` pixels.
+
+    A badge keeps its percentage and an unsure answer's question mark and shortens the label:
+    "orthorhombic? 93%" -> "orth…? 93%". The modality tag keeps its first letters ("unk…").
+    """
+    head, space, percentage = text.rpartition(" ")
+    if not badge or not space or not percentage.endswith("%"):
+        mode = Qt.TextElideMode.ElideMiddle if badge else Qt.TextElideMode.ElideRight
+        return metrics.elidedText(text, mode, width)
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    mark = "?" if head.endswith("?") else ""
+    kept = f"{mark} {percentage}"
+    label = head.removesuffix(mark)
+    room = max(0, width - metrics.horizontalAdvance(kept))
+    return metrics.elidedText(label, Qt.TextElideMode.ElideRight, room) + kept
+
+
 class GalleryDelegate(QStyledItemDelegate):
     """Draws a tile: thumbnail, file name, modality tag and (when set) a prediction badge."""
 
@@ -311,10 +330,7 @@ class GalleryDelegate(QStyledItemDelegate):
             return None
         metrics = GalleryDelegate._use_tag_font(painter)
         limit = box.width() - 6 if max_width is None else max_width
-        # The badge (right) is elided in the middle, so "orthorhombic 93%" keeps its percentage
-        # ("orth…c 93%"); the modality tag (left) keeps its first letters ("unkn…").
-        mode = Qt.TextElideMode.ElideRight if left else Qt.TextElideMode.ElideMiddle
-        text = metrics.elidedText(text, mode, max(0, limit - 8))
+        text = _shortened(metrics, text, max(0, limit - 8), badge=not left)
         width, height = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
         x = box.x() + 3 if left else box.right() - width - 2
         tag = QRect(x, box.y() + 3, width, height)

@@ -322,6 +322,7 @@ def evaluate_calibration(
     labels: np.ndarray,
     features: np.ndarray | None = None,
     not_this_kind: np.ndarray | None = None,
+    look_unsure: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The calibration's numbers measured on another split (held-out, independent generator).
 
@@ -331,6 +332,8 @@ def evaluate_calibration(
     image look or the file's modality would flag, as `crystalview.inference.status` does),
     ``look_flagged`` is its mean. These patterns are all of the right kind, so both should be
     small; an answer flagged either way is not ``ok``, so coverage counts what a user sees.
+    ``look_unsure`` masks the answers the status holds `unsure` whatever their probability
+    (`crystalview.inference.status.kind_doubt`); ``look_unsure`` in the result is its mean.
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -353,6 +356,10 @@ def evaluate_calibration(
         flagged = np.asarray(not_this_kind, dtype=bool)
         result["look_flagged"] = float(flagged.mean())
         ok &= ~flagged
+    if look_unsure is not None:
+        doubted = np.asarray(look_unsure, dtype=bool)
+        result["look_unsure"] = float(doubted.mean())
+        ok &= ~doubted
     result["coverage"] = float(ok.mean())
     result["ok_accuracy"] = float(correct[ok].mean()) if ok.any() else None
     return result
@@ -391,6 +398,11 @@ def calibration_card_lines(
             line += f", flagged out-of-distribution {100 * ev['ood_flagged']:.1f} %"
         if "look_flagged" in ev:
             line += f", flagged not-this-kind by the image look {100 * ev['look_flagged']:.1f} %"
+        if ev.get("look_unsure"):
+            line += (
+                f", held `unsure` by the look (no spot net in a pattern it could not place) "
+                f"{100 * ev['look_unsure']:.1f} %"
+            )
         lines.append(line + ".")
     if c.ood is not None:
         lines.append(

@@ -40,7 +40,7 @@ from crystalview.inference.kind_net import (
     shipped_detector,
 )
 from crystalview.inference.preprocess import working_copy
-from crystalview.inference.spot_lattice import net_support
+from crystalview.inference.spot_lattice import NetSupport, net_support
 
 WORKING_SIDE = 128
 MIN_SIDE = 16
@@ -64,7 +64,8 @@ class ImageKind:
 
     ``kind`` is one of ``"blank"``, ``"noise"``, ``"real-space"``, ``"rings"``, ``"spots"``,
     ``"diffraction"`` (a pattern, but neither clearly rings nor spots) or ``"tiny"``;
-    ``p_rings``, ``p_spots`` and ``p_other`` are the detector network's probabilities.
+    ``p_rings``, ``p_spots`` and ``p_other`` are the detector network's probabilities;
+    ``net`` is the spot net measured on a pattern the network left open (None otherwise).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class ImageKind:
     p_rings: float = 0.0
     p_spots: float = 0.0
     p_other: float = 0.0
+    net: NetSupport | None = None
 
     @property
     def is_diffraction(self) -> bool:
@@ -148,6 +150,7 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
     detector = detector or shipped_detector()
     p_rings, p_spots, p_other = kind_probabilities(network_input(stretched), detector)
     limits = detector.thresholds
+    measured = None
     if p_other > limits.other_above:
         if _is_noise(stretched):
             kind, reason = "noise", "noise only: no structure about a centre"
@@ -165,6 +168,7 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
         reason = f"ring pattern: rings uniform around the centre ({p_rings:.0%})"
     else:
         net = net_support(working_copy(data.astype(np.float64)))
+        measured = net
         if (
             net.n_indexed >= NET_INDEXED
             and net.indexed_share >= NET_SHARE
@@ -177,4 +181,4 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
             )
         else:
             kind, reason = "diffraction", "diffraction pattern (rings or spots)"
-    return ImageKind(kind, reason, p_rings, p_spots, p_other)
+    return ImageKind(kind, reason, p_rings, p_spots, p_other, measured)

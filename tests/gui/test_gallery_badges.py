@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from crystalview.gui.gallery import GalleryDelegate
+from crystalview.gui.gallery import GalleryDelegate, _shortened
 
 
 def test_a_long_prediction_badge_leaves_the_modality_tag_visible(
@@ -64,8 +63,7 @@ def test_a_status_badge_stays_whole_and_the_modality_tag_gives_way(
         rect = original(painter, box, text, background, left, max_width)
         metrics = GalleryDelegate._use_tag_font(painter)
         limit = box.width() - 6 if max_width is None else max_width
-        mode = Qt.TextElideMode.ElideRight if left else Qt.TextElideMode.ElideMiddle
-        texts.append((rect, metrics.elidedText(text, mode, limit - 8)))
+        texts.append((rect, _shortened(metrics, text, limit - 8, badge=not left)))
         return rect
 
     delegate = GalleryDelegate()
@@ -83,3 +81,17 @@ def test_a_status_badge_stays_whole_and_the_modality_tag_gives_way(
     assert badge_text == "not this kind"
     assert modality_text != "unknown modality" and modality_text.startswith("un")
     assert not modality_rect.intersects(badge_rect)
+
+
+def test_a_shortened_badge_keeps_its_percentage_and_the_unsure_question_mark(qtbot):
+    metrics = QFontMetrics(QFont())
+    unsure = "orthorhombic? 93%"
+    limit = metrics.horizontalAdvance(unsure) * 6 // 10
+    short = _shortened(metrics, unsure, limit, badge=True)
+    assert short.endswith("? 93%") and "…" in short and short.startswith("or")
+    assert metrics.horizontalAdvance(short) <= limit
+    verdict = _shortened(metrics, "orthorhombic 93%", limit, badge=True)
+    assert verdict.endswith("… 93%") and "?" not in verdict
+    assert _shortened(metrics, unsure, 10_000, badge=True) == unsure  # room enough: whole
+    modality = _shortened(metrics, "unknown modality", limit // 3, badge=False)
+    assert modality.startswith("u") and modality.endswith("…")

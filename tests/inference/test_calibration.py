@@ -143,6 +143,22 @@ def test_answers_flagged_not_this_kind_are_not_counted_as_ok():
     assert "flagged not-this-kind by the image look 25.0 %" in text
 
 
+def test_answers_the_look_holds_unsure_are_not_counted_as_ok():
+    logits, labels = overconfident_split(seed=5)
+    calibration = fit_calibration(logits, labels)
+    other_logits, other_labels = overconfident_split(seed=6)
+    flagged = np.zeros(len(other_labels), dtype=bool)
+    doubted = np.zeros(len(other_labels), dtype=bool)
+    doubted[1::5] = True
+    result = evaluate_calibration(calibration, other_logits, other_labels, None, flagged, doubted)
+    assert result["look_unsure"] == pytest.approx(0.2)
+    confident = softmax(other_logits, calibration.temperature).max(axis=1)
+    expected = ((confident >= calibration.unsure_below) & ~doubted).mean()
+    assert result["coverage"] == pytest.approx(expected)
+    text = "\n".join(calibration_card_lines(calibration, {"independent": result}))
+    assert "held `unsure` by the look (no spot net in a pattern it could not place) 20.0 %" in text
+
+
 def calibration_for(manifest: ModelManifest, features_dim: int = 128) -> Calibration:
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, (200, manifest.num_classes))

@@ -134,5 +134,7 @@ def test_a_pattern_the_network_leaves_open_is_spots_when_one_net_indexes_it(tmp_
     crystal = measure_image_kind(draw("hexagonal", dose=200.0, beam_stop=True), detector)
     assert crystal.kind == "spots"
     assert "2-D net indexes" in crystal.reason
+    assert crystal.net is not None and crystal.net.n_indexed >= 10
     grains = measure_image_kind(spotty_rings(1), detector)
     assert grains.kind == "diffraction"  # no net: left open, never pushed to rings
+    assert grains.net is not None and grains.net.indexed_share < 0.4

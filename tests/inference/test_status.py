@@ -10,11 +10,13 @@ from crystalview.inference.calibration import fit_calibration
 from crystalview.inference.calibration_bundle import apply_calibration_to_bundle
 from crystalview.inference.image_kind import ImageKind, measure_image_kind
 from crystalview.inference.predict import InferenceSettings, predict_image
+from crystalview.inference.spot_lattice import NetSupport
 from crystalview.inference.status import (
     NOT_THIS_KIND,
     OK,
     UNSURE,
     decide_status,
+    kind_doubt,
     kind_mismatch,
 )
 from crystalview.models.bundle import load_bundle
@@ -217,3 +219,23 @@ def test_a_model_that_never_reaches_the_target_answers_unsure():
     manifest.calibration["unsure_below"] = 1.0 + 1e-9
     status = decide_status(manifest, 0.999, ImageKind("rings", "ring pattern"), 0.5)
     assert status.status == UNSURE and "every answer is unsure" in status.reason
+
+
+def open_look(n_indexed: int) -> ImageKind:
+    """A pattern the look could not place, with the spot net it measured."""
+    share = 0.3 if n_indexed else 0.0
+    return ImageKind(
+        "diffraction", "diffraction pattern", net=NetSupport(20, n_indexed, share, 0.2)
+    )
+
+
+def test_a_spot_model_is_unsure_where_no_spot_net_confirms_an_open_pattern():
+    no_net = decide_status(spot_manifest(), 0.99, open_look(0))
+    assert no_net.status == UNSURE and "no 2-D net indexes the spots" in no_net.reason
+    assert kind_doubt(spot_manifest(), open_look(0)) == no_net.reason
+    # a net, even one too weak to call the pattern spots, or a clear look: the probability decides
+    assert decide_status(spot_manifest(), 0.99, open_look(7)).status == OK
+    assert decide_status(spot_manifest(), 0.99, ImageKind("spots", "spot pattern")).status == OK
+    # a ring model reads such patterns as it reads any ring pattern
+    assert kind_doubt(ring_manifest(), open_look(0)) is None
+    assert decide_status(ring_manifest(), 0.99, open_look(0)).status == OK
