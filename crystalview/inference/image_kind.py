@@ -150,7 +150,7 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
     detector = detector or shipped_detector()
     p_rings, p_spots, p_other = kind_probabilities(network_input(stretched), detector)
     limits = detector.thresholds
-    measured = None
+    net = None
     if p_other > limits.other_above:
         if _is_noise(stretched):
             kind, reason = "noise", "noise only: no structure about a centre"
@@ -168,7 +168,6 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
         reason = f"ring pattern: rings uniform around the centre ({p_rings:.0%})"
     else:
         net = net_support(working_copy(data.astype(np.float64)))
-        measured = net
         if (
             net.n_indexed >= NET_INDEXED
             and net.indexed_share >= NET_SHARE
@@ -181,4 +180,4 @@ def measure_image_kind(image: np.ndarray, detector: Detector | None = None) -> I
             )
         else:
             kind, reason = "diffraction", "diffraction pattern (rings or spots)"
-    return ImageKind(kind, reason, p_rings, p_spots, p_other, measured)
+    return ImageKind(kind, reason, p_rings, p_spots, p_other, net)

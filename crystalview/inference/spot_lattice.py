@@ -175,7 +175,7 @@ def net_support(image: np.ndarray) -> NetSupport:
 
 def _measure(
     image: np.ndarray,
-) -> tuple[Net | None, int, np.ndarray, tuple, np.ndarray, np.ndarray]:
+) -> tuple[Net | None, int, np.ndarray, tuple[float, float], np.ndarray, np.ndarray]:
     """The fitted net (None when none is found), the number of spots detected, and the
     log-scaled image, beam centre, band-passed image and beam-stop mask they came from."""
     data = np.asarray(image)
