@@ -12,8 +12,9 @@ Two exact rules and a small network decide first (15 ms for a 256 px pattern, on
   (a pattern, but not clearly one or the other) or not a pattern;
 - a pattern the network leaves open is measured: when one 2-D net indexes most of its spots
   (`crystalview.inference.spot_lattice.net_support`) it is a single crystal's ``spots``.
-  Only then, because that look costs 10-40 ms, and only in that direction: a net's absence
-  does not make a pattern rings (weak spot patterns show too few spots for any net).
+  Only then, because it takes some 6 x as long as the network, and only in that direction:
+  a net's absence does not make a pattern rings (weak spot patterns show too few spots for
+  any net).
 
 An image that is not a pattern is called ``noise`` when its azimuthal mean about the brightest
 centre of symmetry explains no more of its variance than it does for pure noise (within
