@@ -2,10 +2,13 @@
 
 Qt runs headless (offscreen), user folders point into a temporary directory so tests never touch
 the real home, and ``shared_data`` gives the real microscope files when ../shared/data exists.
+A C-level watchdog ends a test that hangs with the interpreter lock held, which pytest-timeout's
+own thread cannot see.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +23,35 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+# pytest-timeout (300 s, pyproject.toml) fails a slow test, but its thread needs the interpreter
+# lock: a deadlock inside C code that holds the lock stops it too, and CI then sits until its
+# 90-minute limit with no word of where. faulthandler's watchdog is a C thread: a little after
+# pytest-timeout would have fired, it prints every thread's stack to the terminal and exits.
+HANG_WATCHDOG_S = float(os.environ.get("CRYSTALVIEW_TEST_WATCHDOG_S", "360"))
+_watchdog_output = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep a handle on the real stderr: output captured during a test is lost on a hard exit."""
+    global _watchdog_output
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=False)
+    try:
+        _watchdog_output = os.fdopen(os.dup(2), "w")
+    finally:
+        if capture is not None:
+            capture.resume_global_capture()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    faulthandler.dump_traceback_later(HANG_WATCHDOG_S, exit=True, file=_watchdog_output)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")

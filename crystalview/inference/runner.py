@@ -11,12 +11,15 @@ out-of-distribution score (`crystalview.inference.calibration`): it costs one me
 
 When the GPU runs out of memory the runner frees its cache, halves the batch and retries, and as
 a last resort moves the model to the CPU; each step is recorded in ``notes`` so the user is told.
+It never runs the cyclic garbage collector: the runner works in the GUI's worker threads, and a
+collection there can free Qt objects off the GUI thread and deadlock the app
+(`crystalview.gui.garbage`). The failed batch's tensors are freed by reference counting once the
+error's traceback, which holds the failed call's frames, is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 
 import numpy as np
@@ -117,7 +120,6 @@ class BatchRunner:
         return logits.float().cpu().numpy(), features.float().cpu().numpy()
 
     def _free_device_memory(self) -> None:
-        gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         elif self.device.type == "mps":
@@ -139,7 +141,11 @@ class BatchRunner:
             except Exception as error:
                 if not is_out_of_memory(error):
                     raise
-                self._recover_from_oom(error)
+                out_of_memory = error.with_traceback(None)  # frees the failed call's tensors
+            else:
+                out_of_memory = None
+            if out_of_memory is not None:
+                self._recover_from_oom(out_of_memory)
                 continue
             logits.append(chunk_logits)
             features.append(chunk_features)

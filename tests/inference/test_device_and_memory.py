@@ -96,6 +96,39 @@ def test_oom_on_cpu_with_one_tile_is_a_clear_error(tiny_loaded, monkeypatch):
         runner.probabilities(np.zeros((2, 32, 32), np.float32))
 
 
+def test_oom_recovery_frees_the_failed_batch_without_a_garbage_collection(tiny_loaded, monkeypatch):
+    """The runner works in GUI worker threads, where a cyclic collection can deadlock Qt."""
+    import gc
+    import weakref
+
+    runner = BatchRunner(tiny_loaded.model, torch.device("cpu"), fast=False, max_batch=8)
+    held = []
+
+    def forward(batch):
+        if len(batch) > 4:
+            activations = torch.zeros(len(batch), 64)  # what a real failed forward leaves behind
+            held.append(weakref.ref(activations))
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return np.zeros((len(batch), 2), np.float32), np.zeros((len(batch), 3), np.float32)
+
+    alive_when_freeing = []
+    real_free = runner._free_device_memory
+
+    def free_device_memory():
+        alive_when_freeing.append(held[-1]() is not None)
+        real_free()
+
+    def no_collection(*_args):
+        raise AssertionError("the runner must not run the cyclic garbage collector")
+
+    monkeypatch.setattr(runner, "_forward", forward)
+    monkeypatch.setattr(runner, "_free_device_memory", free_device_memory)
+    monkeypatch.setattr(gc, "collect", no_collection)
+    logits, _ = runner.outputs(np.zeros((8, 16, 16), np.float32))
+    assert logits.shape == (8, 2) and runner.max_batch == 4
+    assert alive_when_freeing == [False]
+
+
 def test_bf16_is_used_only_with_amx():
     """AVX512-BF16 without AMX measured slower than fp32, so only ``amx_bf16`` turns bf16 on."""
     avx_only = "processor\t: 0\nflags\t\t: fpu sse2 avx512bw avx512_bf16\n"
