@@ -220,9 +220,14 @@ def run(args: argparse.Namespace) -> int:
         if event.partial is not None:
             bar.close()
             m = event.partial
+            validation = (
+                f"val loss {m.val_loss:.4f} acc {m.val_acc:.3f}"
+                if m.validated
+                else "no validation (training on every image)"
+            )
             print(
                 f"epoch {m.epoch}: train loss {m.train_loss:.4f} acc {m.train_acc:.3f}, "
-                f"val loss {m.val_loss:.4f} acc {m.val_acc:.3f} ({m.seconds:.1f} s)",
+                f"{validation} ({m.seconds:.1f} s)",
                 file=sys.stderr,
             )
         elif event.total == 0 or event.message.startswith(_TRIAL_PREFIXES):

@@ -156,7 +156,11 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """One epoch's figures, yielded as ``Progress.partial`` for the live curves."""
+    """One epoch's figures, yielded as ``Progress.partial`` for the live curves.
+
+    ``validated`` is False when training on every image (the recommended path's final run):
+    there is no validation set, so ``val_loss`` and ``val_acc`` are placeholders, not figures.
+    """
 
     epoch: int
     train_loss: float
@@ -164,6 +168,7 @@ class EpochMetrics:
     val_loss: float
     val_acc: float
     seconds: float
+    validated: bool = True
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,11 @@ def train_model(
             epoch * fit.per_epoch,
             fit.total,
             f"Epoch {epoch}/{config.epochs}: train loss {metrics.train_loss:.3f}, "
-            f"validation accuracy {metrics.val_acc:.1%}",
+            + (
+                f"validation accuracy {metrics.val_acc:.1%}"
+                if metrics.validated
+                else "no validation (training on every image)"
+            ),
             partial=metrics,
         )
         if fit.has_val and patience is not None and best.stale >= patience:
@@ -352,6 +356,7 @@ def _train_epoch(
         val_loss=val_loss,
         val_acc=val_acc,
         seconds=time.perf_counter() - epoch_start,
+        validated=fit.has_val,
     )
 
 

@@ -506,3 +506,18 @@ def test_each_recommended_candidate_gets_fresh_curves(make_wizard):
     training._on_progress(Progress(1, 10, "Trying 2/3: saed, last-blocks — Epoch 1/30"))
     assert training._history == []
     assert len(training.val_acc.getData()[0] or []) == 0
+
+
+def test_the_final_all_image_run_draws_no_validation_curve(make_wizard):
+    """Training on every image has no validation set: no curve at zero, training curve kept."""
+    from crystalview.core.progress import Progress
+
+    training = make_wizard().training_page
+    training._trial, training._history = "", []
+    training._on_progress(Progress(1, 10, "Training saed, full on all images — Epoch 1/3"))
+    for epoch in (1, 2):
+        unvalidated = EpochMetrics(epoch, 1.0 / epoch, 0.5, 0.0, 0.0, 0.1, validated=False)
+        training._on_progress(Progress(epoch, 10, f"Epoch {epoch}/3", partial=unvalidated))
+    assert list(training.train_acc.getData()[0]) == [1, 2]
+    assert len(training.val_acc.getData()[0] or []) == 0
+    assert len(training.val_loss.getData()[0] or []) == 0

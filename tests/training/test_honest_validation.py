@@ -80,9 +80,15 @@ def test_train_on_everything_runs_fixed_epochs_without_validation():
     config = TrainingConfig(
         base="diffraction_cnn", strategy="full", epochs=3, input_size=32, val_split=0.0
     )
-    result = run_to_completion(train_model(samples, CLASSES, config))
+    messages = []
+    result = run_to_completion(
+        train_model(samples, CLASSES, config), lambda event: messages.append(event.message)
+    )
     assert result.validation is None and len(result.history) == 3 and result.best_epoch == 3
     assert "No validation" in model_card(result)
+    epochs = [m for m in messages if m.startswith("Epoch") and "batch" not in m]
+    assert len(epochs) == 3  # no "validation accuracy 0.0%" for a set that does not exist
+    assert all("no validation (training on every image)" in m for m in epochs)
 
 
 def test_modality_decides_normalisation_for_a_bundle_base():

@@ -46,12 +46,21 @@ def test_train_prints_exactly_one_json_line(tmp_path):
     assert {"val_accuracy", "per_class", "confusion_matrix", "train_seconds", "out"} <= set(summary)
     assert summary["out"] == str(out) and set(summary["per_class"]) == set(CLASSES)
     assert sum(map(sum, summary["confusion_matrix"])) == 3  # round(20 % of 6) per class
-    assert "epoch 2" in result.stderr
+    assert "epoch 2" in result.stderr and "val loss" in result.stderr
     assert load_bundle(out).manifest.classes == sorted(CLASSES)
 
     again = _run([*common, "--out", str(out)], tmp_path / "home")
     assert again.returncode == 1 and again.stdout == ""
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_training_on_every_image_says_there_is_no_validation(tmp_path):
+    data = _folder_tree(tmp_path)
+    args = [str(data), "--base", "diffraction_cnn", "--epochs", "1", "--input-size", "32"]
+    result = _run([*args, "--val-split", "0", "--out", str(tmp_path / "m.cvmodel")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1" in result.stderr and "no validation (training on every image)" in result.stderr
+    assert "val loss" not in result.stderr  # no "acc 0.000" for a set that does not exist
 
 
 def test_train_without_base_chooses_and_reports_honest_validation(tmp_path):

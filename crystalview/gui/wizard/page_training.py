@@ -300,9 +300,10 @@ class TrainingPage(QWizardPage):
     def _redraw(self) -> None:
         epochs = [m.epoch for m in self._history]
         self.train_loss.setData(epochs, [m.train_loss for m in self._history])
-        self.val_loss.setData(epochs, [m.val_loss for m in self._history])
         self.train_acc.setData(epochs, [m.train_acc for m in self._history])
-        self.val_acc.setData(epochs, [m.val_acc for m in self._history])
+        validated = [m for m in self._history if m.validated]  # none in a final all-image run
+        self.val_loss.setData([m.epoch for m in validated], [m.val_loss for m in validated])
+        self.val_acc.setData([m.epoch for m in validated], [m.val_acc for m in validated])
 
     def _on_result(self, result, key: tuple) -> None:
         self._context.result = result
