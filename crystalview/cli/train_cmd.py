@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             validation = (
                 f"val loss {m.val_loss:.4f} acc {m.val_acc:.3f}"
                 if m.validated
-                else "no validation (training on every image)"
+                else "no validation (all images train)"
             )
             print(
                 f"epoch {m.epoch}: train loss {m.train_loss:.4f} acc {m.train_acc:.3f}, "

@@ -170,7 +170,7 @@ def train_model(
             + (
                 f"validation accuracy {metrics.val_acc:.1%}"
                 if metrics.validated
-                else "no validation (training on every image)"
+                else "no validation"  # the run's own label says it trains on all images
             ),
             partial=metrics,
         )

@@ -521,3 +521,5 @@ def test_the_final_all_image_run_draws_no_validation_curve(make_wizard):
     assert list(training.train_acc.getData()[0]) == [1, 2]
     assert len(training.val_acc.getData()[0] or []) == 0
     assert len(training.val_loss.getData()[0] or []) == 0
+    # a loss of 0.8 reads 0.8 on its axis, not 800 with "(x0.001)" in the axis title
+    assert training.loss_plot.getAxis("left").autoSIPrefix is False

@@ -59,7 +59,7 @@ def test_training_on_every_image_says_there_is_no_validation(tmp_path):
     args = [str(data), "--base", "diffraction_cnn", "--epochs", "1", "--input-size", "32"]
     result = _run([*args, "--val-split", "0", "--out", str(tmp_path / "m.cvmodel")], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "epoch 1" in result.stderr and "no validation (training on every image)" in result.stderr
+    assert "epoch 1" in result.stderr and "no validation (all images train)" in result.stderr
     assert "val loss" not in result.stderr  # no "acc 0.000" for a set that does not exist
 
 

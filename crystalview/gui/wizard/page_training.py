@@ -89,6 +89,8 @@ def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
     plot.setTitle(title, color="#222", size="11pt")
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", y_label)
+    # Losses and accuracies are plain numbers: no "(x0.001)" rescaling of the tick labels.
+    plot.getAxis("left").enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.addLegend(offset=(-10, 10))
     plot.setMinimumHeight(200)
