@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 STRATEGIES = ("frozen", "last-blocks", "full")
 RECOMMENDED = "recommended"  # TrainingConfig.base: choose the recipe for the data
 
@@ -176,7 +178,8 @@ class ValPrediction:
     """One validation image's outcome, for the misclassified gallery.
 
     ``path`` is ``None`` when the sample was given as an array; ``index`` is its position in the
-    ``samples`` list given to `train_model`.
+    ``samples`` list given to `train_model`; ``group`` the near-duplicate (or user) group it was
+    held out with.
     """
 
     path: Path | None
@@ -184,6 +187,7 @@ class ValPrediction:
     true: int
     predicted: int
     probabilities: list[float]
+    group: int = -1
 
     @property
     def correct(self) -> bool:
@@ -224,6 +228,10 @@ class TrainingResult:
         E.g. ``"1,003 images, 26 distinct micrographs"``.
     warnings
         Reasons to trust the model or its validation less, in words for the user.
+    epoch_val_probabilities
+        The validation probabilities ``(n_val, n_classes)`` after every finished epoch, in the
+        order of ``val_predictions``: what a choice among epochs and runs is made from
+        (`crystalview.training.validation.cross_fitted_choice`). Empty without validation.
     """
 
     model: Any
@@ -241,6 +249,7 @@ class TrainingResult:
     validation: Any = None
     data_summary: str = ""
     warnings: list[str] = field(default_factory=list)
+    epoch_val_probabilities: list[np.ndarray] = field(default_factory=list)
 
     @property
     def misclassified(self) -> list[ValPrediction]:

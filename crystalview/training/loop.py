@@ -153,15 +153,19 @@ def train_model(
     fit = yield from _prepare_fit(start, data, groups, len(names), config, device, cancel)
 
     history: list[EpochMetrics] = []
+    epoch_probabilities: list[np.ndarray] = []
     best = _Checkpoint()
     cancelled = False
     patience = config.early_stopping_patience
     for epoch in range(1, config.epochs + 1):
-        metrics = yield from _train_epoch(fit, epoch, cancel)
-        if metrics is None:
+        outcome = yield from _train_epoch(fit, epoch, cancel)
+        if outcome is None:
             cancelled = True
             break
+        metrics, val_probabilities = outcome
         history.append(metrics)
+        if metrics.validated:
+            epoch_probabilities.append(val_probabilities)
         best.offer(metrics, fit)
         yield Progress(
             epoch * fit.per_epoch,
@@ -179,7 +183,12 @@ def train_model(
 
     probabilities = yield from _keep_best(fit, best, len(names))
     run = _RunRecord(
-        history, best.epoch, cancelled, fit.augmentation, time.perf_counter() - started
+        history,
+        best.epoch,
+        cancelled,
+        fit.augmentation,
+        time.perf_counter() - started,
+        epoch_probabilities,
     )
     split = (groups.train_idx, groups.val_idx)
     return _result(fit.model, start, config, data, names, split, probabilities, run, groups)
@@ -315,11 +324,12 @@ def _prepare_fit(
 
 def _train_epoch(
     fit: _Fit, epoch: int, cancel: CancelToken
-) -> Generator[Progress, None, EpochMetrics | None]:
+) -> Generator[Progress, None, tuple[EpochMetrics, np.ndarray] | None]:
     """One epoch: a pass over the shuffled training set, then validation.
 
-    Yields a `Progress` after every batch; returns the epoch's figures, or ``None`` when
-    cancelled part-way (the epoch then counts for nothing).
+    Yields a `Progress` after every batch; returns the epoch's figures and its validation
+    probabilities (no rows without validation), or ``None`` when cancelled part-way (the epoch
+    then counts for nothing).
     """
     epoch_start = time.perf_counter()
     set_training_mode(fit.model, fit.plan)
@@ -342,13 +352,14 @@ def _train_epoch(
             done, fit.total, f"Epoch {epoch}/{fit.epochs}, batch {b + 1}/{fit.per_epoch}"
         )
     val_loss, val_acc = 0.0, 0.0  # training on everything: the last epoch is the model
+    val_probabilities = np.zeros((0, 0), dtype=np.float32)
     if fit.has_val:
         evaluation = yield from _evaluate(
             fit.model, fit.batches, fit.val_labels, fit.batch_size, cancel
         )
         if evaluation is None:
             return None
-        val_loss, val_acc, _ = evaluation
+        val_loss, val_acc, val_probabilities = evaluation
     return EpochMetrics(
         epoch=epoch,
         train_loss=loss_sum / n_train,
@@ -357,7 +368,7 @@ def _train_epoch(
         val_acc=val_acc,
         seconds=time.perf_counter() - epoch_start,
         validated=fit.has_val,
-    )
+    ), val_probabilities
 
 
 def _train_step(fit: _Fit, idx: torch.Tensor, views: torch.Tensor) -> tuple[float, int]:
@@ -556,6 +567,7 @@ class _RunRecord:
     cancelled: bool
     augmentation: dict[str, Any]
     seconds: float
+    epoch_probabilities: list[np.ndarray]
 
 
 def _result(
@@ -579,8 +591,8 @@ def _result(
     val_accuracy = accuracy(matrix)
     grouping = groups.grouping
     validation = None
+    val_groups = grouping.group_of[val_idx]
     if len(val_idx):
-        val_groups = grouping.group_of[val_idx]
         validation = ValidationReport(
             method=groups.method,
             accuracy=val_accuracy,
@@ -600,6 +612,7 @@ def _result(
             true=int(true[i]),
             predicted=int(predicted[i]),
             probabilities=[float(p) for p in probabilities[i]],
+            group=int(val_groups[i]),
         )
         for i, row in enumerate(val_idx)
     ]
@@ -667,4 +680,5 @@ def _result(
         validation=validation,
         data_summary=summary,
         warnings=list(groups.warnings),
+        epoch_val_probabilities=run.epoch_probabilities,
     )

@@ -144,6 +144,14 @@ def test_recommended_without_pretrained_weights_never_freezes_random(tmp_path, m
     trials = result.manifest.provenance["recommended"]["trials"]
     assert all(t["strategy"] == "full" for t in trials)
     assert any("crystalview[pretrained]" in w for w in result.warnings)
+    # The figure quoted is not the best of every epoch on the images it was chosen on.
+    validation = result.validation
+    assert validation.method.endswith("recipe and epoch chosen on the other half")
+    assert sum(map(sum, result.confusion_matrix)) == validation.n_images
+    assert result.val_accuracy == validation.accuracy
+    assert result.manifest.provenance["validation"]["accuracy"] == validation.accuracy
+    right = sum(p.correct for p in result.val_predictions)
+    assert right == round(validation.accuracy * validation.n_images)
 
 
 def test_frozen_random_backbone_is_never_silent():
