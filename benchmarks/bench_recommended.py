@@ -282,21 +282,17 @@ def run_nanofiber(cache: Path, seeds: int) -> dict[str, float]:
 
 
 def _centring_data(cache: Path, n_train: int, n_test: int):
-    """Cubic ring patterns of `crystalview.sim`, labelled by the lattice's centring.
-
-    A real structure is simulated as a primitive cell holding every atom (its ``centring``
-    parameter says P), so its label is its space group's lattice letter instead."""
+    """Cubic ring patterns of `crystalview.sim`, labelled by the lattice's centring (the
+    space group's letter for real structures and random space-group crystals, which the
+    simulator builds as primitive cells holding every atom)."""
     from crystalview.sim.generators import simulate_ring_sample
-    from crystalview.sim.structures import TRAINING_STRUCTURES
-
-    real_centring = {s.name: s.spacegroup[0] for s in TRAINING_STRUCTURES}
 
     def draw(n_per, regime, seed):
         rng = np.random.default_rng(seed)
         out = {c: [] for c in "PIF"}
         while min(len(v) for v in out.values()) < n_per:
             sample = simulate_ring_sample("cubic", 256, rng, regime)
-            centring = real_centring.get(sample.params["structure"], sample.params["centring"])
+            centring = sample.params["centring"]
             if len(out[centring]) < n_per:
                 out[centring].append(sample.image.astype(np.float32))
         images = [im for c in "PIF" for im in out[c]]
@@ -305,7 +301,7 @@ def _centring_data(cache: Path, n_train: int, n_test: int):
     def make():
         return draw(n_train // 3, "train", 11), draw(n_test // 3, "heldout", 12)
 
-    return _cached(cache / f"centring_v2_{n_train}_{n_test}.pkl", make)
+    return _cached(cache / f"centring_v3_{n_train}_{n_test}.pkl", make)
 
 
 # Cubic compounds of the independent generator kept out of its centring training set, at least

@@ -409,8 +409,7 @@ def simulate_ring_sample(
     export = random_export(rng)
     image = finish(ring_signal(crystal, camera, rings, rng), camera, export, rng)
     params = (
-        _crystal_params(crystal)
-        | origin
+        _lattice_centring(_crystal_params(crystal) | origin)
         | camera.as_dict()
         | {
             "ring_width_px": rings.width_px,
@@ -497,8 +496,7 @@ def simulate_spot_sample(
     export = random_export(rng)
     image = finish(spot_signal(crystal, camera, zone, rng, jitter), camera, export, rng)
     params = (
-        _crystal_params(crystal)
-        | origin
+        _lattice_centring(_crystal_params(crystal) | origin)
         | camera.as_dict()
         | {
             "tilt_mrad_x": zone.tilt_mrad[0],
@@ -576,6 +574,17 @@ def _strained(crystal: Crystal, rng: np.random.Generator, strain: float) -> Crys
     lat = crystal.lattice
     lattice = Lattice(lat.a * k, lat.b * k, lat.c * k, lat.alpha, lat.beta, lat.gamma)
     return replace(crystal, lattice=lattice)
+
+
+def _lattice_centring(params: dict) -> dict:
+    """``params`` whose ``centring`` is the lattice's own (F for copper), not the cell's.
+
+    A crystal built from a space group holds every atom in a primitive cell (centring P), so
+    for real structures and random space-group crystals the centring a crystallographer means
+    is the space group symbol's lattice letter."""
+    if "spacegroup" not in params:
+        return params
+    return params | {"centring": str(params["spacegroup"]).strip()[0]}
 
 
 def _crystal_params(crystal: Crystal) -> dict:

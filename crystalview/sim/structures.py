@@ -457,7 +457,11 @@ def jittered(
         a, b, c = (v * scale * (1.0 + rng.uniform(-strain / 3, strain / 3)) for v in (a, b, c))
     moved = replace(structure, cell=(a, b, c, alpha, beta, gamma))
     crystal = to_crystal(moved, float(rng.uniform(0.2, 1.5)))
-    params = {"structure": structure.name, "family": structure.family}
+    params = {
+        "structure": structure.name,
+        "family": structure.family,
+        "spacegroup": structure.spacegroup,
+    }
     return crystal, params
 
 

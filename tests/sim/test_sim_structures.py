@@ -109,3 +109,19 @@ def test_independent_set_shares_no_compound_with_training():
     assert not training & {e.name for e in ENTRIES}
     unseen = {e.family for e in ENTRIES if not e.seen_prototype}
     assert unseen.isdisjoint({s.family for s in TRAINING_STRUCTURES})
+
+
+def test_pattern_metadata_gives_the_lattice_centring_not_the_cell_one():
+    """Real and random space-group crystals are primitive cells holding every atom; the
+    centring in a pattern's metadata is still the lattice's (F for copper, I for tungsten)."""
+    from crystalview.sim.generators import simulate_ring_sample
+
+    rng = np.random.default_rng(11)
+    seen = {}
+    for _ in range(60):
+        params = simulate_ring_sample("cubic", 64, rng).params
+        seen.setdefault(params["family"], set()).add(params["centring"])
+        if "spacegroup" in params:
+            assert params["centring"] == params["spacegroup"][0]
+    assert seen["fcc metal"] == {"F"} and seen["bcc metal"] == {"I"} and seen["CsCl"] == {"P"}
+    assert "random cubic space group" in seen
