@@ -265,9 +265,14 @@ class Grouping:
         labels = np.asarray(labels)
         return [len(set(self.group_of[labels == k].tolist())) for k in range(n_classes)]
 
-    def summary(self, n_images: int) -> str:
-        """E.g. ``"1,003 images, 26 distinct micrographs (26 groups: near-duplicates)"``."""
-        text = f"{n_images:,} images, {self.n_distinct:,} distinct micrographs"
+    def summary(self, n_images: int, modality: str | None = None) -> str:
+        """E.g. ``"1,003 images, 26 distinct micrographs, 12 groups (near-duplicates + ...)"``.
+
+        Diffraction patterns (``modality`` ``"SAED"``) are counted as patterns: calling them
+        micrographs would tell a diffractionist that the app misread their data.
+        """
+        noun = "patterns" if str(modality).upper() == "SAED" else "micrographs"
+        text = f"{n_images:,} images, {self.n_distinct:,} distinct {noun}"
         if self.n_groups != self.n_distinct:
             text += f", {self.n_groups:,} groups ({self.rule})"
         return text

@@ -655,7 +655,7 @@ def _result(
         },
     }
     name = config.name or f"{base_provenance['base']}-finetuned"
-    summary = grouping.summary(int(counts.sum()))
+    summary = grouping.summary(int(counts.sum()), start.manifest.modality)
     description = (
         f"Fine-tuned from {base_provenance['base']} ({config.strategy}) on {summary} of "
         f"{len(names)} classes"

@@ -63,6 +63,7 @@ def test_shifted_copies_group_together_and_distinct_fields_do_not():
             same = grouping.group_of[a] == grouping.group_of[b]
             assert same == (truth[a] == truth[b])
     assert grouping.summary(1003) == "1,003 images, 5 distinct micrographs"
+    assert grouping.summary(1003, "SAED") == "1,003 images, 5 distinct patterns"
 
 
 def test_distinct_diffraction_patterns_are_not_duplicates():

@@ -47,7 +47,9 @@ def test_twins_never_straddle_the_split_and_the_card_says_so():
     prints = np.stack([fingerprint(image) for image, _ in samples])
     groups = build_groups(prints).group_of
     assert len(set(groups.tolist())) == 18  # the copies were recognised
-    config = TrainingConfig(base="diffraction_cnn", strategy="full", epochs=2, input_size=32)
+    config = TrainingConfig(
+        base="diffraction_cnn", strategy="full", epochs=2, input_size=32, modality="SEM"
+    )
     result = run_to_completion(train_model(samples, CLASSES, config))
     val_groups = {int(groups[p.index]) for p in result.val_predictions}
     train_groups = set(groups.tolist()) - val_groups
@@ -100,6 +102,17 @@ def test_modality_decides_normalisation_for_a_bundle_base():
     assert manifest.modality == "SEM"
     assert manifest.normalization["log"] is False
     assert manifest.normalization["transform"] == "none"
+    assert result.data_summary.endswith("distinct micrographs")
+
+
+def test_diffraction_data_are_counted_as_patterns():
+    """A diffractionist reads "distinct patterns", not "micrographs", about their SAED set."""
+    samples = synthetic_images(3, size=64)
+    config = TrainingConfig(base="saed-crystal-system", strategy="frozen", epochs=1)
+    result = run_to_completion(train_model(samples, CLASSES, config))
+    assert result.manifest.modality == "SAED"
+    assert result.data_summary.endswith("distinct patterns")
+    assert "distinct patterns" in result.manifest.description
 
 
 @pytest.fixture
