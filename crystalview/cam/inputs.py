@@ -14,7 +14,11 @@ import numpy as np
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.tiling import TileGrid, extract_tiles
-from crystalview.inference.diffraction import find_beam_centre, log_polar_to_image
+from crystalview.inference.diffraction import (
+    find_beam_centre,
+    find_ring_centre,
+    log_polar_to_image,
+)
 from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import (
     normalize_intensity,
@@ -117,7 +121,10 @@ def _log_polar_inverse(image: np.ndarray, manifest) -> Callable[[np.ndarray], np
     that copy's grid and then resized to the image, so it lines up with what the model saw.
     """
     work = working_copy(normalize_intensity(image, manifest.normalization))
-    centre = find_beam_centre(work, log=False)
+    if manifest.transform == "log_polar_mean":  # the profile's centre (`transformed_view`)
+        centre = find_ring_centre(work)[0]
+    else:
+        centre = find_beam_centre(work, log=False)
 
     def to_image(values: np.ndarray) -> np.ndarray:
         on_work = log_polar_to_image(values, work.shape, centre)

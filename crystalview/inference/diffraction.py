@@ -13,10 +13,12 @@ that information together locally:
 
 `find_beam_centre` finds the centre of inversion symmetry (Friedel's law: a kinematic pattern is
 centrosymmetric) by correlating the pattern with its 180°-rotated self, which survives a beam stop
-that hides the direct beam. A beam stop's arm, wedge or blade breaks that symmetry and darkens
-part of every ring it crosses, so `beam_stop_mask` finds it first (pixels far darker than the
-rest of their annulus, in large connected regions touching the beam or the frame), the centre is
-then found from the unmasked pixels only, and the radial profile is a trimmed mean of them.
+that hides the direct beam; for ring patterns `find_ring_centre` checks its candidates by how
+nearly the pattern is a function of radius about them. A beam stop's arm, wedge or blade breaks
+that symmetry and darkens part of every ring it crosses, so `beam_stop_mask` finds it first
+(pixels far darker than the rest of their annulus, in large connected regions touching the beam
+or the frame), the ring centre is then found without it, and the radial profile is a trimmed
+mean of the unmasked pixels.
 Everything here is numpy/scipy only and works on the normalised image
 (see `crystalview.inference.preprocess`), so training and inference share it exactly.
 """
@@ -24,6 +26,7 @@ Everything here is numpy/scipy only and works on the normalised image
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as scipy_fft
 from scipy import ndimage
 
 from crystalview.inference.ellipse import NO_ELLIPSE, Ellipse, pixel_polar
@@ -69,13 +72,19 @@ def _parabolic_offset(before: float, peak: float, after: float) -> float:
 
 
 def _symmetry_correlation(f: np.ndarray) -> np.ndarray:
-    """Correlation of ``f`` with its 180°-rotated self; index ``k`` means shift ``k - (n - 1)``."""
+    """Correlation of ``f`` with its 180°-rotated self; index ``k`` means shift ``k - (n - 1)``.
+
+    Correlating with the rotated copy is convolving with ``f`` itself, so one transform serves
+    both factors; the padding (at least ``2n - 1``: no wrap-round) is rounded up to a length
+    the FFT handles fast.
+    """
     h, w = f.shape
-    shape = (2 * h, 2 * w)  # zero padding: no wrap-round
-    corr = np.fft.irfft2(
-        np.fft.rfft2(f, shape) * np.conj(np.fft.rfft2(f[::-1, ::-1], shape)), shape
+    shape = (
+        scipy_fft.next_fast_len(2 * h - 1, real=True),
+        scipy_fft.next_fast_len(2 * w - 1, real=True),
     )
-    return np.fft.fftshift(corr)[1:, 1:]
+    spectrum = scipy_fft.rfft2(f, shape)
+    return scipy_fft.irfft2(spectrum * spectrum, shape)[: 2 * h - 1, : 2 * w - 1]
 
 
 def find_beam_centre(
@@ -366,16 +375,99 @@ def beam_stop_mask(image: np.ndarray, centre: tuple[float, float] | None = None)
     return full
 
 
-def locate_pattern(image: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:
-    """Beam centre and beam-stop mask of a normalised pattern.
+def radial_symmetry(
+    image: np.ndarray, centre: tuple[float, float], mask: np.ndarray | None = None
+) -> float:
+    """Share of the image's variance explained by a function of the radius about ``centre``.
 
-    The centre comes from the whole pattern: on 60 simulated ring patterns the symmetry centre
-    was as close to the truth with a stop's arm as without (median 0.14 against 0.12 px), and
-    recomputing it with the stop masked (`find_beam_centre` with ``mask``) did not improve it
-    (0.16 px; more patterns off by over 3 px), so the mask serves the profile only.
+    A ring pattern about its true centre is nearly such a function: its rings, halo and
+    background depend on the radius only. About a point a few pixels off, every ring smears
+    over an annulus of twice the error and the share drops. Radii are binned in 1 px annuli;
+    pixels under ``mask`` (a beam stop) do not count. 1 for a perfect ring pattern, near 0 for
+    a point that is no centre at all.
+    """
+    return _RadialScore(image, mask)(centre)
+
+
+class _RadialScore:
+    """`radial_symmetry` of one image at many centres: its pixels are gathered once."""
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray | None) -> None:
+        data = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        keep = np.ones(data.shape, dtype=bool) if mask is None else ~mask
+        self._ys, self._xs = (axis.astype(np.float64) for axis in np.nonzero(keep))
+        self._values = data[keep]
+        self._squares = self._values * self._values
+        self._total = float(
+            self._squares.sum() - self._values.sum() ** 2 / max(1, self._values.size)
+        )
+
+    def __call__(self, centre: tuple[float, float]) -> float:
+        if self._total <= 0:
+            return 0.0
+        radius = np.hypot(self._ys - centre[0], self._xs - centre[1]).astype(np.int64)
+        counts = np.bincount(radius)
+        sums = np.bincount(radius, weights=self._values)
+        within = float(self._squares.sum() - (sums[counts > 0] ** 2 / counts[counts > 0]).sum())
+        return 1.0 - within / self._total
+
+
+# Step sizes (px) of the climb of `radial_symmetry` that `find_ring_centre` ends with: from
+# half a ring spacing down to the half pixel where the symmetry correlation's own sub-pixel fit
+# is the better estimate.
+_CLIMB_STEPS = (4.0, 2.0, 1.0, 0.5)
+
+
+def find_ring_centre(
+    image: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[tuple[float, float], np.ndarray]:
+    """Centre ``(y, x)`` of a ring pattern and the beam stop's mask about it.
+
+    `find_beam_centre` alone is biased towards the middle of the frame: its correlation sums
+    over the overlap of the pattern and its rotated copy, and the dark frame edges of an
+    off-centre pattern match each other best about the middle. On the independent
+    generator's cubic ring patterns (450) it missed the centre by more than 5 px in 20 % of
+    them, and the ring model's profile smears there. Here several symmetry centres are
+    candidates -- of the pattern, of its sharp features only (`subtract_background`, where the
+    smooth background and the dark edges are gone), and, with a beam stop (``mask``, found
+    about the plain symmetry centre when not given), of both with the stop left out. Each is
+    scored by how nearly the pattern is a function of radius about it (`radial_symmetry`),
+    leaving out the stop as found about that candidate (a stop's mask relies on annuli about
+    the right centre, and a wedge seen about a wrong one passes for a radial fall-off). The
+    best is climbed to the best point nearby; the nearest candidate replaces the climbed point
+    when it lies within a pixel of it, keeping the correlation's sub-pixel fit. Misses over
+    5 px: 20 % -> 0.9 % on those patterns, 9.3 % -> 1.3 % on our own held-out ring patterns
+    (300 of 256 px).
     """
     data = np.asarray(image, dtype=np.float64)
-    centre = find_beam_centre(data, log=False)
+    sharp = subtract_background(data)
+    first = find_beam_centre(data, log=False)
+    if mask is None:
+        mask = beam_stop_mask(data, first)
+    candidates = [first, find_beam_centre(sharp, log=False)]
+    if mask.any() and not mask.all():
+        candidates += [
+            find_beam_centre(data, log=False, mask=mask),
+            find_beam_centre(np.where(mask, 0.0, sharp), log=False, mask=mask),
+        ]
+    masks = [beam_stop_mask(data, c) for c in candidates]
+    scores = [_RadialScore(data, m)(c) for c, m in zip(candidates, masks, strict=True)]
+    chosen = int(np.argmax(scores))
+    score = _RadialScore(data, masks[chosen])
+    best, best_score = np.array(candidates[chosen], dtype=np.float64), scores[chosen]
+    for step in _CLIMB_STEPS:
+        improved = True
+        while improved:
+            improved = False
+            for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+                value = score(best + move)
+                if value > best_score:
+                    best, best_score, improved = best + move, value, True
+    distances = [float(np.hypot(*(np.array(c) - best))) for c in candidates]
+    nearest = int(np.argmin(distances))
+    if distances[nearest] <= 1.0:
+        return candidates[nearest], masks[nearest]
+    centre = (float(best[0]), float(best[1]))
     return centre, beam_stop_mask(data, centre)
 
 

@@ -25,7 +25,7 @@ from crystalview.inference.diffraction import (
     beam_stop_mask,
     fill_masked,
     find_beam_centre,
-    locate_pattern,
+    find_ring_centre,
     log_polar,
     profile_log_range,
     radial_profile,
@@ -200,7 +200,7 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     if transform == "log_polar":
         return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
-        centre, mask = locate_pattern(work)
+        centre, mask = find_ring_centre(work)
         ellipse = fit_ellipse(work, centre, size, profile_log_range(work.shape), mask)
         profile = radial_profile(
             work, centre, n_radii=size, mask=mask, trim=PROFILE_TRIM, ellipse=ellipse

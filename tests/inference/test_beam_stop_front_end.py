@@ -12,7 +12,7 @@ from crystalview.inference.diffraction import (
     beam_stop_mask,
     fill_masked,
     find_beam_centre,
-    locate_pattern,
+    find_ring_centre,
     radial_profile,
 )
 from crystalview.inference.preprocess import normalize_intensity
@@ -73,7 +73,7 @@ def test_masked_trimmed_profile_is_closer_to_the_stop_free_one():
         reference_plain = _shape(radial_profile(free, centre, n_radii=64)[outer])
         reference = _shape(radial_profile(free, centre, n_radii=64, trim=PROFILE_TRIM)[outer])
         plain = radial_profile(blocked, find_beam_centre(blocked, log=False), n_radii=64)
-        centre_b, mask = locate_pattern(blocked)
+        centre_b, mask = find_ring_centre(blocked)
         masked = radial_profile(blocked, centre_b, n_radii=64, mask=mask, trim=PROFILE_TRIM)
         error_plain = np.abs(_shape(plain[outer]) - reference_plain).mean()
         error_masked = np.abs(_shape(masked[outer]) - reference).mean()
