@@ -460,9 +460,12 @@ def find_ring_centre(
         while improved:
             improved = False
             for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
-                value = score(best + move)
+                point = best + move
+                if not (0 <= point[0] <= data.shape[0] - 1 and 0 <= point[1] <= data.shape[1] - 1):
+                    continue  # the beam stays on the frame, as every candidate is
+                value = score(point)
                 if value > best_score:
-                    best, best_score, improved = best + move, value, True
+                    best, best_score, improved = point, value, True
     distances = [float(np.hypot(*(np.array(c) - best))) for c in candidates]
     nearest = int(np.argmin(distances))
     if distances[nearest] <= 1.0:

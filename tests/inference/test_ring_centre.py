@@ -94,3 +94,14 @@ def test_symmetry_correlation_matches_its_definition():
                     if 0 <= y - sy < h and 0 <= x - sx < w:
                         expected[ky, kx] += f[y, x] * rotated[y - sy, x - sx]
     assert np.allclose(_symmetry_correlation(f), expected)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 200), (16, 16)])
+def test_noise_and_flat_frames_keep_the_centre_on_the_frame(shape):
+    """Frames with no pattern (the image-kind look will say so) still get a centre on them."""
+    noise = np.random.default_rng(0).random(shape)
+    noise[0, 0] = np.nan
+    for frame in (noise, np.ones(shape)):
+        (row, col), mask = find_ring_centre(frame)
+        assert 0 <= row <= shape[0] - 1 and 0 <= col <= shape[1] - 1
+        assert mask.shape == shape
