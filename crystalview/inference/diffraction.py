@@ -453,25 +453,33 @@ def find_ring_centre(
     masks = [beam_stop_mask(data, c) for c in candidates]
     scores = [_RadialScore(data, m)(c) for c, m in zip(candidates, masks, strict=True)]
     chosen = int(np.argmax(scores))
-    score = _RadialScore(data, masks[chosen])
-    best, best_score = np.array(candidates[chosen], dtype=np.float64), scores[chosen]
-    for step in _CLIMB_STEPS:
-        improved = True
-        while improved:
-            improved = False
-            for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
-                point = best + move
-                if not (0 <= point[0] <= data.shape[0] - 1 and 0 <= point[1] <= data.shape[1] - 1):
-                    continue  # the beam stays on the frame, as every candidate is
-                value = score(point)
-                if value > best_score:
-                    best, best_score, improved = point, value, True
+    best = _climb(_RadialScore(data, masks[chosen]), candidates[chosen], scores[chosen], data.shape)
     distances = [float(np.hypot(*(np.array(c) - best))) for c in candidates]
     nearest = int(np.argmin(distances))
     if distances[nearest] <= 1.0:
         return candidates[nearest], masks[nearest]
     centre = (float(best[0]), float(best[1]))
     return centre, beam_stop_mask(data, centre)
+
+
+def _climb(
+    score: _RadialScore, start: tuple[float, float], start_score: float, shape: tuple[int, ...]
+) -> np.ndarray:
+    """The point reached from ``start`` by moving along rows and columns in `_CLIMB_STEPS`
+    while ``score`` rises, never leaving the frame (every candidate lies on it)."""
+    best, best_score = np.array(start, dtype=np.float64), start_score
+    for step in _CLIMB_STEPS:
+        improved = True
+        while improved:
+            improved = False
+            for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+                point = best + move
+                if not (0 <= point[0] <= shape[0] - 1 and 0 <= point[1] <= shape[1] - 1):
+                    continue
+                value = score(point)
+                if value > best_score:
+                    best, best_score, improved = point, value, True
+    return best
 
 
 def fill_masked(image: np.ndarray, mask: np.ndarray, sigma: float = 4.0) -> np.ndarray:
