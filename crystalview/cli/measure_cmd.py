@@ -181,9 +181,9 @@ def _rings(args: argparse.Namespace) -> int:
     if args.centre is not None:
         centre, source = (args.centre[1], args.centre[0]), "given"
     else:
-        from crystalview.inference.diffraction import find_beam_centre
+        from crystalview.inference.diffraction import measuring_centre
 
-        centre, source = find_beam_centre(data), "found"
+        centre, source = measuring_centre(data), "found"
     pixel_size = m.pixel_size if m.pixel_unit == "1/nm" else None
     rings = find_rings(
         azimuthal_profile(data, centre, pixel_size), min_radius=max(3.0, 0.02 * min(data.shape))

@@ -1,7 +1,7 @@
 """Reading a diffraction pattern about its beam centre: |g|, d and the azimuthal profile.
 
-The beam centre itself comes from `crystalview.inference.diffraction.find_beam_centre` (the
-viewer calls it; it is not imported here because the ``inference`` package pulls in torch).
+The beam centre itself comes from `crystalview.inference.diffraction.measuring_centre` (the
+viewer and the CLI call it and pass it in).
 The profile here is the plain azimuthal mean in one-pixel radial bins, linear in |g| as a
 crystallographer plots it; ring radii are refined to a fraction of a bin with a parabola
 through each peak, so d-spacings are read within 1 % of the camera's calibration.

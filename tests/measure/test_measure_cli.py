@@ -71,6 +71,21 @@ def test_fft_reads_fringes_and_rings_read_a_ring_pattern(tmp_path, capsys):
     assert [r["d"] for r in record["rings"]] == [pytest.approx(0.5, rel=0.01)]
 
 
+def test_rings_of_an_off_centre_pattern_are_read_about_its_own_centre(tmp_path, capsys):
+    """A held-out pattern whose plain symmetry centre lies 71 px off: its rings are found."""
+    from crystalview.sim.generators import simulate_ring_sample
+
+    sample = simulate_ring_sample("cubic", 256, np.random.default_rng(0), "heldout")
+    offset = sample.params["center_offset"]
+    path = tmp_path / "off.tif"
+    tifffile.imwrite(path, sample.image.astype(np.float32))
+    assert cli_main(["measure", "rings", str(path), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["centre"]["y"] == pytest.approx(127.5 + offset[0], abs=0.5)
+    assert record["centre"]["x"] == pytest.approx(127.5 + offset[1], abs=0.5)
+    assert len(record["rings"]) >= 3
+
+
 def test_set_scale_is_kept_for_the_file_and_used_by_the_other_tools(tmp_path, capsys):
     path = tmp_path / "plain.tif"
     tifffile.imwrite(path, np.zeros((30, 30), np.uint8))

@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -56,23 +55,6 @@ DEFAULT_FFT_SIZE = 256
 # Larger regions are cut to their central square of this side: the spectrum follows the region
 # live, and a 2048² FFT still takes a fraction of a second where 8192² would take many.
 MAX_FFT_SIZE = 2048
-# Patterns above this side are binned before the beam centre is searched: the search is an FFT
-# of twice the image, and a pixel of a 1024-px copy is still far below a ring's width.
-_CENTRE_SEARCH_SIDE = 1024
-
-
-def beam_centre(frame: np.ndarray) -> tuple[float, float]:
-    """``(row, col)`` of the beam centre as the inference code finds it (binned if large)."""
-    from crystalview.inference.diffraction import find_beam_centre
-
-    data = np.asarray(frame, dtype=np.float32)
-    factor = max(1, math.ceil(max(data.shape) / _CENTRE_SEARCH_SIDE))
-    if factor == 1:
-        return find_beam_centre(data)
-    h, w = (s // factor * factor for s in data.shape)
-    binned = data[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
-    row, col = find_beam_centre(binned)
-    return row * factor + (factor - 1) / 2, col * factor + (factor - 1) / 2
 
 
 class MeasureTools(QObject):
@@ -458,8 +440,10 @@ class MeasureTools(QObject):
         if key in self._centres:
             self.centre, self.centre_source = self._centres[key], "moved by hand"
         else:
+            from crystalview.inference.diffraction import measuring_centre
+
             data = self.viewer.frame_data
-            self.centre, self.centre_source = beam_centre(data), "found automatically"
+            self.centre, self.centre_source = measuring_centre(data), "found automatically"
         self._place_marker()
 
     def _place_marker(self) -> None:
