@@ -420,9 +420,27 @@ class _RadialScore:
 _CLIMB_STEPS = (4.0, 2.0, 1.0, 0.5)
 
 
-def find_ring_centre(
-    image: np.ndarray, mask: np.ndarray | None = None
-) -> tuple[tuple[float, float], np.ndarray]:
+def _climb(
+    score: _RadialScore, start: tuple[float, float], start_score: float, shape: tuple[int, ...]
+) -> np.ndarray:
+    """The point reached from ``start`` by moving along rows and columns in `_CLIMB_STEPS`
+    while ``score`` rises, never leaving the frame (every candidate lies on it)."""
+    best, best_score = np.array(start, dtype=np.float64), start_score
+    for step in _CLIMB_STEPS:
+        improved = True
+        while improved:
+            improved = False
+            for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+                point = best + move
+                if not (0 <= point[0] <= shape[0] - 1 and 0 <= point[1] <= shape[1] - 1):
+                    continue
+                value = score(point)
+                if value > best_score:
+                    best, best_score, improved = point, value, True
+    return best
+
+
+def find_ring_centre(image: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:
     """Centre ``(y, x)`` of a ring pattern and the beam stop's mask about it.
 
     `find_beam_centre` alone is biased towards the middle of the frame: its correlation sums
@@ -431,8 +449,8 @@ def find_ring_centre(
     generator's cubic ring patterns (450) it missed the centre by more than 5 px in 20 % of
     them, and the ring model's profile smears there. Here several symmetry centres are
     candidates -- of the pattern, of its sharp features only (`subtract_background`, where the
-    smooth background and the dark edges are gone), and, with a beam stop (``mask``, found
-    about the plain symmetry centre when not given), of both with the stop left out. Each is
+    smooth background and the dark edges are gone), and, with a beam stop (found about the
+    plain symmetry centre), of both with the stop left out. Each is
     scored by how nearly the pattern is a function of radius about it (`radial_symmetry`),
     leaving out the stop as found about that candidate (a stop's mask relies on annuli about
     the right centre, and a wedge seen about a wrong one passes for a radial fall-off). The
@@ -444,15 +462,14 @@ def find_ring_centre(
     data = np.asarray(image, dtype=np.float64)
     sharp = subtract_background(data)
     first = find_beam_centre(data, log=False)
-    if mask is None:
-        mask = beam_stop_mask(data, first)
+    mask = beam_stop_mask(data, first)
     candidates = [first, find_beam_centre(sharp, log=False)]
     if mask.any() and not mask.all():
         candidates += [
             find_beam_centre(data, log=False, mask=mask),
             find_beam_centre(np.where(mask, 0.0, sharp), log=False, mask=mask),
         ]
-    masks = [beam_stop_mask(data, c) for c in candidates]
+    masks = [mask] + [beam_stop_mask(data, c) for c in candidates[1:]]
     scores = [_RadialScore(data, m)(c) for c, m in zip(candidates, masks, strict=True)]
     chosen = int(np.argmax(scores))
     best = _climb(_RadialScore(data, masks[chosen]), candidates[chosen], scores[chosen], data.shape)
@@ -478,33 +495,13 @@ def measuring_centre(frame: np.ndarray) -> tuple[float, float]:
     (their rings then read wrong or not at all); this found all 60 within 1.2 px (median
     0.05 px).
     """
-    data = np.asarray(frame, dtype=np.float64)
+    data = np.asarray(frame, dtype=np.float32)  # binned before any float64 copy: 8k frames
     factor = max(1, math.ceil(max(data.shape) / CENTRE_SEARCH_SIDE))
     if factor > 1:
         h, w = (side // factor * factor for side in data.shape)
         data = data[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
     row, col = find_ring_centre(_centred_log(data))[0]
     return row * factor + (factor - 1) / 2, col * factor + (factor - 1) / 2
-
-
-def _climb(
-    score: _RadialScore, start: tuple[float, float], start_score: float, shape: tuple[int, ...]
-) -> np.ndarray:
-    """The point reached from ``start`` by moving along rows and columns in `_CLIMB_STEPS`
-    while ``score`` rises, never leaving the frame (every candidate lies on it)."""
-    best, best_score = np.array(start, dtype=np.float64), start_score
-    for step in _CLIMB_STEPS:
-        improved = True
-        while improved:
-            improved = False
-            for move in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
-                point = best + move
-                if not (0 <= point[0] <= shape[0] - 1 and 0 <= point[1] <= shape[1] - 1):
-                    continue
-                value = score(point)
-                if value > best_score:
-                    best, best_score, improved = point, value, True
-    return best
 
 
 def fill_masked(image: np.ndarray, mask: np.ndarray, sigma: float = 4.0) -> np.ndarray:
