@@ -8,18 +8,20 @@ compared on, so that choosing among them never touches the reported draw.
         --bundle models/saed-crystal-system.cvmodel --json /tmp/independent-rings.json
 
 The patterns come from `benchmarks.independent_sim.simulate` (seed 777 unless told), are cached
-as an ``.npz`` of images plus a JSON of labels and conditions (no pickles), and go through the
-product's own preprocessing (`prepare_whole` for the bundle's manifest), so the number is what a
-user would get. Reported: accuracy overall, by structure family, and by condition (beam stop,
-dose, spottiness, export, partial pattern, whether the prototype was in training), the share
-of patterns the image look (`crystalview.inference.image_kind`) would answer not-this-kind,
-plus the calibrated status numbers when the bundle carries a calibration (an answer flagged
-not-this-kind is not `ok` there).
+as an ``.npz`` of images plus a JSON of labels and conditions (no pickles; keyed by the
+generator's source), and go through the product's own preprocessing (`prepare_whole` for the
+bundle's manifest), so the number is what a user would get. Reported: accuracy overall, by
+structure family, and by condition (beam stop, dose, spottiness, export, partial pattern,
+whether the prototype was in training), the share of patterns the image look
+(`crystalview.inference.image_kind`) would answer not-this-kind, plus the calibrated status
+numbers when the bundle carries a calibration (an answer flagged not-this-kind is not `ok`
+there).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import sys
@@ -31,6 +33,16 @@ from benchmarks.independent_sim.simulate import RING_LABELS, SPOT_LABELS, one
 
 CACHE = Path(__file__).resolve().parent / "cache"
 DEFAULT_SEED = 777
+# A set is cached under a digest of the generator's own source, so that a corrected structure
+# or camera never leaves a stale draw in use.
+_GENERATOR_SOURCES = ("simulate.py", "structures.py")
+
+
+def _generator_digest() -> str:
+    digest = hashlib.sha256()
+    for name in _GENERATOR_SOURCES:
+        digest.update((Path(__file__).resolve().parent / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _one(job):
@@ -42,7 +54,7 @@ def _one(job):
 def load_set(kind: str, n: int, seed: int = DEFAULT_SEED, workers: int = 1):
     """Images, labels and conditions of the first ``n`` patterns (cached on disk)."""
     CACHE.mkdir(exist_ok=True)
-    stem = CACHE / f"{kind}-seed{seed}-n{n}"
+    stem = CACHE / f"{kind}-seed{seed}-n{n}-{_generator_digest()}"
     if stem.with_suffix(".npz").is_file() and stem.with_suffix(".json").is_file():
         arrays = np.load(stem.with_suffix(".npz"), allow_pickle=False)
         info = json.loads(stem.with_suffix(".json").read_text())
