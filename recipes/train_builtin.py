@@ -31,10 +31,12 @@ from crystalview.models.bundle import save_bundle
 from crystalview.models.manifest import ModelManifest, default_normalization
 from crystalview.models.registry import build_model
 from crystalview.sim.generators import (
+    REAL_STRUCTURE_FRACTION,
     class_names,
     ring_lattice_in_training_ranges,
     simulate_one,
 )
+from crystalview.sim.structures import TRAINING_STRUCTURES, structures_of
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
@@ -133,17 +135,27 @@ RANGE_NOTES = {
 }
 
 
+def _real_structure_note() -> str:
+    """The training library in the card's words, counted from the library itself."""
+    families = {
+        system: sorted({s.family for s in structures_of(system)}, key=str.lower)
+        for system in ("cubic", "hexagonal", "orthorhombic")
+    }
+    n_families = sum(len(f) for f in families.values())
+    return (
+        f"- Real structures in {REAL_STRUCTURE_FRACTION * 100:.0f} % of the patterns "
+        f"(`crystalview.sim.structures`, {len(TRAINING_STRUCTURES)} compounds of {n_families} "
+        f"prototypes: {'; '.join(f'{k}: ' + ', '.join(f) for k, f in families.items())}), cells "
+        "scaled by up to 3 % and strained. Of the rest, 60 % are random structures in a random "
+        "space group of the crystal family (`crystalview.sim.spacegroups`: 1-3 sites, coordinates "
+        "often on special values, expanded by gemmi's symmetry operations, at most 96 atoms), so "
+        "the absences of glide planes and screw axes (Pm-3n, Pa-3, Cmce, Pnma ...) are seen as "
+        "well as those of centring; 40 % random lattices with a centring and 1-3 atoms (below)."
+    )
+
+
 DATA_NOTES = {
-    "rings": "- Real structures in 45 % of the patterns (`crystalview.sim.structures`, 75 "
-    "compounds of 28 prototypes: fcc/bcc metals, diamond, rock salt, CsCl, fluorite, zinc blende, "
-    "cubic perovskites, L12, spinel; hcp metals with their real c/a, wurtzite, WC, graphite, "
-    "h-BN, 2H-MoS2, AlB2, CaCu5, CdI2, corundum, calcite; Pnma perovskites, olivine, "
-    "aragonite, alpha-U, alpha-Ga, FeB, SnS), cells scaled by up to 3 % and strained. Of the "
-    "rest, 60 % are random structures in a random space group of the crystal family "
-    "(`crystalview.sim.spacegroups`: 1-3 sites, coordinates often on special values, expanded "
-    "by gemmi's symmetry operations, at most 96 atoms), so the absences of glide planes and "
-    "screw axes (Pm-3n, Pa-3, Cmce, Pnma ...) are seen as well as those of centring; 40 % "
-    "random lattices with a centring and 1-3 atoms (below).",
+    "rings": _real_structure_note(),
     "spots": "- Real structures in 45 % of the patterns: zones [uvw] up to index 3 of the "
     "compounds of `crystalview.sim.structures`, labelled by the Bravais type of their "
     "zero-order Laue-zone net (`crystalview.sim.zones`; pseudo-symmetric nets within 3 % of a "

@@ -186,6 +186,80 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
         [("MgAl2O4", {"A": "Mg", "B": "Al", "X": "O"}, _cubic(8.083))],
     )
     + _family(
+        "C15 Laves",
+        "cubic",
+        "F d -3 m:1",
+        [("A", ORIGIN), ("B", (0.625, 0.625, 0.625))],
+        [
+            ("MgCu2", {"A": "Mg", "B": "Cu"}, _cubic(7.048)),
+            ("CeAl2", {"A": "Ce", "B": "Al"}, _cubic(8.062)),
+        ],
+    )
+    + [
+        s
+        for name, el, a, x_metal, x_si in [
+            ("FeSi", ("Fe", "Si"), 4.489, 0.1358, 0.844),
+            ("MnSi", ("Mn", "Si"), 4.558, 0.138, 0.845),
+        ]
+        for s in _family(
+            "B20",
+            "cubic",
+            "P 21 3",
+            [("A", (x_metal,) * 3), ("B", (x_si,) * 3)],
+            [(name, {"A": el[0], "B": el[1]}, _cubic(a))],
+        )
+    ]
+    + _family(
+        "Heusler L21",
+        "cubic",
+        "F m -3 m",
+        [("X", QUARTER), ("Y", ORIGIN), ("Z", HALF)],
+        [
+            ("Cu2MnAl", {"X": "Cu", "Y": "Mn", "Z": "Al"}, _cubic(5.950)),
+            ("Co2MnSi", {"X": "Co", "Y": "Mn", "Z": "Si"}, _cubic(5.654)),
+        ],
+    )
+    + _family(
+        "skutterudite",
+        "cubic",
+        "I m -3",
+        [("A", QUARTER), ("X", (0.0, 0.335, 0.159))],
+        [
+            ("CoAs3", {"A": "Co", "X": "As"}, _cubic(8.204)),
+            ("CoSb3", {"A": "Co", "X": "Sb"}, _cubic(9.035)),
+        ],
+    )
+    + _family(
+        "CaB6",
+        "cubic",
+        "P m -3 m",
+        [("A", ORIGIN), ("B", (0.201, 0.5, 0.5))],
+        [
+            ("CaB6", {"A": "Ca"}, _cubic(4.145)),
+            ("LaB6", {"A": "La"}, _cubic(4.157)),
+        ],
+    )
+    + _family(
+        "anti-perovskite",
+        "cubic",
+        "P m -3 m",
+        [("M", ORIGIN), ("M", (0.0, 0.5, 0.5)), ("X", HALF)],
+        [
+            ("Fe4N", {"M": "Fe", "X": "N"}, _cubic(3.795)),
+            ("Mn4N", {"M": "Mn", "X": "N"}, _cubic(3.865)),
+        ],
+    )
+    + _family(
+        "bixbyite",
+        "cubic",
+        "I a -3",
+        [("A", QUARTER), ("A", (-0.033, 0.0, 0.25)), ("X", (0.391, 0.152, 0.381))],
+        [
+            ("Y2O3", {"A": "Y", "X": "O"}, _cubic(10.604)),
+            ("In2O3", {"A": "In", "X": "O"}, _cubic(10.117)),
+        ],
+    )
+    + _family(
         "hcp metal",
         "hexagonal",
         "P 63/m m c",
@@ -299,6 +373,74 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
         [("CaCO3-calcite", {"A": "Ca", "X": "O"}, _hexagonal(4.990, 17.061))],
     )
     + _family(
+        "C14 Laves",
+        "hexagonal",
+        "P 63/m m c",
+        [("A", (1 / 3, 2 / 3, 0.063)), ("B", ORIGIN), ("B", (0.8305, 0.661, 0.25))],
+        [
+            ("MgZn2", {"A": "Mg", "B": "Zn"}, _hexagonal(5.221, 8.567)),
+            ("TiFe2", {"A": "Ti", "B": "Fe"}, _hexagonal(4.785, 7.799)),
+        ],
+    )
+    + _family(
+        "DO19",
+        "hexagonal",
+        "P 63/m m c",
+        [("B", (5 / 6, 2 / 3, 0.25)), ("A", HCP_SITE)],
+        [
+            ("Ni3Sn", {"A": "Sn", "B": "Ni"}, _hexagonal(5.29, 4.24)),
+            ("Ti3Al", {"A": "Al", "B": "Ti"}, _hexagonal(5.78, 4.64)),
+        ],
+    )
+    + _family(
+        "Fe2P",
+        "hexagonal",
+        "P -6 2 m",
+        [
+            ("M", (0.2568, 0.0, 0.0)),
+            ("M", (0.5946, 0.0, 0.5)),
+            ("X", (1 / 3, 2 / 3, 0.0)),
+            ("X", (0.0, 0.0, 0.5)),
+        ],
+        [("Fe2P", {"M": "Fe", "X": "P"}, _hexagonal(5.865, 3.456))],
+    )
+    + _family(
+        "beta-Si3N4",
+        "hexagonal",
+        "P 63/m",
+        [("A", (0.1744, 0.7675, 0.25)), ("X", (0.3297, 0.0302, 0.25)), ("X", HCP_SITE)],
+        [("Si3N4", {"A": "Si", "X": "N"}, _hexagonal(7.604, 2.907))],
+    )
+    + [
+        s
+        for el, a, c, z in [
+            ("Bi", 4.546, 11.862, 0.2339),
+            ("Sb", 4.307, 11.273, 0.2336),
+            ("As", 3.760, 10.548, 0.2271),
+        ]
+        for s in _family(
+            "A7 semimetal",
+            "hexagonal",
+            "R -3 m:H",
+            [("A", (0.0, 0.0, z))],
+            [(el, {"A": el}, _hexagonal(a, c))],
+        )
+    ]
+    + _family(
+        "ilmenite",
+        "hexagonal",
+        "R -3:H",
+        [("A", (0.0, 0.0, 0.3554)), ("B", (0.0, 0.0, 0.1464)), ("X", (0.3172, 0.0234, 0.2450))],
+        [("FeTiO3", {"A": "Fe", "B": "Ti", "X": "O"}, _hexagonal(5.088, 14.086))],
+    )
+    + _family(
+        "A-type La2O3",
+        "hexagonal",
+        "P -3 m 1",
+        [("A", (1 / 3, 2 / 3, 0.2467)), ("X", (1 / 3, 2 / 3, 0.647)), ("X", ORIGIN)],
+        [("La2O3", {"A": "La", "X": "O"}, _hexagonal(3.938, 6.136))],
+    )
+    + _family(
         "Pnma perovskite",
         "orthorhombic",
         "P n m a",
@@ -313,6 +455,9 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
             ("GdFeO3", {"A": "Gd", "B": "Fe", "X": "O"}, _orthorhombic(5.349, 7.668, 5.611)),
             ("YAlO3", {"A": "Y", "B": "Al", "X": "O"}, _orthorhombic(5.180, 7.370, 5.330)),
             ("MgSiO3", {"A": "Mg", "B": "Si", "X": "O"}, _orthorhombic(4.780, 6.910, 4.930)),
+            ("LaGaO3", {"A": "La", "B": "Ga", "X": "O"}, _orthorhombic(5.496, 7.779, 5.526)),
+            ("SrRuO3", {"A": "Sr", "B": "Ru", "X": "O"}, _orthorhombic(5.567, 7.845, 5.530)),
+            ("NaMgF3", {"A": "Na", "B": "Mg", "X": "F"}, _orthorhombic(5.363, 7.676, 5.503)),
         ],
     )
     + _family(
@@ -334,14 +479,14 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
         "orthorhombic",
         "P n m a",
         [
-            ("A", (0.415, 0.25, 0.760)),
-            ("C", (0.762, 0.25, 0.914)),
-            ("X", (0.923, 0.25, 0.904)),
-            ("X", (0.681, 0.474, 0.914)),
+            ("A", (0.760, 0.25, 0.415)),
+            ("C", (0.914, 0.25, 0.762)),
+            ("X", (0.904, 0.25, 0.923)),
+            ("X", (0.914, 0.474, 0.681)),
         ],
         [
-            ("CaCO3-aragonite", {"A": "Ca", "X": "O"}, _orthorhombic(7.967, 5.741, 4.961)),
-            ("BaCO3", {"A": "Ba", "X": "O"}, _orthorhombic(8.904, 6.430, 5.314)),
+            ("CaCO3-aragonite", {"A": "Ca", "X": "O"}, _orthorhombic(5.741, 4.961, 7.967)),
+            ("BaCO3", {"A": "Ba", "X": "O"}, _orthorhombic(6.430, 5.314, 8.904)),
         ],
     )
     + _family(
@@ -377,6 +522,81 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
             ("SnS", {"A": "Sn", "B": "S"}, _orthorhombic(11.200, 3.990, 4.330)),
             ("GeS", {"A": "Ge", "B": "S"}, _orthorhombic(10.470, 3.640, 4.300)),
         ],
+    )
+    + _family(
+        "CrB",
+        "orthorhombic",
+        "C m c m",
+        [("A", (0.0, 0.146, 0.25)), ("B", (0.0, 0.440, 0.25))],
+        [
+            ("CrB", {"A": "Cr"}, _orthorhombic(2.969, 7.858, 2.932)),
+            ("TaB", {"A": "Ta"}, _orthorhombic(3.276, 8.669, 3.157)),
+        ],
+    )
+    + _family(
+        "alpha-PbO2",
+        "orthorhombic",
+        "P b c n",
+        [("A", (0.0, 0.1784, 0.25)), ("X", (0.2719, 0.4009, 0.4196))],
+        [
+            ("PbO2", {"A": "Pb", "X": "O"}, _orthorhombic(4.947, 5.951, 5.497)),
+            ("TiO2-II", {"A": "Ti", "X": "O"}, _orthorhombic(4.531, 5.498, 4.900)),
+        ],
+    )
+    + _family(
+        "brookite",
+        "orthorhombic",
+        "P b c a",
+        [
+            ("A", (0.1289, 0.0972, 0.8628)),
+            ("X", (0.0101, 0.1486, 0.1824)),
+            ("X", (0.2304, 0.1130, 0.5371)),
+        ],
+        [("TiO2-brookite", {"A": "Ti", "X": "O"}, _orthorhombic(9.184, 5.447, 5.145))],
+    )
+    + _family(
+        "barite",
+        "orthorhombic",
+        "P n m a",
+        [
+            ("A", (0.1846, 0.25, 0.1583)),
+            ("T", (0.0625, 0.25, 0.6913)),
+            ("X", (0.9080, 0.25, 0.5960)),
+            ("X", (0.1930, 0.25, 0.5430)),
+            ("X", (0.0806, 0.0306, 0.8108)),
+        ],
+        [
+            ("BaSO4", {"A": "Ba", "T": "S", "X": "O"}, _orthorhombic(8.884, 5.457, 7.157)),
+            ("SrSO4", {"A": "Sr", "T": "S", "X": "O"}, _orthorhombic(8.359, 5.352, 6.866)),
+        ],
+    )
+    + _family(
+        "cotunnite",
+        "orthorhombic",
+        "P n m a",
+        [
+            ("A", (0.2621, 0.25, 0.0955)),
+            ("X", (0.8596, 0.25, 0.0744)),
+            ("X", (0.4750, 0.25, 0.8325)),
+        ],
+        [
+            ("PbCl2", {"A": "Pb", "X": "Cl"}, _orthorhombic(7.620, 4.534, 9.045)),
+            ("BaCl2", {"A": "Ba", "X": "Cl"}, _orthorhombic(7.865, 4.731, 9.421)),
+        ],
+    )
+    + _family(
+        "KHg2",
+        "orthorhombic",
+        "I m m a",
+        [("A", (0.0, 0.25, 0.538)), ("B", (0.0, 0.051, 0.165))],
+        [("CeCu2", {"A": "Ce", "B": "Cu"}, _orthorhombic(4.43, 7.06, 7.47))],
+    )
+    + _family(
+        "B19",
+        "orthorhombic",
+        "P m m a",
+        [("A", (0.25, 0.0, 0.31)), ("B", (0.25, 0.5, 0.81))],
+        [("AuCd", {"A": "Au", "B": "Cd"}, _orthorhombic(4.76, 3.15, 4.86))],
     )
 )
 

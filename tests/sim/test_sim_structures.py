@@ -28,7 +28,9 @@ def _structure(name: str):
 @pytest.mark.parametrize(
     ("name", "atoms"),
     [("Cu", 4), ("Fe", 2), ("Si", 8), ("NaCl", 8), ("CaF2", 12), ("Mg", 2), ("ZnO", 4),
-     ("MgAl2O4", 56), ("Al2O3", 30), ("CaTiO3", 20), ("Mg2SiO4", 28), ("U", 4), ("Ga", 8)],
+     ("MgAl2O4", 56), ("Al2O3", 30), ("CaTiO3", 20), ("Mg2SiO4", 28), ("U", 4), ("Ga", 8),
+     ("MgCu2", 24), ("FeSi", 8), ("CoSb3", 32), ("Y2O3", 80), ("Bi", 6), ("FeTiO3", 30),
+     ("Si3N4", 14), ("BaSO4", 24), ("TiO2-brookite", 24), ("CeCu2", 12), ("AuCd", 4)],
 )  # fmt: skip
 def test_sites_expand_to_the_full_cell(name, atoms):
     assert len(to_crystal(_structure(name)).basis) == atoms
@@ -41,11 +43,37 @@ def test_sites_expand_to_the_full_cell(name, atoms):
         ("Si", [3.136, 1.920, 1.638]),  # 111, 220, 311 (200 absent: diamond glide)
         ("Mg", [2.779, 2.606, 2.452]),  # 10-10, 0002, 10-11 of hcp Mg
         ("graphite", [3.356]),  # the 0002 interlayer ring
+        ("LaB6", [4.157, 2.939, 2.400]),  # 100, 110, 111 (the line-profile standard)
     ],
 )
 def test_first_rings_are_the_known_ones(name, spacings):
     rings = powder_rings(to_crystal(_structure(name)), d_min=1.0)
     assert np.allclose(rings.d[: len(spacings)], spacings, atol=2e-3)
+
+
+def test_no_two_atoms_of_a_structure_closer_than_a_bond():
+    """A mistyped Wyckoff coordinate puts atoms on top of each other; the shortest real bond
+    here is C-O in a carbonate (1.28 Å)."""
+    for structure in TRAINING_STRUCTURES:
+        crystal = to_crystal(structure)
+        positions = np.array([atom.position for atom in crystal.basis])
+        offsets = (positions[:, None] - positions[None] + 0.5) % 1.0 - 0.5
+        distances = np.linalg.norm(offsets @ crystal.lattice.direct_basis(), axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        assert distances.min() > 1.2, structure.name
+
+
+@pytest.mark.parametrize(
+    ("name", "spacing"),
+    [
+        ("Bi", 3.28),  # 012: R centring in the hexagonal setting leaves it the strongest
+        ("Y2O3", 3.061),  # 222 of bixbyite
+        ("LaB6", 2.939),  # 110
+    ],
+)
+def test_strongest_ring_is_the_known_one(name, spacing):
+    rings = powder_rings(to_crystal(_structure(name)), d_min=1.0)
+    assert abs(rings.d[np.argmax(rings.intensity)] - spacing) < 0.01
 
 
 def test_every_class_has_real_structures_of_its_system():
@@ -109,6 +137,18 @@ def test_independent_set_shares_no_compound_with_training():
     assert not training & {e.name for e in ENTRIES}
     unseen = {e.family for e in ENTRIES if not e.seen_prototype}
     assert unseen.isdisjoint({s.family for s in TRAINING_STRUCTURES})
+
+
+def test_independent_structures_have_no_atoms_closer_than_a_bond():
+    """The same guard on the independent set, built by ASE: its aragonite-type entries were
+    once given in a setting of the wrong space group and put atoms 0.85 Å apart."""
+    pytest.importorskip("ase")
+    from benchmarks.independent_sim.structures import ENTRIES, build
+
+    for entry in ENTRIES:
+        distances = build(entry).get_all_distances(mic=True)
+        np.fill_diagonal(distances, np.inf)
+        assert distances.min() > 1.2, entry.name
 
 
 def test_pattern_metadata_gives_the_lattice_centring_not_the_cell_one():
