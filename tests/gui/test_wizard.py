@@ -493,6 +493,29 @@ def test_duplicates_and_recommended_training_show_honest_validation(
     qtbot.waitUntil(lambda: evaluation._worker is None, timeout=60_000)
 
 
+def test_duplicates_of_diffraction_patterns_are_counted_as_patterns(qtbot, make_wizard, tmp_path):
+    """A folder of SAED patterns (reciprocal pixel size) is "N distinct patterns" on the
+    labelling page, before any model is chosen."""
+    from crystalview.sim.export import write_pattern_tiff
+
+    rng = np.random.default_rng(5)
+    root = tmp_path / "saed"
+    for name in ("cubic", "hexagonal"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            pattern = (rng.random((64, 64)) * 4000).astype(np.uint16)
+            write_pattern_tiff(root / name / f"{name}{i}.tif", pattern, 0.05)
+    write_pattern_tiff(root / "cubic" / "cubic0_copy.tif", pattern, 0.05)  # a hexagonal twin
+    project = LabelProject.create(tmp_path / "labels.json")
+    project.import_folder_tree(root)
+    wizard = make_wizard(project=project)
+    wizard.resume()
+    labelling = wizard.labelling_page
+    qtbot.mouseClick(labelling.duplicates_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: labelling.duplicate_summary != "", timeout=30_000)
+    assert "7 images, 6 distinct patterns" in labelling.counts_label.text()
+
+
 def test_each_recommended_candidate_gets_fresh_curves(make_wizard):
     from crystalview.core.progress import Progress
 

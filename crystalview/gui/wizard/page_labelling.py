@@ -10,9 +10,10 @@ After a first training run, "Label these next" runs the trained model over the u
 images on a worker and orders them by how unsure it is, so the next labels teach it most.
 
 "Find duplicates" compares every image's fingerprint (`crystalview.training.groups`) on a worker
-and tells how many distinct micrographs the folder really holds ("38 images, 26 distinct
-micrographs"); the "Near-duplicates" filter shows the twins side by side, group by group, and
-"Label these next" then puts one image of each group before its twins (a twin teaches little).
+and tells how many distinct micrographs (or patterns, for diffraction) the folder really holds
+("38 images, 26 distinct micrographs"); the "Near-duplicates" filter shows the twins side by
+side, group by group, and "Label these next" then puts one image of each group before its twins
+(a twin teaches little).
 """
 
 from __future__ import annotations
@@ -586,13 +587,11 @@ class LabellingPage(QWizardPage):
 
     def find_duplicates(self):
         """Group near-identical images on a worker; the result shows in counts and a filter."""
-        from crystalview.training.groups import find_duplicates
-
         paths = list(self._context.project.images)
         if not paths or self._duplicates_worker is not None:
             return None
         worker = self._context.pool.submit(
-            lambda cancel: find_duplicates(paths, cancel),
+            lambda cancel: _groups_and_modality(paths, cancel),
             "Finding duplicates",
             report_errors=False,
         )
@@ -607,9 +606,10 @@ class LabellingPage(QWizardPage):
         worker.finished.connect(self._on_duplicates_finished)
         return worker
 
-    def _on_duplicates(self, paths: list[Path], grouping) -> None:
+    def _on_duplicates(self, paths: list[Path], found) -> None:
+        grouping, modality = found
         self._group_of = {p: int(g) for p, g in zip(paths, grouping.group_of, strict=True)}
-        self.duplicate_summary = f"<b>{grouping.summary(len(paths))}</b>" + (
+        self.duplicate_summary = f"<b>{grouping.summary(len(paths), modality)}</b>" + (
             f" ({grouping.duplicate_files} images have a near-duplicate)"
             if grouping.duplicate_files
             else " (no near-duplicates)"
@@ -649,3 +649,13 @@ class LabellingPage(QWizardPage):
             else:
                 later.append(path)
         return first + later
+
+
+def _groups_and_modality(paths: list[Path], cancel):
+    """Near-duplicate groups, and the modality most of the images are read as: a folder of
+    diffraction patterns is counted in "distinct patterns", not micrographs."""
+    from crystalview.training.data import sniff_modality
+    from crystalview.training.groups import find_duplicates
+
+    grouping = yield from find_duplicates(paths, cancel)
+    return grouping, sniff_modality([(path, None) for path in paths])
