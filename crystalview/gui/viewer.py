@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -113,6 +114,9 @@ class ImageViewer(QWidget):
         self.frame_label = QLabel()
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The read-out changes with every mouse move: if its text set the viewer's minimum width,
+        # hovering a long |g|/d line would squeeze the docks or grow the window under the cursor.
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reduced_notice = QLabel()
         self.reduced_notice.setObjectName("reducedNotice")
         self.reduced_notice.setWordWrap(True)

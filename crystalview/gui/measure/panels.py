@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -53,8 +54,13 @@ def _axis_in_length(plot: pg.PlotItem, unit: str | None, name: str) -> float:
 
 
 def _label(text: str = "") -> QLabel:
+    """A wrapped read-out line whose text never sets the dock's width.
+
+    The read-outs change as the user drags or hovers; a label that asked for its text's width
+    would widen the dock and so shrink and re-zoom the image under the user's hand."""
     label = QLabel(text)
     label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
@@ -279,8 +285,9 @@ class RadialPanel(QWidget):
         self.mask_box.toggled.connect(self.threshold_box.setEnabled)
         self.mask_box.toggled.connect(lambda _on: self.mask_changed.emit())
         self.threshold_box.valueChanged.connect(lambda _v: self.mask_changed.emit())
+        # (the threshold on a line of its own: side by side they made the dock 424 px wide at least)
         mask_row = QHBoxLayout()
-        mask_row.addWidget(self.mask_box)
+        mask_row.addSpacing(20)
         mask_row.addWidget(self.threshold_box, 1)
         row = QHBoxLayout()
         row.addWidget(self.refind_button)
@@ -291,6 +298,7 @@ class RadialPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.plot_widget, 2)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.mask_box)
         layout.addLayout(mask_row)
         layout.addLayout(row)
 
