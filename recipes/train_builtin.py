@@ -611,7 +611,7 @@ def model_card(name: str, recipe: Recipe, manifest: ModelManifest, report: dict)
         "wider lattice-parameter ranges than training, dose down to 15 e⁻/px at the brightest "
         "feature, centre offsets up to 12 % of the width, beam stop in half the patterns.",
         *RANGE_NOTES.get(recipe.kind, []),
-        DATA_NOTES[recipe.kind],
+        report.get("data_note") or DATA_NOTES[recipe.kind],
         PHYSICS_NOTE,
         "- The calibration (pixel size), centre position and rotation are random in every "
         "pattern, so the model relies on none of them.",
@@ -936,6 +936,8 @@ def refresh_card(
         independent["baseline"] = next(iter(baseline.values()))["accuracy"]
     report = dict(loaded.manifest.provenance)
     report["independent"] = independent
+    if "data_note" not in report:
+        report["data_note"] = _card_data_note(loaded.model_card)
     if image_kind_json is not None:
         check = json.loads(image_kind_json.read_text(encoding="utf-8"))
         report["image_kind"] = check["models"][recipe.kind] | {"seed": check["seed"]}
@@ -948,12 +950,25 @@ def refresh_card(
     return 0
 
 
+def _card_data_note(card: str | None) -> str:
+    """The training library's line of a card written before bundles recorded it.
+
+    Re-rendering it from today's library would describe structures the weights never saw."""
+    for line in (card or "").splitlines():
+        if line.startswith("- Real structures in"):
+            return line
+    raise SystemExit("the bundle's card does not say which structures it was trained on")
+
+
 def _earlier_training(bundle: Path) -> tuple[torch.nn.Module, dict]:
     """The network of an earlier bundle and the report of the run that trained it."""
     from crystalview.models.bundle import load_bundle
 
     loaded = load_bundle(bundle)
-    return loaded.model, loaded.manifest.provenance
+    trained = dict(loaded.manifest.provenance)
+    if "data_note" not in trained:
+        trained["data_note"] = _card_data_note(loaded.model_card)
+    return loaded.model, trained
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1098,6 +1113,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "command": f"nice .venv/bin/python recipes/train_builtin.py {args.name}",
         "weights_from": str(args.weights) if args.weights else None,
+        # the library the weights learnt from, which a later edit of the library must not rewrite
+        "data_note": earlier[1]["data_note"] if earlier else DATA_NOTES[recipe.kind],
     }
     manifest = make_manifest(
         args.name,

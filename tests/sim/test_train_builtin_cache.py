@@ -1,4 +1,5 @@
-"""The built-in recipes' data cache: the same tensors back, and a change of code misses it."""
+"""The built-in recipes: the data cache gives the same tensors back and a change of code misses
+it; a refreshed card keeps the training data it describes."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def test_weights_of_an_earlier_bundle_are_evaluated_not_retrained(
         "epochs": 1,
         "seconds_data": 60.0,
         "seconds_total": 120.0,
+        "data_note": "- Real structures in 45 % of the patterns: those of an older library.",
     }
     earlier = tmp_path / "earlier.cvmodel"
     save_bundle(earlier, network, train_builtin.make_manifest("saed-zone-lattice", recipe, trained))
@@ -108,4 +110,32 @@ def test_weights_of_an_earlier_bundle_are_evaluated_not_retrained(
     provenance = written.manifest.provenance
     assert provenance["weights_from"] == str(earlier)
     assert provenance["n_train"] == 123 and provenance["history"] == trained["history"]
-    assert train_builtin.REUSED_WEIGHTS_NOTE in (out / "saed-zone-lattice.md").read_text()
+    card = (out / "saed-zone-lattice.md").read_text()
+    assert train_builtin.REUSED_WEIGHTS_NOTE in card
+    assert trained["data_note"] in card.splitlines()  # what these weights learnt from
+
+
+def test_a_refreshed_card_keeps_the_library_the_weights_were_trained_on(train_builtin, tmp_path):
+    """Re-rendering a card with new independent figures must not describe today's structure
+    library: the shipped weights learnt from the one their card named."""
+    import json
+    import shutil
+
+    from crystalview.models.bundle import load_bundle
+
+    name = "saed-crystal-system"
+    shutil.copy(SCRIPT.parents[1] / "models" / f"{name}.cvmodel", tmp_path / f"{name}.cvmodel")
+    before = load_bundle(tmp_path / f"{name}.cvmodel")
+    note = train_builtin._card_data_note(before.model_card)
+    independent = dict(before.manifest.provenance["independent"], accuracy=0.5)
+    result = tmp_path / "independent.json"
+    result.write_text(json.dumps({name: independent}), encoding="utf-8")
+
+    assert train_builtin.refresh_card(name, tmp_path, result) == 0
+    after = load_bundle(tmp_path / f"{name}.cvmodel")
+    assert note in after.model_card.splitlines()
+    assert train_builtin.DATA_NOTES["rings"] not in after.model_card
+    assert after.manifest.provenance["data_note"] == note
+    assert "**50.0 %** on 600 patterns" in after.model_card
+    with pytest.raises(SystemExit, match="which structures"):
+        train_builtin._card_data_note("# a card without its data\n")
