@@ -78,7 +78,9 @@ def _write_labels(out_dir: Path, rows: list[dict]) -> Path:
     labels = out_dir / "labels.csv"
     if rows:
         with labels.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            # every row's columns: a CIF without a space-group symbol has one field fewer
+            fields = list(dict.fromkeys(key for row in rows for key in row))
+            writer = csv.DictWriter(handle, fieldnames=fields, restval="")
             writer.writeheader()
             writer.writerows(rows)
     return labels

@@ -564,7 +564,8 @@ def simulate_structure_sample(
         extra = {"zone_axis": " ".join(str(v) for v in axis)}
     else:
         raise ValueError(f"unknown pattern kind {kind!r}; use 'rings' or 'spots'")
-    params = _crystal_params(crystal) | camera.as_dict() | extra | _export_params(export)
+    structure = _lattice_centring(_crystal_params(crystal) | crystal.extra)
+    params = structure | camera.as_dict() | extra | _export_params(export)
     return Sample(image, label, params)
 
 

@@ -718,4 +718,8 @@ def crystal_from_cif(path: str | Path) -> Crystal:
         xyz = tuple(float(v) % 1.0 for v in (frac.x, frac.y, frac.z))
         atoms.append(Atom(element.capitalize(), xyz, float(site.occ)))
     lattice = Lattice(cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
-    return Crystal(lattice, "P", tuple(atoms), 0.5, name=path.stem)
+    # Every site of the cell is listed, so the crystal is primitive (P); the space group is
+    # kept so that a pattern's labels give the lattice's own centring (F for copper).
+    symbol = (small.spacegroup_hm or "").strip()
+    extra = {"spacegroup": symbol} if symbol else {}
+    return Crystal(lattice, "P", tuple(atoms), 0.5, name=path.stem, extra=extra)

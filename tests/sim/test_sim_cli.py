@@ -108,3 +108,19 @@ def test_simulate_from_a_missing_cif_says_which(tmp_path, capsys):
     code = main(["simulate", "saed", "--cif", str(tmp_path / "nope.cif"), "--out", str(tmp_path)])
     assert code != 0
     assert "nope.cif" in capsys.readouterr().err
+
+
+def test_simulated_labels_give_each_cif_its_centring_even_without_a_symbol(tmp_path, capsys):
+    """A CIF listing every atom of the cell and no space-group symbol (P), then rock salt (F):
+    the CSV keeps a column for the symbol and gives each pattern its lattice's centring."""
+    listed = tmp_path / "listed.cif"
+    lines = (DATA / "NaCl.cif").read_text().splitlines()
+    listed.write_text("\n".join(line for line in lines if "H-M" not in line) + "\n")
+    out = tmp_path / "out"
+    args = ["simulate", "saed", "--n", "2", "--size", "64", "--out", str(out)]
+    assert main([*args, "--cif", str(listed), "--cif", str(DATA / "NaCl.cif")]) == 0
+    capsys.readouterr()
+    with (out / "labels.csv").open() as handle:
+        rows = {row["label"]: row for row in csv.DictReader(handle)}
+    assert rows["NaCl"]["centring"] == "F" and rows["NaCl"]["spacegroup"] == "F m -3 m"
+    assert rows["listed"]["centring"] == "P" and rows["listed"]["spacegroup"] == ""

@@ -112,6 +112,19 @@ def test_cif_of_a_tetragonal_phase_expands_its_space_group():
     assert abs(rings.d[0] - 3.248) < 0.005  # rutile 110
 
 
+@pytest.mark.parametrize(("cif", "centring"), [("NaCl.cif", "F"), ("TiO2-rutile.cif", "P")])
+def test_a_pattern_simulated_from_a_cif_records_the_lattice_centring(cif, centring):
+    """Labels of `crystalview simulate saed --cif`: rock salt is face-centred, although the
+    crystal built from its CIF lists all eight atoms of the cell (a primitive description)."""
+    from crystalview.sim.generators import simulate_structure_sample
+
+    crystal = crystal_from_cif(DATA / cif)
+    assert crystal.centring == "P"
+    sample = simulate_structure_sample(crystal, "phase", "rings", 64, np.random.default_rng(3))
+    assert sample.params["centring"] == centring
+    assert sample.params["spacegroup"].replace(" ", "") in ("Fm-3m", "P42/mnm")
+
+
 def test_bad_cif_gives_a_clear_error(tmp_path):
     bad = tmp_path / "broken.cif"
     bad.write_text("this is not a CIF\n")
