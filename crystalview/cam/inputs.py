@@ -14,17 +14,15 @@ import numpy as np
 
 from crystalview.core.micrograph import Micrograph
 from crystalview.core.tiling import TileGrid, extract_tiles
-from crystalview.inference.diffraction import (
-    find_beam_centre,
-    find_ring_centre,
-    log_polar_to_image,
-)
+from crystalview.inference.diffraction import log_polar_to_image
 from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import (
     normalize_intensity,
+    polar_centre,
     prepare_image,
     prepare_whole,
     resample,
+    transformed_view,
     working_copy,
 )
 from crystalview.inference.settings import InferenceSettings
@@ -105,29 +103,30 @@ def prepare_model_input(
     settings = InferenceSettings(tile_size=tile_size, overlap=overlap)
     plan = plan_input(manifest, image.shape, pixel_size, pixel_unit, settings)
     if plan.grid is None:
-        whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
-        to_image = None
-        if manifest.transform in ("log_polar", "log_polar_mean"):
-            to_image = _log_polar_inverse(image, manifest)
+        if manifest.transform not in ("log_polar", "log_polar_mean"):
+            whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
+            return ModelInput(image, None, whole, plan.input_size, None)
+        # `prepare_whole`'s steps, with the centre found once for the view and its inverse
+        work = working_copy(normalize_intensity(image, manifest.normalization))
+        polar = polar_centre(work, manifest)
+        whole = np.asarray(transformed_view(work, manifest, polar), dtype=np.float32)
+        to_image = _log_polar_inverse(image.shape, work.shape, polar[0])
         return ModelInput(image, None, whole, plan.input_size, to_image)
     prepared = np.asarray(prepare_image(image, manifest, zoom=plan.zoom), dtype=np.float32)
     return ModelInput(image=image, grid=plan.grid, prepared=prepared, tile_size=plan.input_size)
 
 
-def _log_polar_inverse(image: np.ndarray, manifest) -> Callable[[np.ndarray], np.ndarray]:
-    """Inverse of the log-polar input of ``image``: input-grid map -> image-grid map.
+def _log_polar_inverse(
+    image_shape: tuple[int, ...], work_shape: tuple[int, ...], centre: tuple[float, float]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Inverse of a log-polar input about ``centre``: input-grid map -> image-grid map.
 
-    The centre is found on the same working copy `prepare_whole` uses, the map is drawn back on
-    that copy's grid and then resized to the image, so it lines up with what the model saw.
+    The map is drawn back on the grid of the working copy the view was made from (centre in its
+    pixels), then resized to the image, so it lines up with what the model saw.
     """
-    work = working_copy(normalize_intensity(image, manifest.normalization))
-    if manifest.transform == "log_polar_mean":  # the profile's centre (`transformed_view`)
-        centre = find_ring_centre(work)[0]
-    else:
-        centre = find_beam_centre(work, log=False)
 
     def to_image(values: np.ndarray) -> np.ndarray:
-        on_work = log_polar_to_image(values, work.shape, centre)
-        return resample(on_work, (int(image.shape[0]), int(image.shape[1])))
+        on_work = log_polar_to_image(values, work_shape, centre)
+        return resample(on_work, (int(image_shape[0]), int(image_shape[1])))
 
     return to_image

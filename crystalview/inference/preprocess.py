@@ -177,7 +177,23 @@ def _stretch(values: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
     return ((out - normalization["mean"]) / normalization["std"]).astype(np.float32)
 
 
-def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
+# The point a log-polar view is taken about, and the beam stop's mask found with it (None for
+# the plain log-polar view, which masks nothing).
+PolarCentre = tuple[tuple[float, float], np.ndarray | None]
+
+
+def polar_centre(work: np.ndarray, manifest: ModelManifest) -> PolarCentre:
+    """Where `transformed_view` centres a ``"log_polar"`` or ``"log_polar_mean"`` view of
+    ``work``: the symmetry centre, or the ring centre with its beam stop. Found once, it can be
+    passed to `transformed_view` and to the heat map's inverse, which must use the same point."""
+    if manifest.transform == "log_polar_mean":
+        return find_ring_centre(work)
+    return find_beam_centre(work, log=False), None
+
+
+def transformed_view(
+    work: np.ndarray, manifest: ModelManifest, polar: PolarCentre | None = None
+) -> np.ndarray:
     """The model input ``(input_size, input_size)`` of a normalised `working_copy`.
 
     ``"log_polar"``: the pattern around its beam centre in (angle, log-radius) coordinates;
@@ -193,14 +209,16 @@ def transformed_view(work: np.ndarray, manifest: ModelManifest) -> np.ndarray:
     The radial profile and the spot-net views first find a beam stop (`beam_stop_mask`):
     the profile is then a trimmed mean of the pixels the stop leaves visible, about a centre
     found without the stop; the autocorrelation is taken with the stop filled in smoothly from
-    its surroundings, so its edges do not read as a spot net.
+    its surroundings, so its edges do not read as a spot net. ``polar`` is `polar_centre` of
+    ``work`` when the caller already has it.
     """
     size = manifest.input_size
     transform = manifest.transform
+    if transform in ("log_polar", "log_polar_mean"):
+        centre, mask = polar if polar is not None else polar_centre(work, manifest)
     if transform == "log_polar":
-        return log_polar(work, find_beam_centre(work, log=False), n_angles=size, n_radii=size)
+        return log_polar(work, centre, n_angles=size, n_radii=size)
     if transform == "log_polar_mean":  # every row the azimuthal mean: the radial profile
-        centre, mask = find_ring_centre(work)
         ellipse = fit_ellipse(work, centre, size, profile_log_range(work.shape), mask)
         profile = radial_profile(
             work, centre, n_radii=size, mask=mask, trim=PROFILE_TRIM, ellipse=ellipse

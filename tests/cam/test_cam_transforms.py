@@ -100,3 +100,34 @@ def test_profile_cam_is_drawn_about_the_profile_s_own_centre(blob_net):
     yy, xx = np.indices(ring.shape)
     centroid = np.array([(yy * ring).sum(), (xx * ring).sum()]) / ring.sum()
     assert np.hypot(*(centroid - truth)) < 1.5
+
+
+@pytest.mark.parametrize("transform", ["log_polar", "log_polar_mean"])
+def test_polar_heat_map_input_is_the_prediction_s_and_finds_its_centre_once(
+    blob_net, monkeypatch, transform
+):
+    """The heat map explains the input `prepare_whole` gives inference, and the view and its
+    inverse share one centre search (the ring centre costs about 60 ms a pattern)."""
+    from crystalview.cam import inputs
+    from crystalview.inference import preprocess
+
+    loaded = loaded_with(blob_net, transform)
+    image = pattern()
+    expected = preprocess.prepare_whole(image, loaded.manifest)
+    searches = []
+
+    def counted(function):
+        def search(*args, **kwargs):
+            searches.append(function.__name__)
+            return function(*args, **kwargs)
+
+        return search
+
+    for module in (preprocess, inputs):  # wherever a centre search is called from
+        for name in ("find_ring_centre", "find_beam_centre"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, counted(getattr(module, name)))
+    model_input = inputs.prepare_model_input(loaded, image)
+    np.testing.assert_array_equal(model_input.prepared, expected)
+    assert len(searches) == 1
+    assert model_input.to_image(np.ones((64, 64))).shape == image.shape
