@@ -17,6 +17,7 @@ from crystalview.core.tiling import TileGrid, extract_tiles
 from crystalview.inference.diffraction import log_polar_to_image
 from crystalview.inference.plan import plan_input
 from crystalview.inference.preprocess import (
+    POLAR_TRANSFORMS,
     normalize_intensity,
     polar_centre,
     prepare_image,
@@ -103,7 +104,7 @@ def prepare_model_input(
     settings = InferenceSettings(tile_size=tile_size, overlap=overlap)
     plan = plan_input(manifest, image.shape, pixel_size, pixel_unit, settings)
     if plan.grid is None:
-        if manifest.transform not in ("log_polar", "log_polar_mean"):
+        if manifest.transform not in POLAR_TRANSFORMS:
             whole = np.asarray(prepare_whole(image, manifest), dtype=np.float32)
             return ModelInput(image, None, whole, plan.input_size, None)
         # `prepare_whole`'s steps, with the centre found once for the view and its inverse

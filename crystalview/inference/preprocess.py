@@ -177,6 +177,8 @@ def _stretch(values: np.ndarray, normalization: dict[str, Any]) -> np.ndarray:
     return ((out - normalization["mean"]) / normalization["std"]).astype(np.float32)
 
 
+# The transforms whose view is taken about the pattern's centre.
+POLAR_TRANSFORMS = ("log_polar", "log_polar_mean")
 # The point a log-polar view is taken about, and the beam stop's mask found with it (None for
 # the plain log-polar view, which masks nothing).
 PolarCentre = tuple[tuple[float, float], np.ndarray | None]
@@ -214,7 +216,7 @@ def transformed_view(
     """
     size = manifest.input_size
     transform = manifest.transform
-    if transform in ("log_polar", "log_polar_mean"):
+    if transform in POLAR_TRANSFORMS:
         centre, mask = polar if polar is not None else polar_centre(work, manifest)
     if transform == "log_polar":
         return log_polar(work, centre, n_angles=size, n_radii=size)
