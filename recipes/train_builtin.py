@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from crystalview.inference.preprocess import prepare_whole
-from crystalview.models.bundle import save_bundle
+from crystalview.models.bundle import LoadedModel, save_bundle
 from crystalview.models.manifest import ModelManifest, default_normalization
 from crystalview.models.registry import build_model
 from crystalview.sim.generators import (
@@ -934,10 +934,8 @@ def refresh_card(
     if baseline_json is not None:
         baseline = json.loads(baseline_json.read_text(encoding="utf-8"))
         independent["baseline"] = next(iter(baseline.values()))["accuracy"]
-    report = dict(loaded.manifest.provenance)
+    report = _training_report(loaded)
     report["independent"] = independent
-    if "data_note" not in report:
-        report["data_note"] = _card_data_note(loaded.model_card)
     if image_kind_json is not None:
         check = json.loads(image_kind_json.read_text(encoding="utf-8"))
         report["image_kind"] = check["models"][recipe.kind] | {"seed": check["seed"]}
@@ -948,6 +946,15 @@ def refresh_card(
     (out / f"{name}.md").write_text(card, encoding="utf-8")
     log(f"card of {name} refreshed with the independent result {independent['accuracy']:.4f}")
     return 0
+
+
+def _training_report(loaded: LoadedModel) -> dict:
+    """A bundle's provenance with the training library's note, taken from its card when the
+    bundle is from before the note was recorded."""
+    report = dict(loaded.manifest.provenance)
+    if "data_note" not in report:
+        report["data_note"] = _card_data_note(loaded.model_card)
+    return report
 
 
 def _card_data_note(card: str | None) -> str:
@@ -965,10 +972,7 @@ def _earlier_training(bundle: Path) -> tuple[torch.nn.Module, dict]:
     from crystalview.models.bundle import load_bundle
 
     loaded = load_bundle(bundle)
-    trained = dict(loaded.manifest.provenance)
-    if "data_note" not in trained:
-        trained["data_note"] = _card_data_note(loaded.model_card)
-    return loaded.model, trained
+    return loaded.model, _training_report(loaded)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,7 +116,11 @@ class ImageViewer(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # The read-out changes with every mouse move: if its text set the viewer's minimum width,
         # hovering a long |g|/d line would squeeze the docks or grow the window under the cursor.
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # So its width follows the viewer's, and a line too long for a narrow viewer wraps onto
+        # a second line that is always reserved (the image never changes height either).
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setWordWrap(True)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 2)
         self.reduced_notice = QLabel()
         self.reduced_notice.setObjectName("reducedNotice")
         self.reduced_notice.setWordWrap(True)

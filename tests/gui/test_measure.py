@@ -218,13 +218,14 @@ def test_ring_pattern_gives_d_spacings_from_the_beam_centre(qtbot, window, tools
     assert f"|g| {1 / GOLD_D[0]:.4g} 1/nm  d {GOLD_D[0]:.4g} nm" in text
 
     marker = tools.centre_marker.pos()
-    size_before = window.size()
+    size_before, view_before = window.size(), window.viewer.graphics.size()
     mouse_drag(qtbot, window.viewer, marker, QPointF(marker.x(), marker.y() + 6), steps=12)
     qtbot.waitUntil(lambda: "moved by hand" in tools.radial_panel.info.text(), timeout=2000)
     # (the view rounds events to whole screen pixels, about one image pixel here)
     assert tools.centre[0] - row == pytest.approx(6.0, abs=1.5)
     assert tools.centre[1] == pytest.approx(col, abs=1.0)
-    assert window.size() == size_before  # hovering and dragging never resize the window
+    # hovering and dragging resize neither the window nor the image under the cursor
+    assert window.size() == size_before and window.viewer.graphics.size() == view_before
     tools.set_centre(centre[0] + 3, centre[1])  # typed in, as a script would
     assert tools.centre_marker.pos().y() == pytest.approx(centre[0] + 3.5)
     tools.radial_panel.refind_button.click()

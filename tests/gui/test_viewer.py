@@ -139,3 +139,21 @@ def test_complex_data_is_shown_as_magnitude(viewer):
     data = (np.ones((16, 16)) * (3 + 4j)).astype(np.complex64)
     viewer.set_micrograph(Micrograph(data))
     assert viewer.readout_text(2, 2).endswith("value 5")
+
+
+def test_a_long_read_out_wraps_in_a_narrow_viewer_and_never_resizes_it(viewer, qtbot):
+    """A |g| and d line wider than the viewer is shown whole on the reserved second line; the
+    viewer asks for no more width and the image keeps its size."""
+    viewer.resize(360, 400)
+    qtbot.wait(50)
+    view_before, minimum_before = viewer.graphics.size(), viewer.minimumSizeHint()
+    long_line = "x 359  y 250   (12.82 1/nm, 8.929 1/nm)   value 56   from beam: |g| 3.459 1/nm"
+    viewer.readout.setText(long_line + "  d 0.2891 nm (2.891 Å)")
+    qtbot.wait(50)
+    label = viewer.readout
+    assert label.fontMetrics().horizontalAdvance(label.text()) > label.width()  # too long
+    wrapped = label.heightForWidth(label.width())
+    assert wrapped > 1.5 * label.fontMetrics().lineSpacing()  # laid out on two lines
+    assert wrapped <= label.height()  # and both are seen
+    assert viewer.graphics.size() == view_before
+    assert viewer.minimumSizeHint() == minimum_before
