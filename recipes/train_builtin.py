@@ -32,6 +32,7 @@ from crystalview.models.manifest import ModelManifest, default_normalization
 from crystalview.models.registry import build_model
 from crystalview.sim.generators import (
     REAL_STRUCTURE_FRACTION,
+    RING_SITE_DISPLACEMENT,
     class_names,
     ring_lattice_in_training_ranges,
     simulate_one,
@@ -146,11 +147,14 @@ def _real_structure_note() -> str:
         f"- Real structures in {REAL_STRUCTURE_FRACTION * 100:.0f} % of the patterns "
         f"(`crystalview.sim.structures`, {len(TRAINING_STRUCTURES)} compounds of {n_families} "
         f"prototypes: {'; '.join(f'{k}: ' + ', '.join(f) for k, f in families.items())}), cells "
-        "scaled by up to 3 % and strained. Of the rest, 60 % are random structures in a random "
-        "space group of the crystal family (`crystalview.sim.spacegroups`: 1-3 sites, coordinates "
-        "often on special values, expanded by gemmi's symmetry operations, at most 96 atoms), so "
-        "the absences of glide planes and screw axes (Pm-3n, Pa-3, Cmce, Pnma ...) are seen as "
-        "well as those of centring; 40 % random lattices with a centring and 1-3 atoms (below)."
+        "scaled by up to 3 % and strained, free atomic coordinates moved by up to "
+        f"{RING_SITE_DISPLACEMENT} (`displaced_sites`: the tilts of a Pnma perovskite, the u "
+        "of wurtzite, so a prototype's weak rings come at more than one strength). Of the "
+        "rest, 60 % are random structures in a random space group of the crystal family "
+        "(`crystalview.sim.spacegroups`: 1-3 sites, coordinates often on special values, "
+        "expanded by gemmi's symmetry operations, at most 96 atoms), so the absences of glide "
+        "planes and screw axes (Pm-3n, Pa-3, Cmce, Pnma ...) are seen as well as those of "
+        "centring; 40 % random lattices with a centring and 1-3 atoms (below)."
     )
 
 

@@ -348,6 +348,10 @@ REAL_STRUCTURE_FRACTION = 0.45
 # Share of the other (random) ring crystals built in a random space group
 # (`crystalview.sim.spacegroups`) rather than from a centring and a few atoms.
 SPACE_GROUP_FRACTION = 0.6
+# A real structure's free coordinates move by up to this (fractional) in ring patterns, so the
+# weak rings of a prototype's distortion are seen at more than one strength. The spot
+# generator keeps the library's coordinates: the shipped zone model learnt from those.
+RING_SITE_DISPLACEMENT = 0.02
 
 
 def _first_ring_d(crystal: Crystal) -> float:
@@ -381,7 +385,8 @@ def simulate_ring_sample(
         real = rng.random() < REAL_STRUCTURE_FRACTION
         if real:
             choices = structures_of(system)
-            crystal, origin = jittered(choices[int(rng.integers(len(choices)))], rng)
+            structure = choices[int(rng.integers(len(choices)))]
+            crystal, origin = jittered(structure, rng, displacement=RING_SITE_DISPLACEMENT)
         elif rng.random() < SPACE_GROUP_FRACTION:
             lattice = random_ring_lattice(system, rng, regime)
             elements = _elements(rng, int(rng.integers(1, 4)))

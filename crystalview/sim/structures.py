@@ -16,7 +16,7 @@ two lists apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ from crystalview.sim.crystal import Atom, Crystal, Lattice
 
 # Positions closer than this (fractional) are one site after expansion.
 _SAME_SITE = 1e-4
+# No two atoms of a real structure come closer than this (Å): the shortest bond in the library
+# is C-O in a carbonate, 1.28 Å.
+MIN_BOND = 1.2
 
 
 @dataclass(frozen=True)
@@ -458,6 +461,11 @@ TRAINING_STRUCTURES: tuple[Structure, ...] = tuple(
             ("LaGaO3", {"A": "La", "B": "Ga", "X": "O"}, _orthorhombic(5.496, 7.779, 5.526)),
             ("SrRuO3", {"A": "Sr", "B": "Ru", "X": "O"}, _orthorhombic(5.567, 7.845, 5.530)),
             ("NaMgF3", {"A": "Na", "B": "Mg", "X": "F"}, _orthorhombic(5.363, 7.676, 5.503)),
+            # cells within 0.5 % of a cubic metric: only the tilts' weak rings say orthorhombic
+            ("SrSnO3", {"A": "Sr", "B": "Sn", "X": "O"}, _orthorhombic(5.708, 8.069, 5.704)),
+            ("NdNiO3", {"A": "Nd", "B": "Ni", "X": "O"}, _orthorhombic(5.387, 7.608, 5.383)),
+            ("LaCrO3", {"A": "La", "B": "Cr", "X": "O"}, _orthorhombic(5.479, 7.756, 5.515)),
+            ("BaCeO3", {"A": "Ba", "B": "Ce", "X": "O"}, _orthorhombic(6.215, 8.775, 6.239)),
         ],
     )
     + _family(
@@ -637,16 +645,24 @@ def overlaps(orbit: list[Atom], atoms: list[Atom]) -> bool:
 
 
 @cache
-def expand_sites(
-    spacegroup: str, sites: tuple[tuple[str, tuple[float, float, float]], ...]
-) -> tuple[Atom, ...]:
-    """Every atom of the cell: each site moved by every operation of the space group."""
+def group_symmetry(spacegroup: str) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetry matrices of a space group given by its Hermann-Mauguin symbol."""
     import gemmi
 
     group = gemmi.find_spacegroup_by_name(spacegroup)
     if group is None:
         raise CrystalViewError(f"unknown space group {spacegroup!r}")
-    symmetry = symmetry_matrices(group.operations())
+    return symmetry_matrices(group.operations())
+
+
+# Bounded: the library's structures are asked for again and again, displaced sites
+# (`displaced_sites`) once each.
+@lru_cache(maxsize=1024)
+def expand_sites(
+    spacegroup: str, sites: tuple[tuple[str, tuple[float, float, float]], ...]
+) -> tuple[Atom, ...]:
+    """Every atom of the cell: each site moved by every operation of the space group."""
+    symmetry = group_symmetry(spacegroup)
     return tuple(atom for element, xyz in sites for atom in expand_site(symmetry, element, xyz))
 
 
@@ -657,10 +673,57 @@ def to_crystal(structure: Structure, debye_waller_b: float = 0.5) -> Crystal:
     return Crystal(lattice, "P", atoms, debye_waller_b, name=structure.name)
 
 
+def displaced_sites(
+    structure: Structure, rng: np.random.Generator, amplitude: float
+) -> tuple[tuple[str, tuple[float, float, float]], ...]:
+    """The structure's sites with every free coordinate moved by up to ``amplitude``.
+
+    Compounds of one prototype differ in their free parameters (the octahedral tilts of a Pnma
+    perovskite, the u of wurtzite), and with them in the strength of the weak rings that
+    tell the crystal system; one set of coordinates per prototype teaches a single strength.
+    A coordinate is free when moving it keeps the size of the site's orbit: a move off a
+    mirror or an axis would multiply the site, so it is not made. The move is dropped when
+    any two atoms would come closer than `MIN_BOND` or than 0.9 x their closest approach.
+    """
+    symmetry = group_symmetry(structure.spacegroup)
+    moved = []
+    for element, xyz in structure.sites:
+        size = len(expand_site(symmetry, element, xyz))
+        position = list(xyz)
+        for axis in range(3):
+            trial = position.copy()
+            trial[axis] += float(rng.uniform(-amplitude, amplitude))
+            if len(expand_site(symmetry, element, tuple(trial))) == size:
+                position = trial
+        moved.append((element, tuple(position)))
+    moved_sites = tuple(moved)
+    lattice = Lattice(*structure.cell)
+    before = closest_approach(lattice, expand_sites(structure.spacegroup, structure.sites))
+    after = closest_approach(lattice, expand_sites(structure.spacegroup, moved_sites))
+    if after < max(MIN_BOND, 0.9 * before):
+        return structure.sites
+    return moved_sites
+
+
+def closest_approach(lattice: Lattice, atoms: tuple[Atom, ...]) -> float:
+    """The shortest distance (Å) between two atoms of the crystal, across cell edges."""
+    positions = np.array([atom.position for atom in atoms])
+    if len(positions) < 2:
+        return float("inf")
+    offsets = (positions[:, None] - positions[None] + 0.5) % 1.0 - 0.5
+    distances = np.linalg.norm(offsets @ lattice.direct_basis(), axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    return float(distances.min())
+
+
 def jittered(
-    structure: Structure, rng: np.random.Generator, strain: float = 0.03
+    structure: Structure,
+    rng: np.random.Generator,
+    strain: float = 0.03,
+    displacement: float = 0.0,
 ) -> tuple[Crystal, dict]:
-    """The structure with its cell scaled (solid solution, thermal expansion) and strained.
+    """The structure with its cell scaled (solid solution, thermal expansion) and strained,
+    and its free coordinates moved by up to ``displacement`` (`displaced_sites`).
 
     Cell edges that are equal by symmetry stay equal, so the crystal system is kept; the scale
     is up to ``strain`` and independent edges move by up to a third of it more.
@@ -676,6 +739,8 @@ def jittered(
     else:
         a, b, c = (v * scale * (1.0 + rng.uniform(-strain / 3, strain / 3)) for v in (a, b, c))
     moved = replace(structure, cell=(a, b, c, alpha, beta, gamma))
+    if displacement > 0:
+        moved = replace(moved, sites=displaced_sites(moved, rng, displacement))
     crystal = to_crystal(moved, float(rng.uniform(0.2, 1.5)))
     params = {
         "structure": structure.name,

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crystalview.core.errors import CrystalViewError
-from crystalview.sim.crystal import powder_rings
+from crystalview.sim.crystal import Lattice, powder_rings
 from crystalview.sim.scattering import electron_scattering_factor
 from crystalview.sim.structures import (
+    MIN_BOND,
     TRAINING_STRUCTURES,
+    closest_approach,
     crystal_from_cif,
+    displaced_sites,
+    expand_sites,
     jittered,
     structures_of,
     to_crystal,
@@ -56,11 +61,55 @@ def test_no_two_atoms_of_a_structure_closer_than_a_bond():
     here is C-O in a carbonate (1.28 Å)."""
     for structure in TRAINING_STRUCTURES:
         crystal = to_crystal(structure)
-        positions = np.array([atom.position for atom in crystal.basis])
-        offsets = (positions[:, None] - positions[None] + 0.5) % 1.0 - 0.5
-        distances = np.linalg.norm(offsets @ crystal.lattice.direct_basis(), axis=-1)
-        np.fill_diagonal(distances, np.inf)
-        assert distances.min() > 1.2, structure.name
+        assert closest_approach(crystal.lattice, crystal.basis) > MIN_BOND, structure.name
+
+
+def test_displaced_sites_move_free_coordinates_only():
+    """Ti of CaTiO3 sits on an inversion centre and Ca, O1 on the mirror y = 1/4: those stay;
+    the others move, by at most the amplitude, and every orbit keeps its size."""
+    perovskite = _structure("CaTiO3")
+    rng = np.random.default_rng(3)
+    moved_any = False
+    for _ in range(20):
+        sites = displaced_sites(perovskite, rng, 0.02)
+        assert len(expand_sites(perovskite.spacegroup, sites)) == 20
+        for (element, before), (same, after) in zip(perovskite.sites, sites, strict=True):
+            assert element == same
+            assert np.all(np.abs(np.subtract(after, before)) <= 0.02)
+        (_, ca), (_, ti), (_, o1), _ = sites
+        assert ca[1] == 0.25 and o1[1] == 0.25 and ti == (0.0, 0.0, 0.5)
+        moved_any |= sites != perovskite.sites
+    assert moved_any
+    copper = _structure("Cu")
+    assert displaced_sites(copper, rng, 0.02) == copper.sites
+
+
+def test_displacement_changes_weak_rings_not_their_positions():
+    """What the displacement is for: the tilts' weak rings of a Pnma perovskite at more than
+    one strength, on the same cell."""
+    rng = np.random.default_rng(5)
+    perovskite = _structure("CaTiO3")
+    cell_spacings = np.round(powder_rings(to_crystal(perovskite), d_min=1.5).d, 5)
+    shares = []
+    for _ in range(6):
+        crystal = to_crystal(replace(perovskite, sites=displaced_sites(perovskite, rng, 0.02)))
+        rings = powder_rings(crystal, d_min=1.5)
+        share = dict(
+            zip(np.round(rings.d, 5), rings.intensity / rings.intensity.max(), strict=True)
+        )
+        strong = [d for d, value in share.items() if value > 1e-3]
+        assert np.isin(strong, cell_spacings).all()  # a ring may fade, none moves
+        shares.append([share.get(d, 0.0) for d in cell_spacings])
+    assert np.ptp(np.array(shares), axis=0).max() > 0.05
+
+
+def test_no_displacement_brings_atoms_closer_than_a_bond():
+    rng = np.random.default_rng(9)
+    for structure in TRAINING_STRUCTURES:
+        for _ in range(3):
+            sites = displaced_sites(structure, rng, 0.02)
+            atoms = expand_sites(structure.spacegroup, sites)
+            assert closest_approach(Lattice(*structure.cell), atoms) >= MIN_BOND, structure.name
 
 
 @pytest.mark.parametrize(
@@ -161,7 +210,7 @@ def test_independent_structures_have_no_atoms_closer_than_a_bond():
     for entry in ENTRIES:
         distances = build(entry).get_all_distances(mic=True)
         np.fill_diagonal(distances, np.inf)
-        assert distances.min() > 1.2, entry.name
+        assert distances.min() > MIN_BOND, entry.name
 
 
 def test_pattern_metadata_gives_the_lattice_centring_not_the_cell_one():
@@ -171,10 +220,13 @@ def test_pattern_metadata_gives_the_lattice_centring_not_the_cell_one():
 
     rng = np.random.default_rng(11)
     seen = {}
-    for _ in range(60):
+    wanted = {"fcc metal", "bcc metal", "CsCl", "random cubic space group"}
+    for _ in range(400):  # until every family asked about has come up a few times
         params = simulate_ring_sample("cubic", 64, rng).params
         seen.setdefault(params["family"], set()).add(params["centring"])
         if "spacegroup" in params:
             assert params["centring"] == params["spacegroup"][0]
+        if len(seen) > 12 and wanted <= seen.keys():
+            break
     assert seen["fcc metal"] == {"F"} and seen["bcc metal"] == {"I"} and seen["CsCl"] == {"P"}
     assert "random cubic space group" in seen
